@@ -1,0 +1,26 @@
+# The two commands a new user needs:  make demo  (the moons model, full size)  and  make test.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-slow gallery bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/bnngallery run moons --method both
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+gallery: setup
+	$(BIN)/python -m bnngallery.gallery_build
+
+bench: setup
+	$(BIN)/python benchmarks/advi_speed.py
+
+clean:
+	rm -rf out gallery/_build .pytest_cache

@@ -1,0 +1,56 @@
+"""Command line: ``bnngallery run MODEL [--method advi|nuts|both] [--smoke] [--out DIR] [--seed N]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .engine import BACKENDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .workflows import RUNNERS
+
+    parser = argparse.ArgumentParser(prog="bnngallery", description="Run the gallery's Bayesian neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fit a gallery model and write figures, results and metrics.json")
+    run.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
+    run.add_argument("--method", choices=["advi", "nuts", "both"], default="both",
+                     help="minibatch ADVI, NUTS, or both with a comparison (default: both)")
+    run.add_argument("--backend", choices=BACKENDS, default="jax",
+                     help="jax: compiled ADVI and NumPyro NUTS (default); pytensor: pm.fit and PyMC NUTS")
+    run.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default: out/<model>/)")
+    run.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .workflows import RUNNERS, summary_table
+
+    if args.seed < 0:
+        print("error: --seed must be a non-negative integer", file=sys.stderr)
+        return 2
+    methods = ("advi", "nuts") if args.method == "both" else (args.method,)
+    out = args.out or Path("out") / args.model
+    try:
+        metrics = RUNNERS[args.model](methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out,
+                                      random_seed=args.seed, progressbar=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: no metrics were written for this run; files already complete in {out} are kept.",
+              file=sys.stderr)
+        return 130
+    except (ValueError, ImportError, RuntimeError, MemoryError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print()
+    print(summary_table(metrics))
+    print(f"\nwrote {out}/metrics.json, figures (*.png) and fitted results (*.nc)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

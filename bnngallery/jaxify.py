@@ -1,0 +1,228 @@
+"""Turn a PyMC model into JAX functions with the data as explicit inputs.
+
+The JAX ADVI engine and the predictor both need the model's graph as a pure JAX
+function. PyMC's own helper bakes every ``pm.Data`` container into the compiled code as
+a constant; here the containers become arguments instead, so the data sit on the device
+once and a minibatch is chosen by an index vector drawn on the device. A ``pm.Minibatch``
+in the graph is rewritten to ``full_data[idx]``, which keeps PyMC's ``total_size``
+scaling exact: the scale is computed from the batch's length.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.compile import mode as pt_mode
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph import FunctionGraph
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import ancestors, graph_inputs
+from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.tensor.random.type import RandomType
+
+from pymc.data import MinibatchOp
+
+
+@dataclass
+class JaxGraph:
+    """A jaxified model graph and what its inputs are.
+
+    Call ``fn(*params, *data, [idx])``, where ``params`` follow ``param_names``, ``data``
+    are ``data_values`` (or replacements of the same shapes) and ``idx`` is present only
+    when ``batch_size`` is not None.
+    """
+
+    fn: object
+    param_names: list[str]
+    param_shapes: list[tuple[int, ...]]
+    data_names: list[str]
+    data_values: list[np.ndarray]
+    batch_size: int | None = None
+    n_rows: int | None = None
+    output_names: list[str] = field(default_factory=list)
+
+
+def _minibatch_nodes(outputs):
+    return [
+        v.owner
+        for v in ancestors(outputs)
+        if v.owner is not None and isinstance(v.owner.op, MinibatchOp)
+    ]
+
+
+def replace_minibatch(outputs):
+    """Rewrite the (single) ``pm.Minibatch`` feeding ``outputs`` as ``data[idx]``.
+
+    Returns ``(new_outputs, idx, batch_size)``; ``idx`` is None without a minibatch.
+    """
+    nodes = list(dict.fromkeys(_minibatch_nodes(outputs)))
+    if not nodes:
+        return list(outputs), None, None
+    # model.logp() clones the graph, so one pm.Minibatch can show up as several nodes
+    # with the same inputs; those are one batch and must share one index vector.
+    if len({tuple(node.inputs) for node in nodes}) > 1:
+        raise ValueError(
+            "The model has more than one pm.Minibatch; wrap all minibatched data in one "
+            "pm.Minibatch(X, y, batch_size=...) call so their rows stay paired."
+        )
+    first = nodes[0].outputs[0]
+    batch_size = first.type.shape[0]
+    if batch_size is None:  # the static size is lost only for unusual graphs
+        raise ValueError("Could not read the minibatch size from the model graph.")
+    idx = pt.lvector("minibatch_idx")
+    replacements = {}
+    for node in nodes:
+        *full, _rng = node.inputs
+        *batched, _rng_update = node.outputs
+        replacements.update({b: f[idx] for b, f in zip(batched, full, strict=True)})
+    return clone_replace(list(outputs), replace=replacements), idx, int(batch_size)
+
+
+def _data_inputs(model: pm.Model, outputs):
+    """Replace the model's ``pm.Data`` containers by fresh symbolic inputs.
+
+    Other shared variables (the lengths of named dims) become constants.
+    """
+    data_containers = {v for v in model.named_vars.values() if isinstance(v, SharedVariable)}
+    shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable)]
+    if any(isinstance(v.type, RandomType) for v in shared):
+        raise ValueError(
+            "The graph still draws random numbers (a random variable that is not part of the model, "
+            "or a second pm.Minibatch); it cannot be turned into a deterministic log density."
+        )
+    names, values, new_inputs, replacements = [], [], [], {}
+    for var in shared:
+        if var in data_containers:
+            new = var.type()
+            new.name = var.name
+            replacements[var] = new
+            names.append(var.name)
+            values.append(np.asarray(var.get_value(borrow=True)))
+            new_inputs.append(new)
+        else:
+            replacements[var] = pt.constant(var.get_value(borrow=True))
+    return replacements, names, values, new_inputs
+
+
+def jaxify(model: pm.Model, inputs, outputs):
+    """Compile ``outputs`` of ``inputs`` (plus the model's data) to one JAX function.
+
+    Returns ``(fn, data_names, data_values, batch_size, idx)``; the data containers are
+    sorted by name so callers see a stable argument order.
+    """
+    outputs, idx, batch_size = replace_minibatch(outputs)
+    replacements, data_names, data_values, data_inputs = _data_inputs(model, outputs)
+    order = sorted(range(len(data_names)), key=data_names.__getitem__)
+    data_names = [data_names[i] for i in order]
+    data_values = [data_values[i] for i in order]
+    data_inputs = [data_inputs[i] for i in order]
+    outputs = clone_replace(outputs, replace=replacements)
+    all_inputs = [*inputs, *data_inputs, *([idx] if idx is not None else [])]
+    fgraph = FunctionGraph(inputs=all_inputs, outputs=outputs, clone=True)
+    pt_mode.JAX.optimizer.rewrite(fgraph)
+    with warnings.catch_warnings():
+        # Value checks (e.g. 0 <= p <= 1) cannot run inside a traced JAX function; the
+        # builders validate data up front instead.
+        warnings.filterwarnings("ignore", message="Skipping .* Op .* as JAX tracing would remove it")
+        fn = jax_funcify(fgraph)
+    return fn, data_names, data_values, batch_size, idx
+
+
+def logp_graph(model: pm.Model) -> JaxGraph:
+    """The model's joint log density (priors, Jacobians, scaled likelihood) as a JAX function.
+
+    Parameters are the model's value variables, i.e. on the unconstrained space.
+    """
+    if not model.observed_RVs:
+        raise ValueError(
+            "The model has no observed data, so there is nothing to fit; build it with y "
+            "(a model built with y=None is for prediction only)."
+        )
+    value_vars = model.value_vars
+    logp = model.logp()
+    fn, data_names, data_values, batch_size, _ = jaxify(model, value_vars, [logp])
+    ip = model.initial_point()
+    n_rows = int(data_values[data_names.index("X")].shape[0]) if "X" in data_names else None
+    return JaxGraph(
+        fn=fn,
+        param_names=[v.name for v in value_vars],
+        param_shapes=[tuple(np.shape(ip[v.name])) for v in value_vars],
+        data_names=data_names,
+        data_values=data_values,
+        batch_size=batch_size,
+        n_rows=n_rows,
+        output_names=["logp"],
+    )
+
+
+def data_dependent(model: pm.Model, var) -> bool:
+    """True when ``var`` depends on a data container (so its size grows with the data)."""
+    data_containers = {v for v in model.named_vars.values() if isinstance(v, SharedVariable)}
+    if any(inp in data_containers and inp.name not in model.dim_lengths for inp in graph_inputs([var])):
+        return True
+    return bool(_minibatch_nodes([var]))
+
+
+def posterior_var_names(model: pm.Model) -> list[str]:
+    """Free random variables and the deterministics that do not grow with the data."""
+    names = [rv.name for rv in model.free_RVs]
+    names += [d.name for d in model.deterministics if not data_dependent(model, d)]
+    return names
+
+
+def constrain_graph(model: pm.Model, var_names: list[str] | None = None) -> JaxGraph:
+    """Map unconstrained value variables to the named free RVs and deterministics."""
+    var_names = var_names or posterior_var_names(model)
+    # unobserved_value_vars gives constrained values of free RVs and deterministics,
+    # written in terms of the (unconstrained) value variables.
+    outs = {v.name: v for v in model.unobserved_value_vars}
+    missing = [n for n in var_names if n not in outs]
+    if missing:
+        raise ValueError(f"Unknown variable(s) {missing}; the model has {sorted(outs)}.")
+    outputs = [outs[n] for n in var_names]
+    fn, data_names, data_values, batch_size, _ = jaxify(model, model.value_vars, outputs)
+    ip = model.initial_point()
+    return JaxGraph(
+        fn=fn,
+        param_names=[v.name for v in model.value_vars],
+        param_shapes=[tuple(np.shape(ip[v.name])) for v in model.value_vars],
+        data_names=data_names,
+        data_values=data_values,
+        batch_size=batch_size,
+        output_names=list(var_names),
+    )
+
+
+def forward_graph(model: pm.Model, output: str) -> JaxGraph:
+    """``output`` (a Deterministic) as a function of the constrained free RVs and the data.
+
+    Used for prediction: posterior draws of the free RVs go in as they are stored.
+    """
+    if output not in model.named_vars:
+        raise ValueError(f"The model has no variable {output!r}; it has {sorted(model.named_vars)}.")
+    var = model[output]
+    upstream = set(ancestors([var]))
+    rvs = [rv for rv in model.free_RVs if rv in upstream]
+    placeholders = [rv.type() for rv in rvs]
+    for ph, rv in zip(placeholders, rvs, strict=True):
+        ph.name = rv.name
+    (out,) = clone_replace([var], replace=dict(zip(rvs, placeholders, strict=True)))
+    if _minibatch_nodes([out]):
+        raise ValueError(
+            "This model was built with batch_size, so its output only covers a random batch. "
+            "Predict with the builder (predict(build_model, result, X_new)) or a model built "
+            "with batch_size=None."
+        )
+    fn, data_names, data_values, _, _ = jaxify(model, placeholders, [out])
+    return JaxGraph(
+        fn=fn,
+        param_names=[rv.name for rv in rvs],
+        param_shapes=[tuple(ph.type.shape) for ph in placeholders],
+        data_names=data_names,
+        data_values=data_values,
+        output_names=[output],
+    )

@@ -1,0 +1,178 @@
+"""The one kind of object every fit returns, and how it is saved and loaded.
+
+A fit result is an ``xarray.DataTree`` that ArviZ reads as it is:
+
+- ``posterior``: draws (``chain``, ``draw``, named dims) of the free random variables and
+  of the deterministics that do not grow with the data;
+- ``sample_stats`` (NUTS): divergences, tree depth, ... as PyMC writes them;
+- ``fit_history`` (ADVI): ``loss`` = negative ELBO per step;
+- ``approximation`` (ADVI): mean and sd of the Gaussian in the unconstrained space;
+- root attributes: method, backend, timing (compile/run), settings, the model family and
+  its builder settings, and a format version checked on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+FORMAT_VERSION = 1
+
+#: Root attributes every result carries.
+REQUIRED_ATTRS = ("bnngallery_format", "method", "backend", "compile_seconds", "run_seconds", "settings")
+
+
+class ResultFormatError(ValueError):
+    """A saved result that this version cannot read, or that belongs to another model."""
+
+
+def posterior_dataset(model, draws: dict[str, np.ndarray]) -> xr.Dataset:
+    """Draws keyed by variable name, each shaped (chain, draw, ...), as a posterior Dataset."""
+    coords_all = {k: np.asarray(v) for k, v in model.coords.items() if v is not None}
+    data_vars, coords = {}, {}
+    for name, arr in draws.items():
+        dims = list(model.named_vars_to_dims.get(name, ()))
+        extra = arr.ndim - 2
+        if len(dims) != extra:
+            dims = [f"{name}_dim_{i}" for i in range(extra)]
+        for d in dims:
+            if d in coords_all:
+                coords[d] = coords_all[d]
+        data_vars[name] = (("chain", "draw", *dims), np.asarray(arr))
+    n_chain, n_draw = next(iter(draws.values())).shape[:2]
+    coords["chain"] = np.arange(n_chain)
+    coords["draw"] = np.arange(n_draw)
+    return xr.Dataset(data_vars, coords=coords)
+
+
+def make_result(
+    *,
+    posterior: xr.Dataset,
+    method: str,
+    backend: str,
+    compile_seconds: float,
+    run_seconds: float,
+    settings: dict,
+    model_info: dict | None = None,
+    groups: dict[str, xr.Dataset] | None = None,
+    extra_attrs: dict | None = None,
+) -> xr.DataTree:
+    """Assemble a result DataTree with the attributes every consumer relies on."""
+    tree = {"posterior": posterior}
+    tree.update(groups or {})
+    dt = xr.DataTree.from_dict(tree)
+    info = model_info or {}
+    dt.attrs.update(
+        {
+            "bnngallery_format": FORMAT_VERSION,
+            "method": method,
+            "backend": backend,
+            "compile_seconds": float(compile_seconds),
+            "run_seconds": float(run_seconds),
+            "fit_seconds": float(compile_seconds + run_seconds),
+            "settings": json.dumps(settings, sort_keys=True, default=_json_default),
+            "model_family": info.get("family", ""),
+            "model_settings": json.dumps(info.get("settings", {}), sort_keys=True, default=_json_default),
+            "interrupted": 0,
+        }
+    )
+    dt.attrs.update(extra_attrs or {})
+    return dt
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (tuple, set, np.ndarray)):
+        return list(obj)
+    return str(obj)
+
+
+def settings_of(result: xr.DataTree) -> dict:
+    """The fit settings stored in a result."""
+    return json.loads(result.attrs.get("settings", "{}"))
+
+
+def model_settings_of(result: xr.DataTree) -> dict:
+    """The builder settings of the model a result was fitted on."""
+    return json.loads(result.attrs.get("model_settings", "{}"))
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
+    """Write a result to netCDF (HDF5, via h5netcdf) atomically.
+
+    Parameters
+    ----------
+    result : xr.DataTree
+        A result from :func:`bnngallery.fit`.
+    path : path-like
+        Target file, conventionally ``*.nc``.
+    """
+    missing = [a for a in REQUIRED_ATTRS if a not in result.attrs]
+    if missing:
+        raise ValueError(f"This DataTree is not a bnngallery result (missing attributes {missing}).")
+    return atomic_write(path, lambda tmp: result.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def load_result(path: str | os.PathLike, *, expect_family: str | None = None,
+                expect_model_settings: dict | None = None) -> xr.DataTree:
+    """Read a saved result, refusing files from a newer format or another model configuration.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :func:`save_result`.
+    expect_family, expect_model_settings : optional
+        When given, the stored model family / builder settings must match, so a result is
+        never silently applied to a different network.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No saved result at {path}.")
+    try:
+        dt = xr.open_datatree(path, engine="h5netcdf").load()
+    except (OSError, ValueError) as err:
+        raise ResultFormatError(f"{path} is not a readable bnngallery result ({err}); re-run the fit.") from err
+    version = dt.attrs.get("bnngallery_format")
+    if version is None:
+        raise ResultFormatError(f"{path} has no bnngallery_format attribute; it was not written by save_result.")
+    if int(version) > FORMAT_VERSION:
+        raise ResultFormatError(
+            f"{path} uses result format {int(version)}, newer than this bnngallery understands "
+            f"({FORMAT_VERSION}); upgrade bnngallery to read it."
+        )
+    if expect_family is not None and dt.attrs.get("model_family") != expect_family:
+        raise ResultFormatError(
+            f"{path} holds a fit of model {dt.attrs.get('model_family')!r}, not {expect_family!r}."
+        )
+    if expect_model_settings is not None:
+        stored = model_settings_of(dt)
+        wanted = json.loads(json.dumps(expect_model_settings, sort_keys=True, default=_json_default))
+        if stored != wanted:
+            diff = {k: (stored.get(k), wanted.get(k)) for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k)}
+            raise ResultFormatError(
+                f"{path} was fitted with other model settings (stored vs expected: {diff}); re-run the fit."
+            )
+    return dt

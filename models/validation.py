@@ -1,0 +1,100 @@
+"""Input checks shared by every model builder.
+
+Each check raises a ``ValueError`` that names the argument, what was expected and what
+came, so a user never meets a PyTensor traceback as the first sign of bad data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_features(X, *, name: str = "X", n_features: int | None = None, ndim: int = 2) -> np.ndarray:
+    """Return ``X`` as a finite float array of rank ``ndim`` with at least one row.
+
+    Integer arrays are accepted and converted; float32 stays float32 (the models run in
+    float64 under PyMC's default ``floatX``, so it is upcast there).
+    """
+    try:
+        arr = np.asarray(X)
+    except Exception as err:  # ragged lists and the like
+        raise ValueError(f"{name} must be an array of numbers; could not convert it: {err}") from err
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must hold numbers; got an array of dtype {arr.dtype}.")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real-valued; got dtype {arr.dtype}.")
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must be a {ndim}-D array (rows = data points); got shape {arr.shape}."
+            + (" Reshape a single feature with X.reshape(-1, 1)." if arr.ndim == 1 and ndim == 2 else "")
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one data point.")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} must have {n_features} columns (features); got {arr.shape[1]}.")
+    arr = arr.astype(np.float64) if not np.issubdtype(arr.dtype, np.floating) else arr
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); drop or impute them before building the model."
+        )
+    return np.asarray(arr, dtype=np.float64)
+
+
+def check_labels(y, *, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Return ``y`` as int64 class labels in ``0 .. n_classes - 1``, one per row of X."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of class labels; got shape {arr.shape}.")
+    if len(arr) != n_rows:
+        raise ValueError(f"{name} has {len(arr)} labels but X has {n_rows} rows; they must match.")
+    if arr.dtype == bool:
+        arr = arr.astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must hold integer class labels; got dtype {arr.dtype}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; labels must be integers 0..{n_classes - 1}.")
+    if np.any(arr != np.round(arr)):
+        raise ValueError(f"{name} must hold whole-number class labels; got non-integer values.")
+    labels = arr.astype(np.int64)
+    bad = np.setdiff1d(np.unique(labels), np.arange(n_classes))
+    if bad.size:
+        allowed = "{" + ", ".join(map(str, range(n_classes))) + "}" if n_classes <= 10 else f"0..{n_classes - 1}"
+        raise ValueError(f"{name} must hold labels in {allowed}; found {bad[:10].tolist()}.")
+    return labels
+
+
+def check_hidden(hidden, *, name: str = "hidden") -> tuple[int, ...]:
+    """Return hidden-layer widths as a tuple of positive ints."""
+    try:
+        widths = tuple(int(h) for h in hidden)
+    except TypeError as err:
+        raise ValueError(f"{name} must be a sequence of layer widths such as (5, 5); got {hidden!r}.") from err
+    if not widths or any(w <= 0 for w in widths) or any(w != h for w, h in zip(widths, hidden, strict=True)):
+        raise ValueError(f"{name} must be a non-empty sequence of positive integers; got {hidden!r}.")
+    return widths
+
+
+def check_positive(value, *, name: str) -> float:
+    """Return ``value`` as a finite float > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a positive number; got {value!r}.") from err
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
+    return v
+
+
+def check_batch_size(batch_size, *, n_rows: int) -> int | None:
+    """Return ``batch_size`` as an int in ``1 .. n_rows``, or None for full-batch."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
+    if not 1 <= batch_size <= n_rows:
+        raise ValueError(
+            f"batch_size must be between 1 and the number of data points ({n_rows}); got {batch_size}. "
+            "Use batch_size=None to fit on the full data."
+        )
+    return int(batch_size)

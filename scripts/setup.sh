@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Create .venv with Python >= 3.12 and install bnngallery (editable) with its test extras.
+# A no-op when .venv already holds an install of the current pyproject.toml.
+# Interpreter search order: $PYTHON, python3.13 / python3.12 on PATH, then pyenv's versions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ok_python() {  # prints the interpreter path if it runs and is >= 3.12
+  local py=$1
+  command -v "$py" >/dev/null 2>&1 || [ -x "$py" ] || return 1
+  "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1 || return 1
+  echo "$py"
+}
+
+find_python() {
+  if [ -n "${PYTHON:-}" ]; then
+    ok_python "$PYTHON" && return 0
+    echo "setup: \$PYTHON=$PYTHON is not a working Python >= 3.12" >&2
+    return 1
+  fi
+  for py in python3.13 python3.12; do ok_python "$py" && return 0; done
+  local root=${PYENV_ROOT:-$HOME/.pyenv}
+  for py in $(ls -d "$root"/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -rV); do
+    ok_python "$py" && return 0
+  done
+  return 1
+}
+
+stamp=.venv/.installed
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum pyproject.toml | cut -d' ' -f1)" ]; then
+  exit 0
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  py=$(find_python) || {
+    echo "setup: no Python >= 3.12 found (PyMC 6 needs it). Tried \$PYTHON, python3.13, python3.12 on PATH" >&2
+    echo "       and ${PYENV_ROOT:-$HOME/.pyenv}/versions/3.12*/bin/python. Install one (e.g. 'pyenv install 3.12')" >&2
+    echo "       or point PYTHON at it: make setup PYTHON=/path/to/python3.12" >&2
+    exit 1
+  }
+  echo "setup: creating .venv with $py ($("$py" --version 2>&1))"
+  "$py" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+sha256sum pyproject.toml | cut -d' ' -f1 > "$stamp"
+echo "setup: done (.venv ready)"
