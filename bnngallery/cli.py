@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .workflows import RUNNERS, summary_table
+    from .workflows import get_runner, summary_table
 
     if args.seed < 0:
         print("error: --seed must be a non-negative integer", file=sys.stderr)
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     methods = ("advi", "nuts") if args.method == "both" else (args.method,)
     out = args.out or Path("out") / args.model
     try:
-        metrics = RUNNERS[args.model](methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out,
+        metrics = get_runner(args.model)(methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out,
                                       random_seed=args.seed, progressbar=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted: no metrics were written for this run; files already complete in {out} are kept.",

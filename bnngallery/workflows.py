@@ -147,4 +147,19 @@ def _fmt(v) -> str:
     return str(v)
 
 
-RUNNERS = {"moons": run_moons}
+#: CLI model name -> "module:function" of its run; imported only when that model is run.
+RUNNERS = {
+    "moons": "bnngallery.workflows:run_moons",
+    "regression": "bnngallery.workflows_regression:run_regression",
+    "mnist-mlp": "bnngallery.workflows_mnist:run_mnist_mlp",
+    "mnist-cnn": "bnngallery.workflows_mnist:run_mnist_cnn",
+    "ode": "bnngallery.workflows_ode:run_ode",
+}
+
+
+def get_runner(name: str):
+    """The run function registered under ``name``."""
+    from importlib import import_module
+
+    module, func = RUNNERS[name].split(":")
+    return getattr(import_module(module), func)
