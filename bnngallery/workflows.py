@@ -128,16 +128,17 @@ def _cpu_count() -> int:
 
 
 def summary_table(metrics: dict) -> str:
-    """A plain-text table of a metrics dict, one row per fit."""
-    cols = ["method", "backend", "test_accuracy", "test_log_likelihood", "fit_seconds", "compile_seconds",
-            "steps", "divergences", "max_rhat"]
-    cols = [c for c in cols if any(c in r for r in metrics["runs"])]
+    """A plain-text table of a metrics dict: one row per fit, one column per scalar metric."""
+    cols: list[str] = []
+    for r in metrics["runs"]:
+        cols += [k for k, v in r.items() if k not in cols and isinstance(v, (str, int, float)) and k != "wall_seconds"]
     rows = [[_fmt(r.get(c, "")) for c in cols] for r in metrics["runs"]]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     if metrics.get("agreement"):
-        lines.append("agreement (ADVI vs NUTS): " + ", ".join(f"{k} = {_fmt(v)}" for k, v in metrics["agreement"].items()))
+        lines.append("agreement (ADVI vs NUTS): "
+                     + ", ".join(f"{k} = {_fmt(v)}" for k, v in metrics["agreement"].items()))
     return "\n".join(lines)
 
 
