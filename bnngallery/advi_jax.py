@@ -119,7 +119,6 @@ def fit_advi_jax(
     import optax
     from tqdm.auto import tqdm
 
-    jax.config.update("jax_enable_x64", True)
     t_setup = time.perf_counter()
     graph = logp_graph(model)
     layout = _Layout(graph)
@@ -153,10 +152,19 @@ def fit_advi_jax(
         L = jnp.tril(vp["L_off"], -1) + jnp.diag(diag)
         return L, jnp.sum(jnp.log(diag))
 
-    def negative_elbo(vp, key, data, idx):
-        eps = jax.random.normal(key, (mc_samples, D))
+    def step_randomness(key):
+        """The keys of one step: the next carry key, the ELBO noise and the batch rows."""
+        key, k_eps, k_idx = jax.random.split(key, 3)
+        eps = jax.random.normal(k_eps, (mc_samples, D))
+        idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
+        return key, eps, idx
+
+    def draws_of(vp, eps):
         scale, entropy = scale_and_entropy(vp)
-        z = vp["mu"] + (eps * scale if method == "meanfield" else eps @ scale.T)
+        return vp["mu"] + (eps * scale if method == "meanfield" else eps @ scale.T), entropy
+
+    def negative_elbo(vp, eps, data, idx):
+        z, entropy = draws_of(vp, eps)
         lp = jax.vmap(lambda zz: logp_flat(zz, data, idx))(z)
         return -(jnp.mean(lp) + entropy + 0.5 * D * _LOG_2PI_E)
 
@@ -170,9 +178,8 @@ def fit_advi_jax(
 
     def one_step(carry, data):
         vp, opt_state, key = carry
-        key, k_eps, k_idx = jax.random.split(key, 3)
-        idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
-        loss, grads = jax.value_and_grad(negative_elbo)(vp, k_eps, data, idx)
+        key, eps, idx = step_randomness(key)
+        loss, grads = jax.value_and_grad(negative_elbo)(vp, eps, data, idx)
         updates, opt_state = optimizer.update(grads, opt_state, vp)
         return (optax.apply_updates(vp, updates), opt_state, key), loss
 
@@ -204,15 +211,23 @@ def fit_advi_jax(
                 bool(jnp.all(jnp.isfinite(v))) for v in new_carry[0].values()
             )
             if not finite:
-                bad_step, names = _locate_divergence(carry, data, one_step, chunk_loss, layout)
+                bad_step, names, bad_carry = _locate_divergence(carry, data, one_step, chunk_loss, layout)
+                _, eps, idx = step_randomness(bad_carry[2])
+                z_bad = np.asarray(draws_of(bad_carry[0], eps)[0])
+                terms = _nonfinite_terms(model, layout, z_bad, None if idx is None else np.asarray(idx))
                 losses.append(chunk_loss[: max(bad_step, 0)])
                 done += max(bad_step, 0)
                 output = _finish(model, layout, carry, np.concatenate(losses) if losses else np.zeros(0),
                                  compile_seconds, time.perf_counter() - t_run, done, draws, random_seed,
                                  scale_and_entropy, interrupted=True, batch_size=B)
+                where = []
+                if names:
+                    where.append(f"the parameters of {', '.join(names)}")
+                if terms:
+                    where.append(f"the log density term(s) {', '.join(terms)}")
                 raise ADVIDivergenceError(
                     f"ADVI diverged at step {done + 1}: the ELBO or its gradient became NaN/inf "
-                    f"in {', '.join(names) or 'the variational parameters'}. The state of the last "
+                    f"in {' and '.join(where) or 'the variational parameters'}. The state of the last "
                     f"finite step is kept in this error's .result. Try a smaller learning_rate "
                     f"(now {learning_rate}) or a smaller init_sd (now {init_sd}).",
                     result=output,
@@ -233,7 +248,11 @@ def fit_advi_jax(
 
 
 def _locate_divergence(carry, data, one_step, chunk_loss, layout):
-    """Replay a diverged chunk step by step; return the first bad step and the variables hit."""
+    """Replay a diverged chunk step by step.
+
+    Returns the first bad step, the variables whose parameters went non-finite and the
+    carry (state and key) from which that step started.
+    """
     import jax
 
     step = jax.jit(one_step)
@@ -244,9 +263,24 @@ def _locate_divergence(carry, data, one_step, chunk_loss, layout):
             finite = np.isfinite(np.asarray(value))
             bad |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
         if not np.isfinite(loss) or bad.any():
-            return i, layout.names_at(bad)
+            return i, layout.names_at(bad), carry
         carry = new_carry
-    return len(chunk_loss), []
+    return len(chunk_loss), [], carry
+
+
+def _nonfinite_terms(model, layout, z: np.ndarray, idx: np.ndarray | None) -> list[str]:
+    """Names of the model's log density terms that are NaN/inf at the draws ``z`` (one per row)."""
+    from .jaxify import jaxify
+
+    terms = [*model.free_RVs, *model.observed_RVs, *model.potentials]
+    outputs = [model.logp(vars=[t]) for t in terms]
+    fn, _, data_values, _, _ = jaxify(model, model.value_vars, outputs)
+    extra = (idx,) if idx is not None else ()
+    bad = set()
+    for zi in np.atleast_2d(z):
+        values = fn(*layout.unflatten(zi), *data_values, *extra)
+        bad |= {t.name for t, v in zip(terms, values, strict=True) if not np.all(np.isfinite(np.asarray(v)))}
+    return [t.name for t in terms if t.name in bad]
 
 
 def _finish(model, layout, carry, loss, compile_seconds, run_seconds, done, draws, random_seed,

@@ -1,4 +1,5 @@
-"""Command line: ``bnngallery run MODEL [--method advi|nuts|both] [--smoke] [--out DIR] [--seed N]``."""
+"""Command line: ``bnngallery run MODEL [--method advi|nuts|both] [--smoke] [--out DIR] [--seed N]``
+and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``."""
 
 from __future__ import annotations
 
@@ -24,16 +25,59 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="output folder (default: out/<model>/)")
     run.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    cmp_ = sub.add_parser("compare", help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
+                                          "and write one comparison table (markdown, JSON) and figures")
+    cmp_.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
+    cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
+    cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
+    cmp_.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
+    cmp_.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 
 
+def _compare(args) -> int:
+    from .compare import run_comparison, to_markdown
+
+    out = args.out or Path("out") / "compare" / args.model
+    try:
+        table = run_comparison(args.model, smoke=args.smoke, out_dir=out, random_seed=args.seed,
+                               progressbar=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: no comparison was written; files already complete in {out} are kept.",
+              file=sys.stderr)
+        return 130
+    except (ValueError, ImportError, RuntimeError, MemoryError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print()
+    print(to_markdown(table))
+    print(f"wrote {out}/comparison.md, comparison.json and figures (*.png)")
+    return 0
+
+
+def _use_all_cpu_cores_for_xla() -> None:
+    """Let NumPyro run NUTS chains in parallel on CPU: one XLA host device per core.
+
+    Must happen before JAX initialises its backend; an XLA_FLAGS set by the user wins.
+    """
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(n, 1)}".strip()
+
+
 def main(argv=None) -> int:
+    _use_all_cpu_cores_for_xla()
     args = build_parser().parse_args(argv)
     from .workflows import get_runner, summary_table
 
     if args.seed < 0:
         print("error: --seed must be a non-negative integer", file=sys.stderr)
         return 2
+    if args.command == "compare":
+        return _compare(args)
     methods = ("advi", "nuts") if args.method == "both" else (args.method,)
     out = args.out or Path("out") / args.model
     try:

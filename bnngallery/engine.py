@@ -116,7 +116,7 @@ def fit(
     learning_rate: float = 0.01,
     lr_schedule: str | None = None,
     mc_samples: int = 1,
-    init_sd: float = 0.1,
+    init_sd: float | None = None,
     chunk_size: int = 1000,
     draws: int = 1000,
     tune: int = 1000,
@@ -141,7 +141,8 @@ def fit(
         NUTS implementation; defaults to the backend's.
     steps, learning_rate, mc_samples, init_sd, chunk_size
         ADVI: optimiser steps, Adam step size, Monte Carlo samples per gradient, initial
-        posterior sd (JAX backend), steps per compiled call (JAX backend).
+        posterior sd (JAX backend; default: the builder's ``advi_init_sd``, else 0.1), steps
+        per compiled call (JAX backend).
     lr_schedule : {"cosine", "constant"}, optional
         Step-size schedule; defaults to ``"cosine"`` on the JAX backend (decay to 1 %, which
         settles the minibatch noise at the end) and ``"constant"`` on PyTensor.
@@ -161,6 +162,8 @@ def fit(
     """
     if lr_schedule is None:
         lr_schedule = "cosine" if backend == "jax" else "constant"
+    if init_sd is None:
+        init_sd = getattr(model, "gallery_info", {}).get("advi_init_sd", 0.1)
     opts = check_fit_options(
         model, method, backend, sampler, steps=steps, learning_rate=learning_rate, mc_samples=mc_samples,
         lr_schedule=lr_schedule,
@@ -280,12 +283,20 @@ def _fit_nuts(model, *, info, sampler, draws, tune, chains, cores, target_accept
     var_names = posterior_var_names(model)
     settings = {"draws": draws, "tune": tune, "chains": chains, "cores": cores, "target_accept": target_accept,
                 "random_seed": random_seed, "sampler": sampler}
+    nuts_kwargs = {"target_accept": target_accept}
+    if sampler == "numpyro":
+        import jax
+
+        # Chains run in parallel only with one XLA device each (on CPU: set
+        # XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts, as the CLI does).
+        parallel = jax.local_device_count() >= chains
+        settings["chain_method"] = "parallel" if parallel else "sequential"
+        nuts_kwargs["chain_method"] = settings["chain_method"]
     t0 = time.perf_counter()
     with model:
         idata = pm.sample(
             draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed, progressbar=progressbar,
-            var_names=var_names, nuts_sampler=sampler, target_accept=target_accept,
-            compute_convergence_checks=False,
+            var_names=var_names, nuts_sampler=sampler, nuts=nuts_kwargs, compute_convergence_checks=False,
         )
     total = time.perf_counter() - t0
     sampling = float(idata.posterior.attrs.get("sampling_time", total))

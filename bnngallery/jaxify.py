@@ -26,6 +26,12 @@ from pytensor.tensor.random.type import RandomType
 
 from pymc.data import MinibatchOp
 
+import jax
+
+# PyTensor graphs are float64 unless floatX says otherwise; without x64, JAX would
+# silently truncate them to float32 (PyMC's own JAX samplers make the same switch).
+jax.config.update("jax_enable_x64", True)
+
 
 @dataclass
 class JaxGraph:
@@ -57,11 +63,12 @@ def _minibatch_nodes(outputs):
 def replace_minibatch(outputs):
     """Rewrite the (single) ``pm.Minibatch`` feeding ``outputs`` as ``data[idx]``.
 
-    Returns ``(new_outputs, idx, batch_size)``; ``idx`` is None without a minibatch.
+    Returns ``(new_outputs, idx, batch_size, n_rows)``; ``idx`` is None without a
+    minibatch, ``n_rows`` is the number of rows the batches are drawn from.
     """
     nodes = list(dict.fromkeys(_minibatch_nodes(outputs)))
     if not nodes:
-        return list(outputs), None, None
+        return list(outputs), None, None, None
     # model.logp() clones the graph, so one pm.Minibatch can show up as several nodes
     # with the same inputs; those are one batch and must share one index vector.
     if len({tuple(node.inputs) for node in nodes}) > 1:
@@ -79,7 +86,8 @@ def replace_minibatch(outputs):
         *full, _rng = node.inputs
         *batched, _rng_update = node.outputs
         replacements.update({b: f[idx] for b, f in zip(batched, full, strict=True)})
-    return clone_replace(list(outputs), replace=replacements), idx, int(batch_size)
+    n_rows = int(nodes[0].inputs[0].shape[0].eval())
+    return clone_replace(list(outputs), replace=replacements), idx, int(batch_size), n_rows
 
 
 def _data_inputs(model: pm.Model, outputs):
@@ -111,10 +119,10 @@ def _data_inputs(model: pm.Model, outputs):
 def jaxify(model: pm.Model, inputs, outputs):
     """Compile ``outputs`` of ``inputs`` (plus the model's data) to one JAX function.
 
-    Returns ``(fn, data_names, data_values, batch_size, idx)``; the data containers are
+    Returns ``(fn, data_names, data_values, batch_size, n_rows)``; the data containers are
     sorted by name so callers see a stable argument order.
     """
-    outputs, idx, batch_size = replace_minibatch(outputs)
+    outputs, idx, batch_size, n_rows = replace_minibatch(outputs)
     replacements, data_names, data_values, data_inputs = _data_inputs(model, outputs)
     order = sorted(range(len(data_names)), key=data_names.__getitem__)
     data_names = [data_names[i] for i in order]
@@ -129,7 +137,7 @@ def jaxify(model: pm.Model, inputs, outputs):
         # builders validate data up front instead.
         warnings.filterwarnings("ignore", message="Skipping .* Op .* as JAX tracing would remove it")
         fn = jax_funcify(fgraph)
-    return fn, data_names, data_values, batch_size, idx
+    return fn, data_names, data_values, batch_size, n_rows
 
 
 def logp_graph(model: pm.Model) -> JaxGraph:
@@ -144,9 +152,8 @@ def logp_graph(model: pm.Model) -> JaxGraph:
         )
     value_vars = model.value_vars
     logp = model.logp()
-    fn, data_names, data_values, batch_size, _ = jaxify(model, value_vars, [logp])
+    fn, data_names, data_values, batch_size, n_rows = jaxify(model, value_vars, [logp])
     ip = model.initial_point()
-    n_rows = int(data_values[data_names.index("X")].shape[0]) if "X" in data_names else None
     return JaxGraph(
         fn=fn,
         param_names=[v.name for v in value_vars],

@@ -93,14 +93,20 @@ def dense_layer(
     return out
 
 
-def tag_model(model: pm.Model, *, family: str, settings: dict, output: str, task: str) -> pm.Model:
+def tag_model(model: pm.Model, *, family: str, settings: dict, output: str, task: str,
+              advi_init_sd: float | None = None) -> pm.Model:
     """Record what the engine needs to know about a built model.
 
     ``family`` names the builder (``models.BUILDERS``), ``settings`` are the keyword
     arguments that rebuild the same network (stored with every fit so a result can be
     re-applied to new data and checked on load), ``output`` is the Deterministic holding
     the predictive parameter and ``task`` is ``"binary"``, ``"multiclass"`` or
-    ``"regression"``.
+    ``"regression"``. ``advi_init_sd`` is the initial posterior sd that suits this
+    network (``fit`` uses it unless told otherwise): small for wide nets, whose units
+    saturate under wide initial noise; near the prior scale for small ones, which a
+    narrow start can trap in a solution with pruned hidden units.
     """
     model.gallery_info = {"family": family, "settings": dict(settings), "output": output, "task": task}
+    if advi_init_sd is not None:
+        model.gallery_info["advi_init_sd"] = float(advi_init_sd)
     return model

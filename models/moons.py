@@ -97,4 +97,7 @@ def build_model(
         pm.Bernoulli("y_obs", logit_p=logit, observed=y_in, dims=obs_dims, **size_kw)
     settings = {"hidden": list(hidden), "activation": activation, "prior_sigma": prior_sigma,
                 "bias": bool(bias), "batch_size": batch_size, "random_seed": int(random_seed)}
-    return tag_model(model, family="moons", settings=settings, output=OUTPUT, task="binary")
+    # Starting ADVI at the prior's width: a narrow start (sd 0.1-0.5) sometimes collapses
+    # to a near-linear boundary with pruned units (test accuracy 0.86 instead of 0.96).
+    return tag_model(model, family="moons", settings=settings, output=OUTPUT, task="binary",
+                     advi_init_sd=prior_sigma)

@@ -1,0 +1,143 @@
+"""``bnngallery run regression``: article D's regression BNN fitted by minibatch ADVI and NUTS.
+
+Writes into ``out_dir`` the fitted results (``advi.nc``, ``nuts.nc``), the figures
+(``bands.png``: predictive means and 90 % bands overlaid with the true function, the test
+points and the extrapolation range; ``elbo.png``; ``sigma.png``) and ``metrics.json``::
+
+    {"model": "regression",
+     "runs": [{"method", "backend", "test_rmse", "test_log_likelihood", "coverage_90",
+               "coverage_90_extrap", "epistemic_sd_in_range", "epistemic_sd_extrap",
+               "sigma_mean", "sigma_sd", "fit_seconds", "compile_seconds", ...}, ...],
+     "agreement": {"band_overlap", "band_width_ratio", "epistemic_sd_ratio", "sigma_sd_ratio"}
+                  (ADVI against NUTS, when both ran),
+     "settings": {...}}
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .compare import (INTERVAL_PROB, compare, interval_coverage, parameter_table, plot_parameters,
+                      plot_regression_bands, regression_predictive)
+from .engine import fit
+from .predict import predict
+from .results import save_result
+from .workflows import _cpu_count, write_json
+
+#: Sizes of the run: "full" is the gallery's default network, "smoke" checks the plumbing.
+REGRESSION_SETTINGS = {
+    "full": {"hidden": (50,), "n_train": 500, "n_test": 500, "steps": 30_000, "batch_size": 100,
+             "draws": 1000, "tune": 1000, "chains": 2},
+    "smoke": {"hidden": (10,), "n_train": 200, "n_test": 200, "steps": 1500, "batch_size": 50,
+              "draws": 100, "tune": 100, "chains": 2},
+}
+
+
+def predictive_bands(result, X, *, random_seed: int = 0) -> dict:
+    """Predictive mean, 90 % band (with noise) and epistemic sd of a regression fit at ``X``."""
+    from bnngallery.models import regression
+
+    mu = predict(regression.build_model, result, X)
+    sigma = result["posterior"][regression.NOISE].values.reshape(-1)
+    return regression_predictive(mu, sigma, prob=INTERVAL_PROB, random_seed=random_seed)
+
+
+def run_regression(
+    *,
+    methods=("advi", "nuts"),
+    backend: str = "jax",
+    smoke: bool = False,
+    out_dir: str | Path = "out/regression",
+    random_seed: int = 0,
+    progressbar: bool = True,
+    log=print,
+) -> dict:
+    """Article D's regression: minibatch ADVI and/or NUTS, metrics, figures, saved results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bnngallery.data.regression import make_regression_data, true_function
+    from bnngallery.models import regression
+
+    from .plots import plot_elbo, save_figure
+
+    size = REGRESSION_SETTINGS["smoke" if smoke else "full"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
+    hidden = size["hidden"]
+    results, walls = {}, {}
+    for method in methods:
+        t0 = time.perf_counter()
+        if method == "advi":
+            model = regression.build_model(data.X_train, data.y_train, hidden=hidden, batch_size=size["batch_size"],
+                                           random_seed=random_seed)
+            log(f"[regression] ADVI ({backend}), {hidden} units, minibatch {size['batch_size']}, {size['steps']} steps")
+            result = fit(model, "advi", backend=backend, steps=size["steps"], draws=size["draws"] * size["chains"],
+                         random_seed=random_seed, progressbar=progressbar)
+            save_figure(plot_elbo(result), out_dir / "elbo.png")
+        elif method == "nuts":
+            model = regression.build_model(data.X_train, data.y_train, hidden=hidden, random_seed=random_seed)
+            log(f"[regression] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {size['chains']} chains x "
+                f"({size['tune']} tune + {size['draws']} draws)")
+            result = fit(model, "nuts", backend=backend, draws=size["draws"], tune=size["tune"],
+                         chains=size["chains"], random_seed=random_seed, progressbar=progressbar)
+        else:
+            raise ValueError(f"method must be 'advi' or 'nuts'; got {method!r}.")
+        walls[method] = time.perf_counter() - t0
+        save_result(result, out_dir / f"{method}.nc")
+        results[method] = result
+
+    table = compare(results, builder=regression.build_model, X_test=data.X_test, y_test=data.y_test,
+                    X_train=data.X_train, y_train=data.y_train, random_seed=random_seed,
+                    reference="nuts" if "nuts" in results else None)
+    x_grid = np.linspace(data.x_range[0] - 1.0, data.x_range[1] + 1.0, 400)[:, None]
+    inside = (x_grid[:, 0] >= data.x_range[0]) & (x_grid[:, 0] <= data.x_range[1])
+    bands = {m.upper(): predictive_bands(r, x_grid, random_seed=random_seed) for m, r in results.items()}
+    runs = []
+    for (method, result), row in zip(results.items(), table["runs"], strict=True):
+        ext = predictive_bands(result, data.X_extrap, random_seed=random_seed)
+        b = bands[method.upper()]
+        out = {"method": method, "backend": row["backend"], "test_rmse": row["test_rmse"],
+               "test_log_likelihood": row["test_log_likelihood"], "coverage_90": row["coverage_90"],
+               "coverage_90_extrap": interval_coverage(ext["lo"], ext["hi"], data.y_extrap),
+               "epistemic_sd_in_range": float(b["epistemic_sd"][inside].mean()),
+               "epistemic_sd_extrap": float(b["epistemic_sd"][~inside].mean()),
+               "sigma_mean": float(result["posterior"]["sigma"].mean()),
+               "sigma_sd": float(result["posterior"]["sigma"].std()),
+               "fit_seconds": row["fit_seconds"], "compile_seconds": row["compile_seconds"],
+               "wall_seconds": walls[method]}
+        if method == "advi":
+            out["steps"] = int(result.attrs["steps_done"])
+            out["final_elbo"] = row["elbo"]
+            for k in ("khat", "khat_verdict", "khat_ess"):
+                out[k] = row.get(k)
+        else:
+            out["divergences"] = row["divergences"]
+            from .workflows import max_rhat
+
+            out["max_rhat"] = max_rhat(result)
+        runs.append(out)
+    agreement = None
+    if {"advi", "nuts"} <= set(results):
+        advi_row = next(r for r in table["runs"] if r["fit"] == "advi")
+        sigma_row = next(r for r in parameter_table(results, ["sigma"], reference="nuts") if r["fit"] == "advi")
+        agreement = {"band_overlap": advi_row["band_overlap"], "band_width_ratio": advi_row["band_width_ratio"],
+                     "epistemic_sd_ratio": advi_row["epistemic_sd_ratio"], "sigma_sd_ratio": sigma_row["sd_ratio"],
+                     "speedup": float(results["nuts"].attrs["fit_seconds"] / results["advi"].attrs["fit_seconds"])}
+        fig = plot_parameters({"ADVI": results["advi"], "NUTS": results["nuts"]}, ["sigma"], kind="density")
+        save_figure(fig, out_dir / "sigma.png")
+    fig = plot_regression_bands(x_grid, bands, X_test=data.X_test, y_test=data.y_test, truth=true_function,
+                                x_range=data.x_range)
+    save_figure(fig, out_dir / "bands.png")
+    metrics = {"model": "regression", "runs": runs, "agreement": agreement,
+               "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in size.items()},
+                            "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed,
+                            "backend": backend},
+               "machine": f"{platform.machine()} {platform.system()}, {_cpu_count()} CPUs"}
+    write_json(metrics, out_dir / "metrics.json")
+    return metrics

@@ -1,0 +1,62 @@
+"""The install is what README promises: one import name, dependencies in one place."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pyproject():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _norm(req: str) -> str:
+    return re.sub(r"\s+", "", req).lower().replace("_", "-")
+
+
+def test_environment_yml_mirrors_pyproject():
+    project = _pyproject()["project"]
+    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = {_norm(d) for d in env["dependencies"] if isinstance(d, str)} - {"pip"}
+    conda = {d for d in conda if not d.startswith("python")}
+    assert conda == wanted, f"only in environment.yml: {conda - wanted}; only in pyproject: {wanted - conda}"
+    assert "conda-forge" in env["channels"]
+    assert any(d.startswith("python>=3.12") for d in (_norm(x) for x in env["dependencies"] if isinstance(x, str)))
+
+
+def test_models_and_data_install_under_one_name(tmp_path):
+    # Run from an empty folder so the checkout's models/ and data/ are not on sys.path.
+    code = (
+        "import importlib.util, bnngallery.models, bnngallery.data;"
+        "print(importlib.util.find_spec('models') is None, importlib.util.find_spec('data') is None);"
+        "print(bnngallery.models.moons.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    lines = out.stdout.split()
+    assert lines[:2] == ["True", "True"], "bare 'models'/'data' packages leaked into site-packages"
+    assert lines[2] == "bnngallery.models.moons"
+
+
+def test_readme_commands_and_ci_agree():
+    readme = (REPO / "README.md").read_text()
+    head = readme[:2500]
+    assert "make demo" in head and "make test" in head, "README must show the two set-up commands near the top"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make test" in ci
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^demo:.*\n\t.*bnngallery run moons --method both", makefile, re.M)
+
+
+def test_cli_entry_point_installed():
+    scripts = _pyproject()["project"]["scripts"]
+    assert scripts["bnngallery"] == "bnngallery.cli:main"
+    out = subprocess.run([sys.executable, "-m", "bnngallery.cli", "run", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "moons" in out.stdout
