@@ -1,0 +1,176 @@
+"""The comparison toolkit: scores, parameter table, k-hat, against answers known in closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+
+from bnngallery import compare as cmp
+from bnngallery.results import make_result
+
+# ----------------------------------------------------------------------------------------
+# a model whose posterior is known: y_i ~ N(mu, 1), mu ~ N(0, 10)
+
+PRIOR_SD = 10.0
+
+
+def build_conjugate(X, y=None, *, batch_size=None, random_seed=0):
+    """Gallery-style builder of the conjugate normal model (X only sets the number of rows)."""
+    from bnngallery.models.layers import data_and_batches, tag_model
+
+    X = np.asarray(X, dtype=np.float64)
+    with pm.Model(coords={"feature": [0]}) as model:
+        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size)
+        mu = pm.Normal("mu", 0.0, PRIOR_SD)
+        dims = "obs_id" if batch_size is None else None
+        f = pm.Deterministic("f", mu + 0.0 * X_in[:, 0], dims=dims)
+        kw = {"total_size": total_size} if y is not None else {}
+        pm.Normal("y_obs", f, 1.0, observed=y_in, dims=dims, **kw)
+    return tag_model(model, family="conjugate", settings={"batch_size": batch_size, "random_seed": random_seed},
+                     output="f", task="regression")
+
+
+@pytest.fixture(scope="module")
+def conjugate_data():
+    rng = np.random.default_rng(1)
+    n = 40
+    y = rng.normal(1.5, 1.0, size=n)
+    X = np.zeros((n, 1))
+    post_prec = n + 1.0 / PRIOR_SD**2
+    return {"X": X, "y": y, "X_test": np.zeros((200, 1)), "y_test": rng.normal(1.5, 1.0, size=200),
+            "mean": y.sum() / post_prec, "sd": 1.0 / np.sqrt(post_prec)}
+
+
+def _fake_advi(mean: float, sd: float, *, draws: int = 4000, seed: int = 0):
+    """A result whose Gaussian approximation of mu is N(mean, sd) (no fitting involved)."""
+    post = xr.Dataset({"mu": (("chain", "draw"), np.random.default_rng(seed).normal(mean, sd, (1, draws)))})
+    approx = xr.Dataset({"mu_mean": ((), mean), "mu_sd": ((), sd)})
+    return make_result(posterior=post, method="advi", backend="jax", compile_seconds=0.0, run_seconds=0.0,
+                       settings={"approximation": "meanfield"}, model_info={"family": "conjugate"},
+                       groups={"approximation": approx})
+
+
+def test_khat_against_analytic_posterior(conjugate_data):
+    d = conjugate_data
+    model = build_conjugate(d["X"], d["y"])
+    exact = cmp.vi_khat(_fake_advi(d["mean"], d["sd"]), model, draws=4000)
+    wide = cmp.vi_khat(_fake_advi(d["mean"], 1.3 * d["sd"]), model, draws=4000)
+    narrow = cmp.vi_khat(_fake_advi(d["mean"], 0.4 * d["sd"]), model, draws=4000)
+    # q = posterior: constant ratios; q wider than p: bounded weights (k < 0);
+    # q with sd ratio r < 1: Pareto tail with k = 1 - r^2 = 0.84 (Yao et al. 2018, sec. 3).
+    assert exact["khat_verdict"] == "good" and exact["khat"] < 0.3
+    assert wide["khat"] < 0.3
+    assert narrow["khat"] > cmp.KHAT_USABLE and narrow["khat_verdict"] == "unreliable"
+    assert narrow["khat_ess"] < wide["khat_ess"]
+
+
+def test_khat_rejects_minibatch_model_and_nuts(conjugate_data):
+    d = conjugate_data
+    mb = build_conjugate(d["X"], d["y"], batch_size=10)
+    with pytest.raises(ValueError, match="full-data"):
+        cmp.vi_khat(_fake_advi(d["mean"], d["sd"]), mb)
+    nuts_like = make_result(posterior=xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 10)))}), method="nuts",
+                            backend="jax", compile_seconds=0, run_seconds=0, settings={})
+    with pytest.raises(ValueError, match="approximation"):
+        cmp.vi_khat(nuts_like, build_conjugate(d["X"], d["y"]))
+
+
+@pytest.fixture(scope="module")
+def conjugate_fits(conjugate_data):
+    from bnngallery import fit
+
+    d = conjugate_data
+    advi = fit(build_conjugate(d["X"], d["y"], batch_size=10), "advi", steps=4000, draws=4000,
+               init_sd=0.5, progressbar=False)
+    nuts = fit(build_conjugate(d["X"], d["y"]), "nuts", draws=1000, tune=500, chains=2, progressbar=False)
+    return {"advi": advi, "nuts": nuts}
+
+
+def test_toolkit_numbers_match_conjugate_posterior(conjugate_data, conjugate_fits):
+    d = conjugate_data
+    table = cmp.compare(conjugate_fits, builder=build_conjugate, X_test=d["X_test"], y_test=d["y_test"],
+                        X_train=d["X"], y_train=d["y"], noise_var=1.0, var_names=["mu"])
+    params = {r["fit"]: r for r in table["parameters"]}
+    for key in ("advi", "nuts"):
+        assert params[key]["mean"] == pytest.approx(d["mean"], abs=0.25 * d["sd"])
+        assert params[key]["sd"] == pytest.approx(d["sd"], rel=0.12)
+    assert params["nuts"]["sd_ratio"] is None
+    assert params["advi"]["sd_ratio"] == pytest.approx(1.0, abs=0.2)
+    rows = {r["fit"]: r for r in table["runs"]}
+    # minibatch ADVI: k-hat evaluated on the full-data log density, and small here
+    assert rows["advi"]["khat"] < cmp.KHAT_GOOD
+    assert "khat" not in rows["nuts"]
+    assert rows["advi"]["band_overlap"] > 0.9
+    # predictive band = N(mean, 1 + sd^2): coverage of 90 % is about 0.9
+    assert rows["nuts"]["coverage_90"] == pytest.approx(0.9, abs=0.07)
+    assert rows["advi"]["speedup_vs_reference"] > 0
+    md = cmp.to_markdown(table)
+    assert "k-hat" in md and "| advi |" in md
+    js = cmp.to_json(table)
+    assert "predictions" not in js and js["reference"] == "nuts"
+
+
+def test_scores_against_hand_computed_values():
+    lo, hi = np.zeros(4), np.ones(4)
+    assert cmp.interval_coverage(lo, hi, np.array([0.5, 1.0, 2.0, -0.1])) == 0.5
+    assert cmp.band_overlap(lo, hi, lo, hi) == 1.0
+    assert cmp.band_overlap(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([3.0])) == pytest.approx(1 / 3)
+    assert cmp.band_overlap(np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([3.0])) == 0.0
+    # perfectly calibrated at 0.8 confidence: ECE 0
+    p = np.full(10, 0.8)
+    y = np.array([1] * 8 + [0] * 2)
+    assert cmp.expected_calibration_error(p, y) == pytest.approx(0.0)
+    assert cmp.expected_calibration_error(np.full(10, 0.9), np.array([1] * 5 + [0] * 5)) == pytest.approx(0.4)
+    # Gaussian lpd with one draw equals the normal log density
+    mu, sigma, yy = np.array([[0.0, 1.0]]), np.array([2.0]), np.array([1.0, 1.0])
+    expect = np.mean(-0.5 * ((yy - mu[0]) / 2.0) ** 2 - np.log(2.0) - 0.5 * np.log(2 * np.pi))
+    assert cmp.gaussian_log_predictive_density(mu, sigma, yy) == pytest.approx(expect)
+
+
+def test_regression_predictive_band_is_noise_quantile():
+    mu = np.zeros((20000, 3))
+    out = cmp.regression_predictive(mu, np.full(20000, 2.0), prob=0.9)
+    np.testing.assert_allclose(out["hi"], 2.0 * 1.6449, rtol=0.03)
+    np.testing.assert_allclose(out["lo"], -2.0 * 1.6449, rtol=0.03)
+    with pytest.raises(ValueError, match="pair up"):
+        cmp.regression_predictive(mu, np.ones(3))
+
+
+def test_parameter_table_and_plots_accept_different_chain_counts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+
+    def res(method, sd, chains):
+        post = xr.Dataset({"sigma": (("chain", "draw"), rng.normal(1.0, sd, (chains, 300))),
+                           "w_in": (("chain", "draw", "k"), rng.normal(size=(chains, 300, 4)))})
+        return make_result(posterior=post, method=method, backend="jax", compile_seconds=0, run_seconds=1,
+                           settings={})
+
+    results = {"ADVI": res("advi", 0.05, 1), "NUTS": res("nuts", 0.1, 2)}
+    assert cmp.identifiable_vars(results["NUTS"]) == ["sigma"]  # weights are not identifiable
+    rows = cmp.parameter_table(results)
+    ratio = next(r["sd_ratio"] for r in rows if r["fit"] == "ADVI")
+    assert ratio == pytest.approx(0.5, rel=0.15)
+    for kind in ("forest", "density"):
+        fig = cmp.plot_parameters(results, kind=kind)
+        assert fig is not None
+        matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="reference"):
+        cmp.parameter_table(results, reference="nope")
+
+
+def test_compare_refuses_mixed_families(conjugate_data, conjugate_fits):
+    other = conjugate_fits["nuts"].copy()
+    other.attrs["model_family"] = "moons"
+    with pytest.raises(ValueError, match="one model family"):
+        cmp.compare({"a": conjugate_fits["advi"], "b": other}, builder=build_conjugate,
+                    X_test=conjugate_data["X_test"], y_test=conjugate_data["y_test"], noise_var=1.0)
+
+
+def test_cli_compare_unknown_model_spec(capsys):
+    with pytest.raises(ValueError, match="Unknown model"):
+        cmp.comparison_spec("nope", smoke=True, random_seed=0)
