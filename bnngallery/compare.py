@@ -89,13 +89,28 @@ def verdict(khat: float) -> str:
 # k-hat of a variational approximation
 
 
+def call_builder(builder: Callable, X, y, **kwargs):
+    """Call ``builder(X, y, **kwargs)``, dropping keywords it does not take.
+
+    Builders share ``(X, y=None, *, ...)`` but not every one has ``batch_size`` or
+    ``random_seed`` (the ODE model has neither), so generic code passes them only where
+    they mean something.
+    """
+    import inspect
+
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return builder(X, y, **kwargs)
+
+
 def full_data_model(builder: Callable, result: xr.DataTree, X, y):
     """Rebuild the model a result was fitted on, on full data (``batch_size=None``).
 
     A minibatch ELBO only estimates the full-data one; k-hat needs the exact log density.
     """
     settings = {k: v for k, v in model_settings_of(result).items() if k != "batch_size"}
-    return builder(X, y, **settings, batch_size=None)
+    return call_builder(builder, X, y, **settings, batch_size=None)
 
 
 def approximation_moments(result: xr.DataTree) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -251,8 +266,8 @@ def band_overlap(lo_a, hi_a, lo_b, hi_b) -> float:
     return float(np.mean(np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)))
 
 
-def _predictions(builder, result, X, *, task, output, noise_var, random_seed):
-    out = predict(builder, result, X, output=output)
+def _predictions(builder, result, X, *, task, output, noise_var, random_seed, draws=None):
+    out = predict(builder, result, X, output=output) if draws is None else np.asarray(draws)
     if task == "regression":
         if isinstance(noise_var, (int, float)) and not isinstance(noise_var, bool):
             sigma = np.full(out.shape[0], float(noise_var))  # a known, fixed noise sd
@@ -391,6 +406,7 @@ def compare(
     var_names=None,
     khat_draws: int = 2000,
     random_seed: int = 0,
+    test_draws: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
     """Compare fits of one model in one table.
 
@@ -419,6 +435,9 @@ def compare(
         Draws from q for k-hat.
     random_seed : int
         Seed of the k-hat draws and the predictive noise.
+    test_draws : dict of {str: array}, optional
+        Output draws on ``X_test`` already computed with ``predict`` (same keys as
+        ``results``), to save predicting again.
 
     Returns
     -------
@@ -438,17 +457,18 @@ def compare(
     families = {r.attrs.get("model_family", "") for r in results.values()}
     if len(families) > 1:
         raise ValueError(f"All results must be fits of one model family; got {sorted(families)}.")
-    probe = builder(np.asarray(X_test)[:2], None, **{k: v for k, v in
-                                                     model_settings_of(next(iter(results.values()))).items()
-                                                     if k != "batch_size"})
+    probe = call_builder(builder, np.asarray(X_test)[:2], None,
+                         **{k: v for k, v in model_settings_of(next(iter(results.values()))).items()
+                            if k != "batch_size"})
     info = getattr(probe, "gallery_info", {})
     task = task or info.get("task")
     if task not in ("binary", "multiclass", "regression"):
         raise ValueError(f"task must be 'binary', 'multiclass' or 'regression'; got {task!r}.")
     y_test = np.asarray(y_test)
     notes: list[str] = []
+    test_draws = test_draws or {}
     preds = {k: _predictions(builder, r, X_test, task=task, output=output, noise_var=noise_var,
-                             random_seed=random_seed) for k, r in results.items()}
+                             random_seed=random_seed, draws=test_draws.get(k)) for k, r in results.items()}
     ref_time = float(results[reference].attrs["fit_seconds"]) if reference else None
     rows = []
     for key, res in results.items():
@@ -596,9 +616,10 @@ def plot_regression_bands(X_plot, bands: Mapping[str, dict], *, X_test=None, y_t
 #: Fit settings per size for the comparison runs.
 COMPARE_SETTINGS = {
     "moons": {"full": {"steps": 30_000, "batch_size": 50, "draws": 1000, "tune": 1000, "chains": 2},
-              "smoke": {"steps": 1500, "batch_size": 50, "draws": 200, "tune": 200, "chains": 2}},
-    "regression": {"full": {"steps": 30_000, "batch_size": 100, "draws": 1000, "tune": 1000, "chains": 2},
-                   "smoke": {"steps": 1500, "batch_size": 100, "draws": 200, "tune": 200, "chains": 2,
+              "smoke": {"steps": 1500, "batch_size": 50, "draws": 100, "tune": 100, "chains": 2}},
+    "regression": {"full": {"steps": 30_000, "batch_size": 100, "draws": 500, "tune": 500, "chains": 2,
+                            "hidden": (50,)},
+                   "smoke": {"steps": 1500, "batch_size": 50, "draws": 100, "tune": 100, "chains": 2,
                              "hidden": (10,), "n_train": 200, "n_test": 200}},
 }
 
@@ -633,6 +654,8 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
                 "methods": [("advi", "jax"), ("fullrank_advi", "jax"), ("nuts", "jax")], "data": data}
     from .models import BUILDERS
 
+    if name == "ode":
+        return _ode_spec(smoke=smoke, random_seed=random_seed)
     if name not in BUILDERS:
         raise ValueError(f"Unknown model {name!r}; choose one of {sorted(BUILDERS)}.")
     try:
@@ -646,6 +669,29 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
     return spec(smoke=smoke, random_seed=random_seed)
 
 
+def _ode_spec(*, smoke: bool, random_seed: int) -> dict:
+    """The decay ODE (article E) with known truth: train and test are two noisy draws on one grid."""
+    from importlib import import_module
+
+    try:
+        module = import_module("bnngallery.models.ode")
+    except ImportError as err:
+        raise ValueError(f"The ODE model is not available ({err}).") from err
+    if hasattr(module, "comparison_spec"):
+        return module.comparison_spec(smoke=smoke, random_seed=random_seed)
+    try:
+        from bnngallery.data.ode import make_decay_data
+    except ImportError as err:
+        raise ValueError(f"The ODE data generator is not available ({err}).") from err
+    train = make_decay_data(random_state=random_seed)
+    test = make_decay_data(random_state=random_seed + 1000)
+    size = ({"steps": 2000, "draws": 200, "tune": 200, "chains": 2} if smoke
+            else {"steps": 20_000, "draws": 1000, "tune": 1000, "chains": 2})
+    return {"builder": module.build_model, "train": (train.t, train.y), "test": (test.t, test.y),
+            "build_kwargs": {}, "size": size, "data": train,
+            "methods": [("advi", "jax"), ("fullrank_advi", "jax"), ("nuts", "jax")]}
+
+
 def fit_methods(spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=print) -> dict[str, xr.DataTree]:
     """Fit every method of a comparison spec; keys are ``"<method> (<backend>)"``."""
     from .engine import fit
@@ -655,12 +701,12 @@ def fit_methods(spec: dict, *, random_seed: int = 0, progressbar: bool = True, l
     results = {}
     for method, backend in spec["methods"]:
         if method == "nuts":
-            model = builder(X, y, **kwargs, random_seed=random_seed)
+            model = call_builder(builder, X, y, **kwargs, random_seed=random_seed)
             log(f"[compare] {method} ({backend}): {size['chains']} chains x ({size['tune']} + {size['draws']})")
             res = fit(model, "nuts", backend=backend, draws=size["draws"], tune=size["tune"],
                       chains=size["chains"], random_seed=random_seed, progressbar=progressbar)
         else:
-            model = builder(X, y, **kwargs, batch_size=size.get("batch_size"), random_seed=random_seed)
+            model = call_builder(builder, X, y, **kwargs, batch_size=size.get("batch_size"), random_seed=random_seed)
             log(f"[compare] {method} ({backend}): {size['steps']} steps, minibatch {size.get('batch_size')}")
             res = fit(model, method, backend=backend, steps=size["steps"], draws=size["draws"] * size["chains"],
                       random_seed=random_seed, progressbar=progressbar)
@@ -701,7 +747,7 @@ def run_comparison(
         fig = plot_parameters(results, kind=kind)
         if fig is not None:
             save_figure(fig, out_dir / f"parameters_{kind}.png")
-    if table["task"] == "regression" and np.asarray(spec["test"][0]).shape[1] == 1:
+    if name == "regression":
         data = spec.get("data")
         lo = float(np.min(spec["train"][0])) - 1.0
         hi = float(np.max(spec["train"][0])) + 1.0
@@ -710,8 +756,7 @@ def run_comparison(
                                  random_seed=random_seed) for k, r in results.items()}
         from bnngallery.data.regression import true_function
         fig = plot_regression_bands(grid, bands, X_test=spec["test"][0], y_test=spec["test"][1],
-                                    truth=true_function if name == "regression" else None,
-                                    x_range=getattr(data, "x_range", None))
+                                    truth=true_function, x_range=data.x_range)
         save_figure(fig, out_dir / "bands.png")
     out = to_json(table)
     out["settings"] = {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in spec["size"].items()},
