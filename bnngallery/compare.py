@@ -604,6 +604,13 @@ def plot_regression_bands(X_plot, bands: Mapping[str, dict], *, X_test=None, y_t
         ax.plot(x, b["mean"], color=color, lw=1.5, label=f"{name} mean")
     if truth is not None:
         ax.plot(x, truth(x), color="k", ls="--", lw=1, label="true function")
+    # Frame the bands and the data; the true function may run far off beyond them.
+    lo = min(float(np.min(b["lo"])) for b in bands.values())
+    hi = max(float(np.max(b["hi"])) for b in bands.values())
+    if y_test is not None:
+        lo, hi = min(lo, float(np.min(y_test))), max(hi, float(np.max(y_test)))
+    pad = 0.1 * (hi - lo)
+    ax.set_ylim(lo - pad, hi + pad)
     ax.set(xlabel="x", ylabel="y", title="Posterior predictive: mean and band")
     ax.legend(loc="upper left", fontsize=8)
     return fig
@@ -685,7 +692,7 @@ def _ode_spec(*, smoke: bool, random_seed: int) -> dict:
         raise ValueError(f"The ODE data generator is not available ({err}).") from err
     train = make_decay_data(random_state=random_seed)
     test = make_decay_data(random_state=random_seed + 1000)
-    size = ({"steps": 2000, "draws": 200, "tune": 200, "chains": 2} if smoke
+    size = ({"steps": 2000, "draws": 100, "tune": 100, "chains": 2} if smoke
             else {"steps": 20_000, "draws": 1000, "tune": 1000, "chains": 2})
     return {"builder": module.build_model, "train": (train.t, train.y), "test": (test.t, test.y),
             "build_kwargs": {}, "size": size, "data": train,
