@@ -16,9 +16,10 @@ ODEs is a new right-hand side, not a new solver: :func:`decay_rhs` (one state, o
 and :func:`lotka_volterra_rhs` (two states, four parameters) go through the same function,
 and :func:`build_lotka_volterra_model` is the two-state model.
 
-JAX needs the number of scan steps at trace time, so the builders fix the grid's length
-with ``pt.specify_shape``: predict on a new grid by rebuilding the model
-(``predict(build_model, result, t_new)``), which is what ``predict`` does with a builder.
+JAX needs the number of scan steps at trace time, so the scan runs over a constant index
+range of the grid's length at build time (``n_times``): predict on a new grid by rebuilding
+the model (``predict(build_model, result, t_new)``, which is what ``predict`` does with a
+builder), not by ``pm.set_data`` with a grid of another length.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def rk4_step(rhs: Callable, y, t, h, theta):
     return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
-def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 8, unroll: bool | None = None):
+def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 8, n_times: int | None = None):
     """Integrate ``dy/dt = rhs(y, t, theta)`` from ``y(t0) = y0`` and return ``y`` at the times ``t``.
 
     Parameters
@@ -96,6 +97,9 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
         Time at which ``y0`` holds.
     substeps : int
         RK4 steps per interval between consecutive output times (see :func:`substeps_for`).
+    n_times : int, optional
+        Length of ``t``; needed when ``t`` is symbolic with an unknown length (a ``pm.Data``
+        container). It fixes the number of solver steps in the graph, as JAX requires.
 
     Returns
     -------
@@ -118,25 +122,25 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
     starts = pt.concatenate([pt.as_tensor_variable(np.array([t0], dtype=np.float64)), t[:-1]])
     h = (t - starts) / substeps
 
-    def interval(t_start, h_i, y, theta_):
+    if n_times is None:
+        n_times = t.type.shape[0]
+    if n_times is None:
+        raise ValueError("The length of t must be known when the graph is built: pass a NumPy array, or "
+                         "n_times=len(t) with a symbolic grid (pm.Data); JAX needs the number of solver "
+                         "steps at trace time.")
+
+    def interval(i, y, starts_, h_, theta_):
+        t_start, h_i = starts_[i], h_[i]
         for k in range(substeps):
             y = rk4_step(rhs, y, t_start + k * h_i, h_i, theta_)
         return y
 
-    n = t.type.shape[0]
-    if unroll is None:
-        unroll = n is not None
-    if unroll:
-        if n is None:
-            raise ValueError("unroll=True needs a grid of static length (pt.specify_shape(t, (n,))).")
-        out, y = [], y0
-        for i in range(n):
-            y = interval(starts[i], h[i], y, theta)
-            out.append(y)
-        return pt.stack(out)
+    # The scan runs over a constant index range rather than over the grid itself, so its
+    # length is a constant of the graph: JAX needs it at trace time, and a length computed
+    # from the grid's (symbolic) shape would be a traced value.
     ys = pytensor.scan(
-        interval, sequences=[starts, h], outputs_info=[y0], non_sequences=[theta],
-        return_updates=False, name="rk4",
+        interval, sequences=[pt.arange(n_times, dtype="int64")], outputs_info=[y0],
+        non_sequences=[starts, h, theta], return_updates=False, name="rk4",
     )
     return ys
 
@@ -250,8 +254,8 @@ def build_model(
         r = pm.HalfNormal("r", settings["r_scale"])
         sigma = pm.HalfNormal("sigma", settings["sigma_scale"])
         # A static length lets JAX trace the scan (see the module docstring).
-        states = odeint_rk4(decay_rhs, pt.stack([y0]), pt.specify_shape(t_data, (n,)), pt.stack([r]),
-                            t0=t0, substeps=substeps)
+        states = odeint_rk4(decay_rhs, pt.stack([y0]), t_data, pt.stack([r]),
+                            t0=t0, substeps=substeps, n_times=n)
         y_hat = pm.Deterministic(OUTPUT, states[:, 0], dims=(OBS_DIM,))
         y_in = pm.Data("y", y, dims=(OBS_DIM,)) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM,))
@@ -315,8 +319,8 @@ def build_lotka_volterra_model(
         x0 = pm.HalfNormal("x0", settings["state_scale"])
         z0 = pm.HalfNormal("z0", settings["state_scale"])
         sigma = pm.HalfNormal("sigma", settings["sigma_scale"])
-        states = odeint_rk4(lotka_volterra_rhs, pt.stack([x0, z0]), pt.specify_shape(t_data, (n,)),
-                            pt.stack(rates), t0=t0, substeps=substeps)
+        states = odeint_rk4(lotka_volterra_rhs, pt.stack([x0, z0]), t_data,
+                            pt.stack(rates), t0=t0, substeps=substeps, n_times=n)
         y_hat = pm.Deterministic(OUTPUT, states, dims=(OBS_DIM, "state"))
         y_in = pm.Data("y", y, dims=(OBS_DIM, "state")) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM, "state"))
