@@ -155,7 +155,9 @@ def fit_advi_jax(
     def step_randomness(key):
         """The keys of one step: the next carry key, the ELBO noise and the batch rows."""
         key, k_eps, k_idx = jax.random.split(key, 3)
-        eps = jax.random.normal(k_eps, (mc_samples, D))
+        # float32 normals, used in float64: threefry costs half as much and the noise needs
+        # no more than 24 bits (measured: 0.09 vs 0.22 s per 1000 draws of 4288 numbers).
+        eps = jax.random.normal(k_eps, (mc_samples, D), dtype=jnp.float32).astype(jnp.float64)
         idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
         return key, eps, idx
 
@@ -165,8 +167,11 @@ def fit_advi_jax(
 
     def negative_elbo(vp, eps, data, idx):
         z, entropy = draws_of(vp, eps)
-        lp = jax.vmap(lambda zz: logp_flat(zz, data, idx))(z)
-        return -(jnp.mean(lp) + entropy + 0.5 * D * _LOG_2PI_E)
+        if mc_samples == 1:  # vmap would turn every matmul into a batched one: slower on CPU
+            lp = logp_flat(z[0], data, idx)
+        else:
+            lp = jnp.mean(jax.vmap(lambda zz: logp_flat(zz, data, idx))(z))
+        return -(lp + entropy + 0.5 * D * _LOG_2PI_E)
 
     if lr_schedule == "cosine":
         # Cosine decay to 1 % of the step size: the end of the run averages out the

@@ -29,18 +29,22 @@ def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path 
     from nbclient import NotebookClient
 
     nb = jupytext.read(path)
-    env_before = os.environ.get("BNNGALLERY_SMOKE")
-    os.environ["BNNGALLERY_SMOKE"] = "1" if smoke else "0"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # The kernel inherits this process's environment: the smoke switch, and inline
+    # figures (a caller's MPLBACKEND=Agg would leave the notebook without pictures).
+    overrides = {"BNNGALLERY_SMOKE": "1" if smoke else "0",
+                 "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(cwd or path.parent)}})
         client.execute()
     finally:
-        if env_before is None:
-            os.environ.pop("BNNGALLERY_SMOKE", None)
-        else:
-            os.environ["BNNGALLERY_SMOKE"] = env_before
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return nb
 
 

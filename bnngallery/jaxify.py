@@ -225,10 +225,11 @@ def forward_graph(model: pm.Model, output: str) -> JaxGraph:
             "with batch_size=None."
         )
     fn, data_names, data_values, _, _ = jaxify(model, placeholders, [out])
+    ip = model.initial_point()
     return JaxGraph(
         fn=fn,
         param_names=[rv.name for rv in rvs],
-        param_shapes=[tuple(ph.type.shape) for ph in placeholders],
+        param_shapes=[tuple(np.shape(ip[model.rvs_to_values[rv].name])) for rv in rvs],
         data_names=data_names,
         data_values=data_values,
         output_names=[output],

@@ -109,6 +109,13 @@ def predict(
         raise ValueError("The model declares no output; pass output='<Deterministic name>'.")
     graph = forward_graph(model, output)
     params = _stacked_draws(result, graph.param_names, draws, random_seed)
+    for name, shape in zip(graph.param_names, graph.param_shapes, strict=True):
+        stored = params[name].shape[1:]
+        if any(a is not None and a != b for a, b in zip(shape, stored, strict=True)):
+            raise ValueError(
+                f"The result's {name} has shape {stored} but this model needs {tuple(shape)}: X_new must "
+                "have the same columns (features) as the data the result was fitted on."
+            )
     n_draws = next(iter(params.values())).shape[0]
     x_pos = graph.data_names.index("X") if "X" in graph.data_names else None
     X_all = graph.data_values[x_pos] if x_pos is not None else None

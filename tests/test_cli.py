@@ -1,0 +1,69 @@
+"""The CLI end to end in smoke mode: files, metrics.json shape, errors and interrupts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bnngallery.cli import main
+
+
+@pytest.fixture(scope="module")
+def moons_smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("moons")
+    code = main(["run", "moons", "--smoke", "--out", str(out), "--no-progress"])
+    return code, out
+
+
+def test_smoke_run_writes_everything(moons_smoke):
+    code, out = moons_smoke
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["advi.nc", "advi_vs_nuts.png", "agreement.png", "elbo.png", "metrics.json", "nuts.nc",
+                     "surfaces_advi.png", "surfaces_nuts.png"]
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_metrics_json_has_the_documented_shape(moons_smoke):
+    _, out = moons_smoke
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "moons"
+    advi, nuts = metrics["runs"]
+    common = {"method", "backend", "test_accuracy", "test_log_likelihood", "fit_seconds", "compile_seconds", "steps"}
+    assert common <= set(advi) and common | {"divergences", "max_rhat"} <= set(nuts)
+    assert advi["method"] == "advi" and nuts["method"] == "nuts"
+    assert 0.5 < nuts["test_accuracy"] <= 1 and nuts["test_log_likelihood"] < 0
+    assert set(metrics["agreement"]) == {"label_agreement", "mean_abs_prob_diff"}
+
+
+def test_bad_arguments_exit_nonzero(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "nosuchmodel"])
+    assert info.value.code == 2
+    assert main(["run", "moons", "--seed", "-1"]) == 2
+    assert "--seed must be a non-negative integer" in capsys.readouterr().err
+
+
+def test_sigint_stops_the_cli_cleanly(tmp_path):
+    """Ctrl-C during the full-size run: exit 130, a message, and no half-written files."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bnngallery.cli", "run", "moons", "--method", "nuts",
+                             "--out", str(tmp_path), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "NUTS" not in line:
+        line = proc.stdout.readline()
+    time.sleep(3)  # inside pm.sample
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert not [p for p in tmp_path.iterdir() if p.suffix in {".part", ".nc", ".json"}]
