@@ -1,0 +1,54 @@
+"""Full-size MNIST runs (60k train / 10k test, Fashion-MNIST as OOD) with their timings.
+
+Runs ``bnngallery run mnist-mlp`` / ``mnist-cnn`` at full size through the same workflow as the
+CLI and merges each run's metrics (accuracy, NLL, ECE, referral gain, OOD AUROC, fit and
+compile seconds, learned scales) with the machine it ran on into
+``benchmarks/results/mnist_full.json``::
+
+    python benchmarks/mnist_full.py                 # both models
+    python benchmarks/mnist_full.py --only mlp --steps 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from bnngallery.workflows import write_json
+from bnngallery.workflows_mnist import run_mnist_cnn, run_mnist_mlp
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mnist_full.json"
+RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this model (repeatable)")
+    ap.add_argument("--steps", type=int, help="override the ADVI steps")
+    ap.add_argument("--out", default="out/bench", help="folder for each run's figures and results")
+    ap.add_argument("--results", default=str(RESULTS), help="JSON file the numbers are merged into")
+    ap.add_argument("--tag", default="", help="suffix of the entry name, e.g. 'gpu'")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    path = Path(args.results)
+    table = json.loads(path.read_text()) if path.exists() else {}
+    for key in args.only or sorted(RUNS):
+        family, run = RUNS[key]
+        overrides = {"steps": args.steps} if args.steps else None
+        t0 = time.perf_counter()
+        metrics = run(out_dir=Path(args.out) / family, random_seed=args.seed, progressbar=False, settings=overrides)
+        metrics["total_wall_seconds"] = time.perf_counter() - t0
+        metrics["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        metrics["python"] = platform.python_version()
+        name = family + (f"-{args.tag}" if args.tag else "")
+        table[name] = metrics
+        write_json(table, path)
+        print(json.dumps(metrics["runs"][0] if metrics["runs"] else metrics, indent=1, default=str)[:2000])
+    return table
+
+
+if __name__ == "__main__":
+    main()

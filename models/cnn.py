@@ -1,0 +1,182 @@
+"""The Bayesian convolutional network of the PyMC deep-learning article, for 28x28 digits.
+
+Default architecture (article A): conv 32 filters 5x5 -> tanh -> max-pool 2x2 -> conv 32 5x5
+-> tanh -> max-pool 2x2 -> dense 256 tanh -> dense 10 -> softmax, Categorical likelihood on
+the logits. Every weight has a Normal prior; with ``hierarchical=True`` each layer's weights
+share a scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` learned from the data, as in the
+hierarchical MLP (:mod:`models.mnist_mlp`).
+
+Convolution and pooling are PyTensor graphs (:mod:`models.conv_ops`): ``conv_impl="op"``
+uses the project's ``Conv2D`` Op, which the JAX backend compiles to
+``jax.lax.conv_general_dilated`` (a real convolution for XLA) and the PyTensor backends run
+with NumPy; ``conv_impl="im2col"`` writes the convolution as stacked slices and one
+``tensordot`` with no custom Op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2
+from .layers import OBS_DIM, data_and_batches, get_activation, init_weights, tag_model
+from .mnist_mlp import N_CLASSES, _as_images, check_dtype, layer_scale, weight
+from .validation import check_batch_size, check_hidden, check_labels, check_positive
+
+#: Name of the Deterministic holding the class probabilities.
+OUTPUT = "probs"
+CONV_IMPLS = ("op", "im2col")
+IMAGE_SIDE = 28
+
+
+def conv_layer_names(n_conv: int, n_dense: int) -> list[str]:
+    """Layer names input to output: ``conv_0``, ..., ``dense_0``, ..., ``out``."""
+    return [*[f"conv_{i}" for i in range(n_conv)], *[f"dense_{i}" for i in range(n_dense)], "out"]
+
+
+def build_model(
+    X,
+    y=None,
+    *,
+    filters=(32, 32),
+    kernel: int = 5,
+    dense=(256,),
+    activation: str = "tanh",
+    hierarchical: bool = True,
+    noncentered: bool = False,
+    prior_sigma: float = 0.1,
+    scale_prior: float = 1.0,
+    conv_impl: str = "op",
+    dtype: str = "float32",
+    batch_size: int | None = None,
+    random_seed: int = 0,
+) -> pm.Model:
+    """Build the Bayesian CNN classifier for 28x28 single-channel images.
+
+    Parameters
+    ----------
+    X : array of shape (n, 28, 28) or (n, 784)
+        Images, pixels scaled to [0, 1].
+    y : array of shape (n,), optional
+        Labels 0..9; ``None`` builds a prediction model.
+    filters : sequence of int
+        Filters per convolution block (conv ``kernel x kernel`` "valid" -> activation -> max-pool 2x2).
+    kernel : int
+        Side of the square filters (article: 5).
+    dense : sequence of int
+        Widths of the dense hidden layers after the convolutions (article: one of 256).
+    activation : str
+        One of ``models.layers.ACTIVATIONS``.
+    hierarchical, noncentered, prior_sigma, scale_prior
+        As in :func:`models.mnist_mlp.build_model`: learned per-layer weight scales with a
+        ``HalfNormal(scale_prior)`` hyperprior, or fixed ``Normal(0, prior_sigma)`` weights;
+        biases always get ``Normal(0, prior_sigma)``.
+    conv_impl : {"op", "im2col"}
+        Convolution as the ``Conv2D`` Op (a real convolution under JAX) or as im2col.
+    dtype : {"float32", "float64"}
+        Precision of the network's arithmetic (parameters stay float64 and are cast).
+    batch_size : int, optional
+        Minibatch size; ``None`` evaluates every row.
+    random_seed : int
+        Seed of the initial weights.
+
+    Returns
+    -------
+    pm.Model
+        Weights ``w_conv_0`` (O, C, k, k), ..., ``w_dense_0``, ``w_out``, biases ``b_*``,
+        scales ``sigma_*`` (hierarchical), the Deterministic ``probs`` (n, 10), likelihood ``y_obs``.
+    """
+    X = _as_images(X)
+    if X.shape[1] != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"X must hold {IMAGE_SIDE}x{IMAGE_SIDE} images ((n, 28, 28) or (n, 784)); got {X.shape[1]} pixels.")
+    filters = check_hidden(filters, name="filters")
+    dense = check_hidden(dense, name="dense") if len(tuple(dense)) else ()
+    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or kernel < 1:
+        raise ValueError(f"kernel must be a positive integer; got {kernel!r}.")
+    kernel = int(kernel)
+    if conv_impl not in CONV_IMPLS:
+        raise ValueError(f"conv_impl must be one of {CONV_IMPLS}; got {conv_impl!r}.")
+    dtype = check_dtype(dtype)
+    act = get_activation(activation)
+    prior_sigma = check_positive(prior_sigma, name="prior_sigma")
+    scale_prior = check_positive(scale_prior, name="scale_prior")
+    side = IMAGE_SIDE
+    for i in range(len(filters)):
+        conv_side = side - kernel + 1
+        if conv_side < 2 or conv_side % 2:
+            raise ValueError(f"Convolution block {i} would give {conv_side}x{conv_side} maps; each block needs an "
+                             "even size >= 2 to pool 2x2 (use fewer blocks or another kernel).")
+        side = conv_side // 2
+    n = X.shape[0]
+    if y is not None:
+        y = check_labels(y, n_rows=n, n_classes=N_CLASSES)
+        batch_size = check_batch_size(batch_size, n_rows=n)
+    else:
+        batch_size = None
+    rng = np.random.default_rng(random_seed)
+    names = conv_layer_names(len(filters), len(dense))
+    hier = dict(hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior)
+    nc = noncentered and hierarchical
+
+    coords = {"pixel": np.arange(X.shape[1]), "class": np.arange(N_CLASSES),
+              "kernel_row": np.arange(kernel), "kernel_col": np.arange(kernel)}
+    in_channels = [1, *filters[:-1]]
+    for i, f in enumerate(filters):
+        coords[f"filter_{i}"] = np.arange(f)
+    coords["channel_in"] = np.arange(1)
+    flat = filters[-1] * side * side
+    coords["flat"] = np.arange(flat)
+    for i, w in enumerate(dense):
+        coords[f"dense_{i}_unit"] = np.arange(w)
+
+    with pm.Model(coords=coords) as model:
+        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size)
+        # Reshapes lose the static number of rows, which JAX needs (the likelihood indexes
+        # with arange(rows)); a fitted model's row count is known, so it is restated.
+        lead = batch_size or (n if y is not None else None)
+
+        def rows(t, *rest):
+            return pt.specify_shape(t, (lead, *rest))
+
+        h = rows(pt.cast(X_in, dtype).reshape((-1, 1, IMAGE_SIDE, IMAGE_SIDE)), 1, IMAGE_SIDE, IMAGE_SIDE)
+        side = IMAGE_SIDE
+        for i, f in enumerate(filters):
+            name = f"conv_{i}"
+            c_in = in_channels[i]
+            fan_in = c_in * kernel * kernel
+            in_dim = "channel_in" if i == 0 else f"filter_{i - 1}"
+            sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
+            W = weight(f"w_{name}", dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"), sigma=sigma,
+                       noncentered=nc, init=init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng))
+            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
+            W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
+            z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
+            z = z + pt.cast(b, dtype)[None, :, None, None]
+            side = side - kernel + 1
+            h = max_pool_2x2(act(z), channels=f, height=side, width=side)
+            side //= 2
+            h = rows(h, f, side, side)
+        h = rows(h.reshape((-1, flat)), flat)
+        widths = [flat, *dense, N_CLASSES]
+        dims = ["flat", *[f"dense_{i}_unit" for i in range(len(dense))], "class"]
+        for j, name in enumerate(names[len(filters):]):
+            n_in, n_out = widths[j], widths[j + 1]
+            sigma = layer_scale(name, init=1.0 / np.sqrt(n_in), **hier)
+            W = weight(f"w_{name}", dims=(dims[j], dims[j + 1]), sigma=sigma, noncentered=nc,
+                       init=init_weights((n_in, n_out), fan_in=n_in, rng=rng))
+            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[j + 1],), initval=np.zeros(n_out))
+            h = pt.dot(h, pt.cast(W, dtype)) + pt.cast(b, dtype)
+            if name != "out":
+                h = act(h)
+        logits = pt.cast(h, "float64")
+        obs_dims = OBS_DIM if batch_size is None else None
+        prob_dims = (OBS_DIM, "class") if batch_size is None else (None, "class")
+        pm.Deterministic(OUTPUT, pt.special.softmax(logits, axis=-1), dims=prob_dims)
+        size_kw = {"total_size": total_size} if y is not None else {}
+        pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
+    settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
+                "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
+                "scale_prior": scale_prior, "conv_impl": conv_impl, "dtype": dtype, "batch_size": batch_size,
+                "random_seed": int(random_seed)}
+    return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")

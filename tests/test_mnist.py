@@ -1,0 +1,202 @@
+"""MNIST MLP and CNN builders, the convolution Op on both backends, and the smoke-size runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from bnngallery.models import cnn, mnist_mlp
+from bnngallery.models.conv_ops import conv2d, conv2d_im2col, max_pool_2x2
+
+# The PyTensor (Numba) backend runs the custom Conv2D Op's NumPy ``perform`` in object mode and
+# says so; that is the intended fallback, the JAX backend compiles the real convolution.
+OBJECT_MODE = "ignore:Numba will use object mode:UserWarning"
+#: PyTensor's plain Python linker: compiles in a second, where Numba needs a minute for these graphs.
+PY_MODE = pytensor.compile.mode.Mode(linker="py", optimizer="fast_compile")
+
+
+@pytest.fixture(scope="module")
+def small_mnist():
+    from bnngallery.data import load_mnist
+
+    X, y = load_mnist("train", limit=600)
+    Xt, yt = load_mnist("test", limit=200)
+    return X, y, Xt, yt
+
+
+def test_mlp_hierarchical_structure(small_mnist):
+    X, y, _, _ = small_mnist
+    m = mnist_mlp.build_model(X, y, hidden=(16, 8), batch_size=32)
+    names = {rv.name for rv in m.free_RVs}
+    assert {"sigma_in", "sigma_1", "sigma_out", "w_in", "w_1", "w_out", "b_in", "b_out"} <= names
+    assert m.named_vars_to_dims["w_in"] == ("pixel", "hidden_0")
+    assert m.named_vars_to_dims["w_out"] == ("hidden_1", "class")
+    assert m.gallery_info["family"] == "mnist-mlp" and m.gallery_info["output"] == "probs"
+    # the likelihood really sees a minibatch of 32 rows scaled to the full data
+    from bnngallery.jaxify import _minibatch_nodes
+
+    assert _minibatch_nodes([m.logp()])
+    assert m["probs"].type.shape[0] == 32
+
+
+def test_mlp_variants(small_mnist):
+    X, y, _, _ = small_mnist
+    flat = mnist_mlp.build_model(X, y, hidden=(8,), hierarchical=False)
+    assert not any(rv.name.startswith("sigma_") for rv in flat.free_RVs)
+    nc = mnist_mlp.build_model(X, y, hidden=(8,), noncentered=True)
+    assert "w_in_raw" in {rv.name for rv in nc.free_RVs} and "w_in" in nc.named_vars
+    # images as (n, 28, 28) are flattened; y=None builds a prediction model
+    pred = mnist_mlp.build_model(X.reshape(-1, 28, 28), None, hidden=(8,))
+    assert not pred.observed_RVs or pred["y_obs"] not in pred.observed_RVs
+    ip = nc.initial_point()
+    assert np.isfinite(nc.compile_logp(mode=PY_MODE)(ip))
+
+
+@pytest.mark.parametrize("bad, match", [({"hidden": ()}, "hidden"), ({"dtype": "float16"}, "dtype"),
+                                        ({"prior_sigma": -1}, "prior_sigma")])
+def test_mlp_bad_settings(small_mnist, bad, match):
+    X, y, _, _ = small_mnist
+    with pytest.raises(ValueError, match=match):
+        mnist_mlp.build_model(X, y, **bad)
+
+
+def test_mlp_rejects_bad_labels(small_mnist):
+    X, _, _, _ = small_mnist
+    with pytest.raises(ValueError, match="labels"):
+        mnist_mlp.build_model(X, np.full(len(X), 11))
+
+
+def test_conv_op_matches_im2col_jax_and_its_gradient():
+    import jax
+
+    rng = np.random.default_rng(0)
+    xv = rng.normal(size=(2, 3, 8, 8))
+    wv = rng.normal(size=(4, 3, 3, 3))
+    x = pt.tensor4("x")
+    w = pt.tensor("w", shape=(4, 3, 3, 3))
+    f = pytensor.function([x, w], [conv2d(x, w), conv2d_im2col(x, w, kernel=(3, 3))], mode=PY_MODE)
+    a, b = f(xv, wv)
+    ref = jax.lax.conv_general_dilated(xv, wv, (1, 1), "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    np.testing.assert_allclose(a, np.asarray(ref), atol=1e-12)
+    pytensor.gradient.verify_grad(conv2d, [xv, wv], rng=rng, mode=PY_MODE)
+    # the same graph with its PyTensor gradient, compiled by JAX, agrees with the Python backend
+    cost = (pt.tanh(max_pool_2x2(conv2d(x, w), channels=4, height=6, width=6)) ** 2).sum()
+    outs = [cost, *pytensor.grad(cost, [x, w])]
+    jx = pytensor.function([x, w], outs, mode="JAX")(xv, wv)
+    py = pytensor.function([x, w], outs, mode=PY_MODE)(xv, wv)
+    for u, v in zip(jx, py, strict=True):
+        np.testing.assert_allclose(np.asarray(u), v, rtol=1e-10, atol=1e-10)
+
+
+def test_max_pool_2x2():
+    x = pt.tensor4("x")
+    v = np.arange(16.0).reshape(1, 1, 4, 4)
+    out = pytensor.function([x], max_pool_2x2(x, channels=1, height=4, width=4), mode=PY_MODE)(v)
+    np.testing.assert_array_equal(out[0, 0], [[5, 7], [13, 15]])
+
+
+def test_jax_path_compiles_a_real_convolution(small_mnist):
+    import jax
+
+    from bnngallery.jaxify import logp_graph
+
+    X, y, _, _ = small_mnist
+    m = cnn.build_model(X[:64], y[:64], filters=(4, 4), dense=(8,), batch_size=16)
+    g = logp_graph(m)
+    ip = m.initial_point()
+    params = [np.asarray(ip[n]) for n in g.param_names]
+    hlo = jax.jit(lambda *a: g.fn(*a)[0]).lower(*params, *g.data_values, np.arange(16)).as_text()
+    assert "convolution" in hlo
+
+
+@pytest.mark.filterwarnings(OBJECT_MODE)
+@pytest.mark.parametrize("impl, mode", [("op", PY_MODE), ("im2col", PY_MODE),
+                                        pytest.param("op", None, marks=pytest.mark.slow),
+                                        pytest.param("im2col", None, marks=pytest.mark.slow)])
+def test_cnn_logp_on_pytensor_backend_matches_jax(small_mnist, impl, mode):
+    """Forward + logp + gradient on PyTensor's own backends (Python linker; Numba, the default, is slow)."""
+    import jax
+
+    from bnngallery.jaxify import logp_graph
+
+    X, y, _, _ = small_mnist
+    m = cnn.build_model(X[:20], y[:20], filters=(3, 2), dense=(5,), conv_impl=impl, dtype="float64")
+    ip = m.initial_point()
+    lp_pt = m.compile_logp(mode=mode)(ip)
+    dlogp = m.compile_dlogp(mode=mode)(ip)
+    g = logp_graph(m)
+    lp_jax = float(jax.jit(lambda *a: g.fn(*a)[0])(*[ip[n] for n in g.param_names], *g.data_values))
+    assert np.isfinite(lp_pt) and np.all(np.isfinite(dlogp))
+    assert lp_jax == pytest.approx(float(lp_pt), rel=1e-9)
+
+
+def test_cnn_structure_and_bad_settings(small_mnist):
+    X, y, _, _ = small_mnist
+    m = cnn.build_model(X.reshape(-1, 28, 28), y, batch_size=32)
+    assert m.named_vars_to_dims["w_conv_0"] == ("filter_0", "channel_in", "kernel_row", "kernel_col")
+    assert tuple(m.initial_point()["w_conv_1"].shape) == (32, 32, 5, 5)
+    assert m.initial_point()["w_dense_0"].shape == (512, 256)
+    with pytest.raises(ValueError, match="even size"):
+        cnn.build_model(X, y, filters=(4, 4, 4))
+    with pytest.raises(ValueError, match="conv_impl"):
+        cnn.build_model(X, y, conv_impl="fft")
+    with pytest.raises(ValueError, match="28x28"):
+        cnn.build_model(X[:, :100], y)
+
+
+def test_mlp_fit_and_predict_in_chunks(small_mnist):
+    from bnngallery import fit, predict
+
+    X, y, Xt, _ = small_mnist
+    # 600 images are too few for the hierarchical scales (they shrink every weight to 0 at
+    # first); the fixed-prior variant learns from them in a few hundred steps
+    m = mnist_mlp.build_model(X, y, hidden=(32, 32), hierarchical=False, batch_size=64)
+    r = fit(m, "advi", steps=300, learning_rate=0.02, init_sd=1e-3, draws=12, progressbar=False)
+    p = predict(mnist_mlp.build_model, r, Xt, chunk_rows=64, chunk_draws=5)
+    assert p.shape == (12, len(Xt), 10) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
+    assert (p.mean(0).argmax(1) == small_mnist[3]).mean() > 0.3  # chance is 0.1
+
+
+def test_cnn_fit_and_predict(small_mnist):
+    from bnngallery import fit, predict
+
+    X, y, Xt, _ = small_mnist
+    m = cnn.build_model(X, y, filters=(4, 4), dense=(16,), batch_size=32)
+    r = fit(m, "advi", steps=60, learning_rate=0.01, init_sd=1e-3, draws=6, progressbar=False)
+    p = predict(cnn.build_model, r, Xt[:50], chunk_rows=20)
+    assert p.shape == (6, 50, 10)
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
+
+
+def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
+    from bnngallery.workflows import get_runner
+
+    logs = []
+    metrics = get_runner("mnist-mlp")(methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False,
+                                      log=logs.append)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    row = saved["runs"][0]
+    for key in ("test_accuracy", "test_nll", "ece", "accuracy_at_95pct_kept", "fit_seconds", "compile_seconds",
+                "ood_auroc", "ood_flagged_at_p99", "learned_scales"):
+        assert key in row
+    assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
+    assert set(row["learned_scales"]) == {"in", "1", "out"}
+    assert len(saved["runs"]) == 1 and "NUTS skipped" in saved["notes"][0]
+    assert metrics["model"] == "mnist-mlp"
+    for fig in ("confusion.png", "reliability.png", "referral.png", "ood_entropy.png", "most_uncertain.png"):
+        assert (tmp_path / fig).exists()
+
+
+def test_ood_set_by_path(tmp_path):
+    from bnngallery.workflows_mnist import load_ood
+
+    out = load_ood(["kmnist"], limit=5)
+    assert out["kmnist"].shape == (5, 784)
+    with pytest.raises(ValueError, match="unknown data set"):
+        load_ood(["no-such-set"], limit=5)
