@@ -83,6 +83,7 @@ def fit_advi_jax(
     progressbar: bool = True,
     start: dict | None = None,
     lr_schedule: str = "cosine",
+    devices: int | None = None,
 ) -> ADVIOutput:
     """Fit a mean-field (or full-rank) Gaussian approximation by stochastic ELBO ascent.
 
@@ -113,6 +114,11 @@ def fit_advi_jax(
         Initial means keyed by value-variable name (defaults to ``model.initial_point()``).
     lr_schedule : {"cosine", "constant"}
         Cosine decay of the step size to 1 % over the run, or a constant step size.
+    devices : int, optional
+        Data parallelism: split each minibatch (or, full-batch, the rows) across this many
+        devices with JAX sharding; the variational parameters are replicated and XLA reduces
+        the gradient across devices. Default: every visible accelerator, 1 on CPU (where
+        XLA already spreads one device over all cores).
     """
     import jax
     import jax.numpy as jnp
@@ -124,7 +130,8 @@ def fit_advi_jax(
     layout = _Layout(graph)
     D = layout.dim
     B, N = graph.batch_size, graph.n_rows
-    data = [jax.device_put(np.asarray(v)) for v in graph.data_values]
+    mesh, n_dev = _mesh(devices, B if B is not None else N)
+    data = [_put(np.asarray(v), mesh, rows=B is None) for v in graph.data_values]
     logp_fn = graph.fn
 
     def logp_flat(z, data, idx):
@@ -184,6 +191,11 @@ def fit_advi_jax(
     def one_step(carry, data):
         vp, opt_state, key = carry
         key, eps, idx = step_randomness(key)
+        if mesh is not None and idx is not None:
+            from jax.sharding import NamedSharding, PartitionSpec
+
+            # each device takes its share of the batch rows; XLA sums the gradient across devices
+            idx = jax.lax.with_sharding_constraint(idx, NamedSharding(mesh, PartitionSpec("data")))
         loss, grads = jax.value_and_grad(negative_elbo)(vp, eps, data, idx)
         updates, opt_state = optimizer.update(grads, opt_state, vp)
         return (optax.apply_updates(vp, updates), opt_state, key), loss
@@ -193,6 +205,8 @@ def fit_advi_jax(
         return jax.lax.scan(lambda c, _: one_step(c, data), carry, None, length=length)
 
     carry = (vparams, optimizer.init(vparams), jax.random.PRNGKey(random_seed))
+    if mesh is not None:
+        carry = jax.tree_util.tree_map(lambda a: _put(a, mesh, rows=False), carry)
     chunk_size = max(1, min(chunk_size, steps))
     t0 = time.perf_counter()
     compiled = {chunk_size: run_chunk.lower(carry, data, chunk_size).compile()}
@@ -250,6 +264,42 @@ def fit_advi_jax(
     return _finish(model, layout, carry, np.concatenate(losses) if losses else np.zeros(0),
                    compile_seconds, run_seconds, done, draws, random_seed, scale_and_entropy,
                    interrupted=interrupted, batch_size=B)
+
+
+def _mesh(devices: int | None, rows: int | None):
+    """A one-axis device mesh for data parallelism, or None for a single device."""
+    import jax
+    from jax.sharding import Mesh
+
+    available = jax.devices()
+    if devices is None:
+        devices = 1 if available[0].platform == "cpu" else len(available)
+    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+        raise ValueError(f"devices must be a positive integer; got {devices!r}.")
+    if devices > len(available):
+        raise ValueError(
+            f"devices={devices} but JAX sees {len(available)} device(s) ({available[0].platform}). On CPU, set "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} before JAX starts."
+        )
+    if devices == 1:
+        return None, 1
+    if rows is not None and rows % devices:
+        raise ValueError(
+            f"The batch of {rows} rows does not split evenly over {devices} devices; choose a batch_size "
+            f"that is a multiple of {devices}."
+        )
+    return Mesh(np.array(available[:devices]), ("data",)), devices
+
+
+def _put(array, mesh, *, rows: bool):
+    """Place ``array`` on the mesh: split by rows (full-batch data) or replicated."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    if mesh is None:
+        return jax.device_put(array)
+    spec = PartitionSpec("data") if rows and np.ndim(array) >= 1 else PartitionSpec()
+    return jax.device_put(array, NamedSharding(mesh, spec))
 
 
 def _locate_divergence(carry, data, one_step, chunk_loss, layout):
@@ -318,5 +368,6 @@ def _finish(model, layout, carry, loss, compile_seconds, run_seconds, done, draw
     return ADVIOutput(
         draws=out_draws, loss=np.asarray(loss, dtype=np.float64), mean=mean, std=std,
         compile_seconds=compile_seconds, run_seconds=run_seconds, steps_done=done,
-        interrupted=interrupted, batch_size=batch_size, device=str(jax.devices()[0]),
+        interrupted=interrupted, batch_size=batch_size,
+        device=", ".join(sorted(str(d) for d in vp["mu"].sharding.device_set)),
     )

@@ -4,6 +4,7 @@ and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="output folder (default: out/<model>/)")
     run.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--devices", type=int, default=None,
+                     help="JAX devices for data-parallel ADVI (default: all visible accelerators, 1 on CPU)")
     cmp_ = sub.add_parser("compare", help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
                                           "and write one comparison table (markdown, JSON) and figures")
     cmp_.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
@@ -78,6 +81,11 @@ def main(argv=None) -> int:
         return 2
     if args.command == "compare":
         return _compare(args)
+    if getattr(args, "devices", None) is not None:
+        if args.devices < 1:
+            print("error: --devices must be a positive integer", file=sys.stderr)
+            return 2
+        os.environ["BNNGALLERY_DEVICES"] = str(args.devices)
     methods = ("advi", "nuts") if args.method == "both" else (args.method,)
     out = args.out or Path("out") / args.model
     try:

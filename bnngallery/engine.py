@@ -17,6 +17,7 @@ Every call returns the same kind of result (:mod:`bnngallery.results`).
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 
 import numpy as np
@@ -125,6 +126,7 @@ def fit(
     target_accept: float = 0.9,
     random_seed: int = 0,
     progressbar: bool = True,
+    devices: int | None = None,
 ) -> xr.DataTree:
     """Fit ``model`` by ADVI or NUTS and return a result DataTree.
 
@@ -154,6 +156,11 @@ def fit(
         Seeds everything random in the fit; same seed, same backend -> same numbers.
     progressbar : bool
         Show progress bars.
+    devices : int, optional
+        JAX ADVI: split each minibatch over this many devices (data parallel, sharded);
+        default ``$BNNGALLERY_DEVICES`` (what the CLI's ``--devices`` sets), else every
+        visible accelerator, 1 on CPU. NUTS with NumPyro runs one chain per device when
+        there are enough devices.
 
     Returns
     -------
@@ -164,6 +171,8 @@ def fit(
         lr_schedule = "cosine" if backend == "jax" else "constant"
     if init_sd is None:
         init_sd = getattr(model, "gallery_info", {}).get("advi_init_sd", 0.1)
+    if devices is None and os.environ.get("BNNGALLERY_DEVICES"):
+        devices = int(os.environ["BNNGALLERY_DEVICES"])
     opts = check_fit_options(
         model, method, backend, sampler, steps=steps, learning_rate=learning_rate, mc_samples=mc_samples,
         lr_schedule=lr_schedule,
@@ -181,7 +190,7 @@ def fit(
                 "lr_schedule": lr_schedule}
     if backend == "jax":
         return _fit_advi_jax(model, info=info, kind=kind, settings=settings, init_sd=opts["init_sd"],
-                             chunk_size=opts["chunk_size"], progressbar=progressbar, method=method)
+                             chunk_size=opts["chunk_size"], progressbar=progressbar, method=method, devices=devices)
     return _fit_advi_pytensor(model, info=info, kind=kind, settings=settings, progressbar=progressbar, method=method)
 
 
@@ -199,7 +208,7 @@ def _advi_groups(model, loss, mean, std) -> dict[str, xr.Dataset]:
     return {"fit_history": history, "approximation": xr.Dataset(approx)}
 
 
-def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressbar, method):
+def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressbar, method, devices):
     from .advi_jax import ADVIDivergenceError, fit_advi_jax
 
     settings = {**settings, "init_sd": init_sd, "chunk_size": chunk_size, "approximation": kind}
@@ -217,7 +226,7 @@ def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressb
         out = fit_advi_jax(model, steps=settings["steps"], learning_rate=settings["learning_rate"], method=kind,
                            mc_samples=settings["mc_samples"], init_sd=init_sd, chunk_size=chunk_size,
                            draws=settings["draws"], random_seed=settings["random_seed"], progressbar=progressbar,
-                           lr_schedule=settings["lr_schedule"])
+                           lr_schedule=settings["lr_schedule"], devices=devices)
     except ADVIDivergenceError as err:
         if err.result is not None:
             err.result = to_result(err.result)

@@ -49,6 +49,8 @@ def test_bad_arguments_exit_nonzero(capsys):
     assert info.value.code == 2
     assert main(["run", "moons", "--seed", "-1"]) == 2
     assert "--seed must be a non-negative integer" in capsys.readouterr().err
+    assert main(["run", "moons", "--devices", "0"]) == 2
+    assert "--devices must be a positive integer" in capsys.readouterr().err
 
 
 def test_sigint_stops_the_cli_cleanly(tmp_path):
