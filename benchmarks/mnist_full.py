@@ -7,6 +7,10 @@ compile seconds, learned scales) with the machine it ran on into
 
     python benchmarks/mnist_full.py                 # both models
     python benchmarks/mnist_full.py --only mlp --steps 3000
+    python benchmarks/mnist_full.py --preset gpu --tag gpu      # article-size nets, 200k steps (on a GPU)
+
+The CPU preset (the workflow's "full" settings) is sized for the 2-core CPU; the GPU preset
+is the article's MLP (2 x 800) and CNN with the real convolution Op, 200k steps each.
 """
 
 from __future__ import annotations
@@ -23,10 +27,23 @@ from bnngallery.workflows_mnist import run_mnist_cnn, run_mnist_mlp
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_full.json"
 RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)}
 
+#: Settings overrides per preset and model ("cpu" = the workflow's own full settings).
+PRESETS = {
+    "cpu": {"mlp": {}, "cnn": {}},
+    "gpu": {
+        "mlp": {"steps": 200_000, "batch_size": 500, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
+                "model": {"hidden": (800, 800)}},
+        "cnn": {"steps": 200_000, "batch_size": 128, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
+                "model": {"conv_impl": "op"}},
+    },
+}
+
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this model (repeatable)")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="settings preset")
+    ap.add_argument("--hierarchical", choices=["yes", "no"], default="yes", help="MLP prior (no = fixed scale)")
     ap.add_argument("--steps", type=int, help="override the ADVI steps")
     ap.add_argument("--out", default="out/bench", help="folder for each run's figures and results")
     ap.add_argument("--results", default=str(RESULTS), help="JSON file the numbers are merged into")
@@ -37,7 +54,11 @@ def main(argv=None) -> dict:
     table = json.loads(path.read_text()) if path.exists() else {}
     for key in args.only or sorted(RUNS):
         family, run = RUNS[key]
-        overrides = {"steps": args.steps} if args.steps else None
+        overrides = {**PRESETS[args.preset][key]}
+        if args.steps:
+            overrides["steps"] = args.steps
+        if key == "mlp" and args.hierarchical == "no":
+            overrides["model"] = {**overrides.get("model", {}), "hierarchical": False}
         t0 = time.perf_counter()
         metrics = run(out_dir=Path(args.out) / family, random_seed=args.seed, progressbar=False, settings=overrides)
         metrics["total_wall_seconds"] = time.perf_counter() - t0
