@@ -47,7 +47,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc_ode.json"
 
 #: Sizes: "full" is the benchmark, "smoke" checks the plumbing in seconds.
 SIZES = {
-    "full": {"sims": 100, "tune": 1000, "draws": 1000, "chains": 2, "advi_steps": 20_000, "advi_draws": 1000,
+    "full": {"sims": 200, "tune": 1000, "draws": 1000, "chains": 2, "advi_steps": 20_000, "advi_draws": 1000,
              "n_rank": 99},
     "smoke": {"sims": 4, "tune": 100, "draws": 100, "chains": 2, "advi_steps": 500, "advi_draws": 200,
               "n_rank": 19},
@@ -339,7 +339,7 @@ def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="4 data sets, short runs")
-    parser.add_argument("--sims", type=int, default=None, help="number of simulated data sets (full: 100)")
+    parser.add_argument("--sims", type=int, default=None, help="number of simulated data sets (full: 200)")
     parser.add_argument("--tune", type=int, default=None, help="NUTS warm-up per chain (full: 1000)")
     parser.add_argument("--draws", type=int, default=None, help="NUTS draws per chain (full: 1000)")
     parser.add_argument("--advi-steps", type=int, default=None, help="ADVI steps (full: 20000)")

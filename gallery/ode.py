@@ -155,7 +155,7 @@ for ax, (name, p) in zip(axes, paths.items()):
 
 # %% [markdown]
 # ## Calibration: simulation-based calibration
-# `benchmarks/sbc_ode.py` draws (y0, r, sigma) from the prior 100 times, simulates data
+# `benchmarks/sbc_ode.py` draws (y0, r, sigma) from the prior 200 times, simulates data
 # through the model, fits each data set by NUTS and by mean-field ADVI, and records the rank
 # of the truth among the posterior draws and whether the 50 % / 90 % intervals cover it.
 # Calibrated ranks are uniform (grey: 99 % range of a uniform histogram). The notebook reads
