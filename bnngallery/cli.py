@@ -52,6 +52,9 @@ def _compare(args) -> int:
     except (ValueError, ImportError, RuntimeError, MemoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        print(f"error: could not write the results to {out}: {err}. Choose another --out folder.", file=sys.stderr)
+        return 1
     print()
     print(to_markdown(table))
     print(f"wrote {out}/comparison.md, comparison.json and figures (*.png)")
@@ -97,6 +100,9 @@ def main(argv=None) -> int:
         return 130
     except (ValueError, ImportError, RuntimeError, MemoryError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: could not write the results to {out}: {err}. Choose another --out folder.", file=sys.stderr)
         return 1
     print()
     print(summary_table(metrics))

@@ -53,6 +53,16 @@ def test_bad_arguments_exit_nonzero(capsys):
     assert "--devices must be a positive integer" in capsys.readouterr().err
 
 
+def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = main(["run", "moons", "--smoke", "--method", "advi", "--out", str(blocker / "out"), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "could not write the results" in err and "--out" in err
+    assert blocker.read_text() == "not a folder"
+
+
 def test_sigint_stops_the_cli_cleanly(tmp_path):
     """Ctrl-C during the full-size run: exit 130, a message, and no half-written files."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
