@@ -34,9 +34,9 @@ MNIST_SETTINGS = {
         "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 6000, "batch_size": 256,
                  "learning_rate": 0.01, "init_sd": 1e-3, "draws": 200, "predict_draws": 100,
                  "model": {"hidden": (256, 256)}},
-        "smoke": {"n_train": 2000, "n_test": 500, "n_ood": 500, "steps": 300, "batch_size": 128,
-                  "learning_rate": 0.01, "init_sd": 1e-3, "draws": 30, "predict_draws": 30,
-                  "model": {"hidden": (64, 64)}},
+        "smoke": {"n_train": 1000, "n_test": 300, "n_ood": 300, "steps": 150, "batch_size": 128,
+                  "learning_rate": 0.01, "init_sd": 1e-3, "draws": 20, "predict_draws": 20,
+                  "model": {"hidden": (32, 32)}},
     },
     "mnist-cnn": {
         "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 4000, "batch_size": 128,

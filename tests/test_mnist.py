@@ -115,7 +115,7 @@ def test_jax_path_compiles_a_real_convolution(small_mnist):
 
 
 @pytest.mark.filterwarnings(OBJECT_MODE)
-@pytest.mark.parametrize("impl, mode", [("op", PY_MODE), ("im2col", PY_MODE),
+@pytest.mark.parametrize("impl, mode", [("op", PY_MODE), pytest.param("im2col", PY_MODE, marks=pytest.mark.slow),
                                         pytest.param("op", None, marks=pytest.mark.slow),
                                         pytest.param("im2col", None, marks=pytest.mark.slow)])
 def test_cnn_logp_on_pytensor_backend_matches_jax(small_mnist, impl, mode):
@@ -168,7 +168,7 @@ def test_cnn_fit_and_predict(small_mnist):
 
     X, y, Xt, _ = small_mnist
     m = cnn.build_model(X, y, filters=(4, 4), dense=(16,), batch_size=32)
-    r = fit(m, "advi", steps=60, learning_rate=0.01, init_sd=1e-3, draws=6, progressbar=False)
+    r = fit(m, "advi", steps=40, learning_rate=0.01, init_sd=1e-3, draws=6, progressbar=False)
     p = predict(cnn.build_model, r, Xt[:50], chunk_rows=20)
     assert p.shape == (6, 50, 10)
     np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
