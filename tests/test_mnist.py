@@ -200,3 +200,20 @@ def test_ood_set_by_path(tmp_path):
     assert out["kmnist"].shape == (5, 784)
     with pytest.raises(ValueError, match="unknown data set"):
         load_ood(["no-such-set"], limit=5)
+
+
+@pytest.mark.slow
+def test_nuts_is_available_on_a_small_subset(small_mnist):
+    """NUTS (NumPyro) on a tiny hierarchical MLP and 200 images: the practical scale for a check.
+
+    On the full data and the article's widths NUTS is not practical (every gradient is a pass
+    over 60k images and hundreds of thousands of weights); the MNIST workflows skip it.
+    """
+    from bnngallery import fit, predict
+
+    X, y, Xt, yt = small_mnist
+    m = mnist_mlp.build_model(X[:200], y[:200], hidden=(4,))
+    r = fit(m, "nuts", draws=50, tune=50, chains=1, progressbar=False)
+    p = predict(mnist_mlp.build_model, r, Xt)
+    assert p.shape == (50, len(Xt), 10)
+    assert (p.mean(0).argmax(1) == yt).mean() > 0.2
