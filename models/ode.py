@@ -19,7 +19,9 @@ and :func:`build_lotka_volterra_model` is the two-state model.
 JAX needs the number of scan steps at trace time, so the scan runs over a constant index
 range of the grid's length at build time (``n_times``): predict on a new grid by rebuilding
 the model (``predict(build_model, result, t_new)``, which is what ``predict`` does with a
-builder), not by ``pm.set_data`` with a grid of another length.
+builder), not by ``pm.set_data`` with a grid of another length. Keep a prediction grid
+within ``predict``'s ``chunk_rows`` (4096 by default): rows of an ODE solution are not
+independent, and a grid cut into chunks would be solved with the wrong length.
 """
 
 from __future__ import annotations
