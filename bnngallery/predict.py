@@ -131,9 +131,11 @@ def predict(
         return fn(*theta, *d)[0]
 
     batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    if not getattr(model, "gallery_info", {}).get("rows_independent", True):
+        chunk_rows = max(n_rows, 1)  # e.g. an ODE solution: each row depends on the whole grid
     probe = jax.eval_shape(lambda th, X: one([t[0] for t in th], X),
                            [jnp.asarray(params[n]) for n in graph.param_names],
-                           X_all[:1] if X_all is not None else None)
+                           X_all[:chunk_rows] if X_all is not None else None)
     per_row = probe.shape[1:] if X_all is not None else probe.shape
     need = 4 * n_draws * n_rows * int(np.prod(per_row, dtype=int))
     if need > MAX_OUTPUT_BYTES:

@@ -94,7 +94,7 @@ def dense_layer(
 
 
 def tag_model(model: pm.Model, *, family: str, settings: dict, output: str, task: str,
-              advi_init_sd: float | None = None) -> pm.Model:
+              advi_init_sd: float | None = None, rows_independent: bool = True) -> pm.Model:
     """Record what the engine needs to know about a built model.
 
     ``family`` names the builder (``models.BUILDERS``), ``settings`` are the keyword
@@ -104,9 +104,12 @@ def tag_model(model: pm.Model, *, family: str, settings: dict, output: str, task
     ``"regression"``. ``advi_init_sd`` is the initial posterior sd that suits this
     network (``fit`` uses it unless told otherwise): small for wide nets, whose units
     saturate under wide initial noise; near the prior scale for small ones, which a
-    narrow start can trap in a solution with pruned hidden units.
+    narrow start can trap in a solution with pruned hidden units. ``rows_independent``
+    is False where the output for one row of X depends on the others (an ODE solution on a
+    time grid), so prediction must not split X into chunks of rows.
     """
     model.gallery_info = {"family": family, "settings": dict(settings), "output": output, "task": task}
+    model.gallery_info["rows_independent"] = bool(rows_independent)
     if advi_init_sd is not None:
         model.gallery_info["advi_init_sd"] = float(advi_init_sd)
     return model

@@ -262,7 +262,9 @@ def build_model(
         y_hat = pm.Deterministic(OUTPUT, states[:, 0], dims=(OBS_DIM,))
         y_in = pm.Data("y", y, dims=(OBS_DIM,)) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM,))
-    return tag_model(model, family="ode", settings=settings, output=OUTPUT, task="regression")
+    # the solver integrates across the whole grid: rows of X are not independent
+    return tag_model(model, family="ode", settings=settings, output=OUTPUT, task="regression",
+                     rows_independent=False)
 
 
 #: Parameter names of the Lotka-Volterra model, in the order ``lotka_volterra_rhs`` reads them.
@@ -343,4 +345,5 @@ def build_lotka_volterra_model(
         y_hat = pm.Deterministic(OUTPUT, states, dims=(OBS_DIM, "state"))
         y_in = pm.Data("y", y, dims=(OBS_DIM, "state")) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM, "state"))
-    return tag_model(model, family="ode-lotka-volterra", settings=settings, output=OUTPUT, task="regression")
+    return tag_model(model, family="ode-lotka-volterra", settings=settings, output=OUTPUT, task="regression",
+                     rows_independent=False)

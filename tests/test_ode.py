@@ -206,6 +206,9 @@ def test_predict_rebuilds_on_a_dense_grid(smoke_run):
     post = result["posterior"]
     r, y0 = float(post["r"].mean()), float(post["y0"].mean())
     np.testing.assert_allclose(np.median(paths, axis=0), y0 * np.exp(-r * grid), rtol=0.1)
+    # rows of an ODE grid are not independent: asking for small row chunks must not split it
+    chunked = predict(ode.build_model, result, grid, draws=50, chunk_rows=7)
+    np.testing.assert_array_equal(chunked, paths)
 
 
 def test_sbc_smoke_writes_valid_json(tmp_path):
