@@ -74,6 +74,23 @@ def _use_all_cpu_cores_for_xla() -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(n, 1)}".strip()
 
 
+def _watch_ctrl_c():
+    """Record SIGINT (then raise KeyboardInterrupt as usual); returns a function telling if it came."""
+    import signal
+
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Python's default handling
+        pass
+    return lambda: bool(seen)
+
+
 def main(argv=None) -> int:
     _use_all_cpu_cores_for_xla()
     args = build_parser().parse_args(argv)
@@ -91,19 +108,28 @@ def main(argv=None) -> int:
         os.environ["BNNGALLERY_DEVICES"] = str(args.devices)
     methods = ("advi", "nuts") if args.method == "both" else (args.method,)
     out = args.out or Path("out") / args.model
+    pressed = _watch_ctrl_c()
     try:
         metrics = get_runner(args.model)(methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out,
                                       random_seed=args.seed, progressbar=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: no metrics were written for this run; files already complete in {out} are kept.",
-              file=sys.stderr)
+    except BaseException as err:
+        # Ctrl-C can land inside a compiler or a sampler callback that re-raises it as
+        # another exception: the flag, not the exception type, says the user stopped us.
+        if pressed() or isinstance(err, KeyboardInterrupt):
+            print(f"\ninterrupted: no metrics were written for this run; files already complete in {out} "
+                  "are kept.", file=sys.stderr)
+            return 130
+        if isinstance(err, (ValueError, ImportError, RuntimeError, MemoryError)):
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        if isinstance(err, OSError):
+            print(f"error: could not write the results to {out}: {err}. Choose another --out folder.",
+                  file=sys.stderr)
+            return 1
+        raise
+    if pressed():  # an ADVI fit caught Ctrl-C and returned its state: still a stopped run
+        print(f"\ninterrupted: the run was stopped; what it finished is in {out}.", file=sys.stderr)
         return 130
-    except (ValueError, ImportError, RuntimeError, MemoryError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: could not write the results to {out}: {err}. Choose another --out folder.", file=sys.stderr)
-        return 1
     print()
     print(summary_table(metrics))
     print(f"\nwrote {out}/metrics.json, figures (*.png) and fitted results (*.nc)")

@@ -84,6 +84,12 @@ def run_moons(
             result = fit(model, "nuts", backend=backend, draws=size["draws"], tune=size["tune"],
                          chains=size["chains"], random_seed=random_seed, progressbar=progressbar)
         wall = time.perf_counter() - t0
+        if int(result.attrs.get("interrupted", 0)):
+            # keep the state reached (marked interrupted) and stop the run there
+            save_result(result, out_dir / f"{method}_interrupted.nc")
+            log(f"[moons] {method} interrupted after {result.attrs.get('steps_done', '?')} steps; "
+                f"saved {out_dir / f'{method}_interrupted.nc'}")
+            raise KeyboardInterrupt
         save_result(result, out_dir / f"{method}.nc")
         p_test = predict(moons.build_model, result, data.X_test)
         p_grid = predict(moons.build_model, result, grid)

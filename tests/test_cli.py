@@ -53,6 +53,28 @@ def test_bad_arguments_exit_nonzero(capsys):
     assert "--devices must be a positive integer" in capsys.readouterr().err
 
 
+def test_sigint_during_advi_saves_the_state_and_exits_130(tmp_path):
+    """Ctrl-C inside the ADVI loop: the state so far is saved, marked interrupted; exit 130."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bnngallery.cli", "run", "moons", "--method", "advi",
+                             "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    # the progress bar (stderr) shows steps once the loop runs
+    deadline, seen = time.time() + 180, ""
+    while time.time() < deadline and "elbo=" not in seen:
+        seen += proc.stderr.read(200) or ""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (seen + err)[-2000:]
+    from bnngallery import load_result
+
+    saved = load_result(tmp_path / "advi_interrupted.nc")
+    assert saved.attrs["interrupted"] == 1
+    assert 0 < saved.attrs["steps_done"] < 30_000
+    assert saved["fit_history"]["loss"].sizes["step"] == saved.attrs["steps_done"]
+    assert not (tmp_path / "metrics.json").exists()
+
+
 def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
