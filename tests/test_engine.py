@@ -191,3 +191,14 @@ def test_fit_refuses_a_prediction_model(moons_data):
 def test_fit_refuses_something_that_is_not_a_model():
     with pytest.raises(ValueError, match="model must be a pymc.Model"):
         fit("moons", "advi")
+
+
+def test_chunk_size_does_not_change_the_trajectory(moons_data):
+    """One step per call (no scan loop), chunks of 7 or of 25: the same numbers."""
+    losses = []
+    for chunk in (1, 7, 25):
+        m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+        r = fit(m, "advi", steps=50, chunk_size=chunk, draws=5, progressbar=False)
+        losses.append(r["fit_history"]["loss"].values)
+    np.testing.assert_array_equal(losses[0], losses[1])
+    np.testing.assert_array_equal(losses[0], losses[2])
