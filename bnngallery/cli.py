@@ -42,23 +42,43 @@ def _compare(args) -> int:
     from .compare import run_comparison, to_markdown
 
     out = args.out or Path("out") / "compare" / args.model
-    try:
-        table = run_comparison(args.model, smoke=args.smoke, out_dir=out, random_seed=args.seed,
-                               progressbar=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: no comparison was written; files already complete in {out} are kept.",
-              file=sys.stderr)
-        return 130
-    except (ValueError, ImportError, RuntimeError, MemoryError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: could not write the results to {out}: {err}. Choose another --out folder.", file=sys.stderr)
-        return 1
+    code, table = _guarded(out, lambda: run_comparison(args.model, smoke=args.smoke, out_dir=out,
+                                                         random_seed=args.seed, progressbar=not args.no_progress))
+    if code:
+        return code
     print()
     print(to_markdown(table))
     print(f"wrote {out}/comparison.md, comparison.json and figures (*.png)")
     return 0
+
+
+def _guarded(out: Path, call):
+    """Run ``call()``; turn Ctrl-C and the errors users can fix into an exit code and one line.
+
+    Returns ``(exit_code, value)``: 0 and the value, 130 when interrupted, 1 on an error.
+    """
+    pressed = _watch_ctrl_c()
+    try:
+        value = call()
+    except BaseException as err:
+        # Ctrl-C can land inside a compiler or a sampler callback that re-raises it as
+        # another exception: the flag, not the exception type, says the user stopped us.
+        if pressed() or isinstance(err, KeyboardInterrupt):
+            print(f"\ninterrupted: nothing more was written; files already complete in {out} are kept.",
+                  file=sys.stderr)
+            return 130, None
+        if isinstance(err, (ValueError, ImportError, RuntimeError, MemoryError)):
+            print(f"error: {err}", file=sys.stderr)
+            return 1, None
+        if isinstance(err, OSError):
+            print(f"error: could not write the results to {out}: {err}. Choose another --out folder.",
+                  file=sys.stderr)
+            return 1, None
+        raise
+    if pressed():  # an ADVI fit caught Ctrl-C and returned its state: still a stopped run
+        print(f"\ninterrupted: the run was stopped; what it finished is in {out}.", file=sys.stderr)
+        return 130, None
+    return 0, value
 
 
 def _use_all_cpu_cores_for_xla() -> None:
@@ -108,28 +128,11 @@ def main(argv=None) -> int:
         os.environ["BNNGALLERY_DEVICES"] = str(args.devices)
     methods = ("advi", "nuts") if args.method == "both" else (args.method,)
     out = args.out or Path("out") / args.model
-    pressed = _watch_ctrl_c()
-    try:
-        metrics = get_runner(args.model)(methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out,
-                                      random_seed=args.seed, progressbar=not args.no_progress)
-    except BaseException as err:
-        # Ctrl-C can land inside a compiler or a sampler callback that re-raises it as
-        # another exception: the flag, not the exception type, says the user stopped us.
-        if pressed() or isinstance(err, KeyboardInterrupt):
-            print(f"\ninterrupted: no metrics were written for this run; files already complete in {out} "
-                  "are kept.", file=sys.stderr)
-            return 130
-        if isinstance(err, (ValueError, ImportError, RuntimeError, MemoryError)):
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        if isinstance(err, OSError):
-            print(f"error: could not write the results to {out}: {err}. Choose another --out folder.",
-                  file=sys.stderr)
-            return 1
-        raise
-    if pressed():  # an ADVI fit caught Ctrl-C and returned its state: still a stopped run
-        print(f"\ninterrupted: the run was stopped; what it finished is in {out}.", file=sys.stderr)
-        return 130
+    code, metrics = _guarded(out, lambda: get_runner(args.model)(
+        methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
+        progressbar=not args.no_progress))
+    if code:
+        return code
     print()
     print(summary_table(metrics))
     print(f"\nwrote {out}/metrics.json, figures (*.png) and fitted results (*.nc)")
