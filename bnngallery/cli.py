@@ -114,6 +114,9 @@ def _watch_ctrl_c():
 def main(argv=None) -> int:
     _use_all_cpu_cores_for_xla()
     args = build_parser().parse_args(argv)
+    from .distributed import init_distributed
+
+    init_distributed()  # a no-op unless BNNGALLERY_COORDINATOR / BNNGALLERY_DISTRIBUTED are set
     from .workflows import get_runner, summary_table
 
     if args.seed < 0:

@@ -90,3 +90,43 @@ def test_asking_for_more_devices_than_visible_is_a_clear_error(moons_data):
 
     with pytest.raises(ValueError, match="xla_force_host_platform_device_count=3"):
         fit(moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50), "advi", steps=10, devices=3)
+
+
+def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
+    """The multi-host path on one machine: two processes, a coordinator on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = textwrap.dedent("""
+        import json
+        from bnngallery.distributed import init_distributed
+        started = init_distributed()
+        import jax
+        print(json.dumps({"started": started, "processes": jax.process_count(), "devices": len(jax.devices()),
+                          "local": len(jax.local_devices()), "index": jax.process_index()}))
+    """)
+    procs = []
+    for i in range(2):
+        env = {**os.environ, "BNNGALLERY_COORDINATOR": f"127.0.0.1:{port}", "BNNGALLERY_NUM_PROCESSES": "2",
+               "BNNGALLERY_PROCESS_ID": str(i), "PYTHONWARNINGS": "ignore"}
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert sorted(r["index"] for r in results) == [0, 1]
+    assert all(r["started"] and r["processes"] == 2 and r["devices"] == 2 and r["local"] == 1 for r in results)
+
+
+def test_distributed_needs_all_three_settings(monkeypatch):
+    from bnngallery.distributed import init_distributed
+
+    monkeypatch.delenv("BNNGALLERY_COORDINATOR", raising=False)
+    monkeypatch.delenv("BNNGALLERY_DISTRIBUTED", raising=False)
+    assert init_distributed() is False  # nothing configured: single process, nothing started
+    with pytest.raises(ValueError, match="BNNGALLERY_NUM_PROCESSES and BNNGALLERY_PROCESS_ID"):
+        init_distributed(coordinator_address="127.0.0.1:1")
