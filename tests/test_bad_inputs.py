@@ -119,3 +119,13 @@ def test_moons_builder_fuzz_only_raises_valueerror(X, y):
     # it built: then the input really was valid
     assert X.ndim == 2 and len(X) == len(y) > 0 and np.isfinite(X).all() and set(np.unique(y)) <= {0, 1}
     assert model.gallery_info["family"] == "moons"
+
+
+def test_missing_optional_dependency_names_the_install_command(monkeypatch, small_models):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numpyro" else real(name, *a))
+    m = get_builder("moons")(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2)
+    with pytest.raises(ImportError, match=r"numpyro.*pip install"):
+        fit(m, "nuts", progressbar=False)
