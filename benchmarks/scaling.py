@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--smoke", action="store_true", help="small data and few steps")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scaling.json")
+    parser.add_argument("--append", action="store_true", help="add rows to an existing results file")
     args = parser.parse_args(argv)
 
     import jax
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
     from bnngallery.metrics import accuracy
     from bnngallery.models import get_builder
     from bnngallery.workflows import write_json
-    from bnngallery.workflows_mnist import MNIST_SETTINGS, load_mnist_splits
+    from bnngallery.workflows_mnist import MNIST_SETTINGS, default_conv_impl, load_mnist_splits
 
     rows = []
     for family in args.families:
@@ -48,10 +49,13 @@ def main(argv=None) -> int:
             if n_dev > len(jax.devices()):
                 print(f"skip {family} on {n_dev} devices: only {len(jax.devices())} visible")
                 continue
-            model = build(X_train, y_train, batch_size=cfg["batch_size"], **cfg["model"])
+            model_kw = dict(cfg["model"])
+            if family == "mnist-cnn":  # the same convolution the gallery run picks for this platform
+                model_kw.setdefault("conv_impl", default_conv_impl("jax"))
+            model = build(X_train, y_train, batch_size=cfg["batch_size"], **model_kw)
             r = fit(model, "advi", steps=steps, learning_rate=cfg["learning_rate"], init_sd=cfg["init_sd"],
                     draws=20, devices=n_dev, progressbar=False)
-            p = predict(build, r, X_test[:2000], draws=20)
+            p = predict(build, r, X_test[:2000], draws=20, chunk_rows=500)
             row = {"family": family, "devices": n_dev, "platform": jax.devices()[0].platform, "steps": steps,
                    "batch_size": cfg["batch_size"], "s_per_1000_steps": 1000 * r.attrs["run_seconds"] / steps,
                    "steps_per_second": steps / r.attrs["run_seconds"], "compile_seconds": r.attrs["compile_seconds"],
@@ -66,6 +70,12 @@ def main(argv=None) -> int:
     for row in rows:
         row["machine"] = machine
     if not args.smoke:
+        if args.append and args.out.exists():
+            import json
+
+            old = [r for r in json.loads(args.out.read_text())
+                   if (r["family"], r["devices"]) not in {(n["family"], n["devices"]) for n in rows}]
+            rows = old + rows
         write_json(rows, args.out)
     print(f"machine: {machine}")
     return 0
