@@ -110,7 +110,9 @@ def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
     procs = []
     for i in range(2):
         env = {**os.environ, "BNNGALLERY_COORDINATOR": f"127.0.0.1:{port}", "BNNGALLERY_NUM_PROCESSES": "2",
-               "BNNGALLERY_PROCESS_ID": str(i), "PYTHONWARNINGS": "ignore"}
+               "BNNGALLERY_PROCESS_ID": str(i), "PYTHONWARNINGS": "ignore",
+               # one CPU device per process, whatever an earlier in-process CLI call exported
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
         procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     results = []
@@ -119,7 +121,8 @@ def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
         assert p.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(r["index"] for r in results) == [0, 1]
-    assert all(r["started"] and r["processes"] == 2 and r["devices"] == 2 and r["local"] == 1 for r in results)
+    assert all(r["started"] and r["processes"] == 2 for r in results), results
+    assert all(r["devices"] == 2 and r["local"] == 1 for r in results), results
 
 
 def test_distributed_needs_all_three_settings(monkeypatch):
