@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .synthetic import SplitData
+
 
 def true_function(x) -> np.ndarray:
     """The noise-free curve ``x^5 - 10 x`` of article D."""
@@ -24,30 +26,18 @@ def true_function(x) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RegressionData:
+class RegressionData(SplitData):
     """Train/test split on ``[lo, hi]`` plus extrapolation points outside it.
 
     ``X_*`` are float64 of shape (n, 1), ``y_*`` float64 of shape (n,); ``f_extrap`` is the
     noise-free curve at ``X_extrap``.
     """
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
     X_extrap: np.ndarray
     y_extrap: np.ndarray
     f_extrap: np.ndarray
     noise_sd: float
     x_range: tuple[float, float]
-
-    @property
-    def n_train(self) -> int:
-        return len(self.y_train)
-
-    @property
-    def n_test(self) -> int:
-        return len(self.y_test)
 
 
 def make_regression_data(
