@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(BIN)/bnngallery run moons --method both
+	$(BIN)/bnngallery run moons --method all
 
 test: setup
 	$(BIN)/python -m pytest

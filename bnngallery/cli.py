@@ -1,4 +1,4 @@
-"""Command line: ``bnngallery run MODEL [--method advi|nuts|both] [--smoke] [--out DIR] [--seed N]``
+"""Command line: ``bnngallery run MODEL [--method advi|fullrank_advi|nuts|both|all] [--smoke] [--out DIR] [--seed N]``
 and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fit a gallery model and write figures, results and metrics.json")
     run.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
-    run.add_argument("--method", choices=["advi", "nuts", "both"], default="both",
-                     help="minibatch ADVI, NUTS, or both with a comparison (default: both)")
+    run.add_argument("--method", choices=["advi", "fullrank_advi", "nuts", "both", "all"], default="both",
+                     help="mean-field minibatch ADVI, full-rank ADVI (moons), NUTS, both = advi and nuts "
+                          "with a comparison (default), all = every method the model's run offers")
     run.add_argument("--backend", choices=BACKENDS, default="jax",
                      help="jax: compiled ADVI and NumPyro NUTS (default); pytensor: pm.fit and PyMC NUTS")
     run.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
@@ -129,10 +130,10 @@ def main(argv=None) -> int:
             print("error: --devices must be a positive integer", file=sys.stderr)
             return 2
         os.environ["BNNGALLERY_DEVICES"] = str(args.devices)
-    methods = ("advi", "nuts") if args.method == "both" else (args.method,)
+    methods = {"both": {"methods": ("advi", "nuts")}, "all": {}}.get(args.method, {"methods": (args.method,)})
     out = args.out or Path("out") / args.model
     code, metrics = _guarded(out, lambda: get_runner(args.model)(
-        methods=methods, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
+        **methods, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
         progressbar=not args.no_progress))
     if code:
         return code

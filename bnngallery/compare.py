@@ -31,7 +31,8 @@ import xarray as xr
 
 from .metrics import accuracy, agreement, log_predictive_density
 from .predict import predict
-from .results import model_settings_of, settings_of
+from .results import final_elbo, model_settings_of, settings_of
+from .workflows import MOONS_SETTINGS
 
 #: Yao et al. (2018): k-hat below this, the approximation is good.
 KHAT_GOOD = 0.5
@@ -380,17 +381,6 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
 # the comparison table
 
 
-def final_elbo(result: xr.DataTree, *, last: int = 1000) -> float | None:
-    """Mean ELBO over the last ``last`` steps (at most the last 10 %); None for NUTS."""
-    if "fit_history" not in result.children:
-        return None
-    loss = result["fit_history"]["loss"].values
-    if loss.size == 0:
-        return None
-    k = max(1, min(last, loss.size // 10 or 1))
-    return float(-loss[-k:].mean())
-
-
 def compare(
     results: Mapping[str, xr.DataTree],
     *,
@@ -622,8 +612,7 @@ def plot_regression_bands(X_plot, bands: Mapping[str, dict], *, X_test=None, y_t
 
 #: Fit settings per size for the comparison runs.
 COMPARE_SETTINGS = {
-    "moons": {"full": {"steps": 30_000, "batch_size": 50, "draws": 1000, "tune": 1000, "chains": 2},
-              "smoke": {"steps": 1500, "batch_size": 50, "draws": 100, "tune": 100, "chains": 2}},
+    "moons": MOONS_SETTINGS,
     "regression": {"full": {"steps": 30_000, "batch_size": 100, "draws": 500, "tune": 500, "chains": 2,
                             "hidden": (50,)},
                    "smoke": {"steps": 1500, "batch_size": 50, "draws": 100, "tune": 100, "chains": 2,
@@ -649,7 +638,8 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
         data = make_moons_data(random_state=random_seed)
         return {"builder": moons.build_model, "train": (data.X_train, data.y_train),
                 "test": (data.X_test, data.y_test), "build_kwargs": {}, "size": size,
-                "methods": [("advi", "jax"), ("fullrank_advi", "jax"), ("nuts", "jax")], "data": data}
+                "methods": [("advi", "jax"), ("fullrank_advi", "jax", {"restarts": size["restarts"]}), ("nuts", "jax")],
+                "data": data}
     if name == "regression":
         from bnngallery.data.regression import make_regression_data
         from bnngallery.models import regression

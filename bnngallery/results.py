@@ -95,6 +95,17 @@ def _json_default(obj):
     return str(obj)
 
 
+def final_elbo(result: xr.DataTree, *, last: int = 1000) -> float | None:
+    """Mean ELBO of an ADVI fit over its last ``last`` steps (at most its last 10 %); None for NUTS."""
+    if "fit_history" not in result.children:
+        return None
+    loss = result["fit_history"]["loss"].values
+    if loss.size == 0:
+        return None
+    k = max(1, min(last, loss.size // 10 or 1))
+    return float(-loss[-k:].mean())
+
+
 def settings_of(result: xr.DataTree) -> dict:
     """The fit settings stored in a result."""
     return json.loads(result.attrs.get("settings", "{}"))

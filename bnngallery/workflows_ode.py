@@ -276,7 +276,7 @@ def run_ode(
     from .engine import fit
     from .ode_dropout import fit_dropout_ode
     from .plots import plot_elbo, save_figure
-    from .results import save_result
+    from .results import final_elbo, save_result
     from .workflows import _cpu_count, max_rhat, write_json
 
     bad = [m for m in methods if m not in ("advi", "nuts")]
@@ -318,7 +318,7 @@ def run_ode(
             row["chain_method"] = json.loads(result.attrs["settings"]).get("chain_method", "")
         else:
             row["steps"] = int(result.attrs["steps_done"])
-            row["final_elbo"] = float(-result["fit_history"]["loss"].values[-1000:].mean())
+            row["final_elbo"] = final_elbo(result)
             save_figure(plot_elbo(result), out_dir / "elbo.png")
         runs.append(row)
         save_figure(plot_predictive_bands(t_grid, paths[method], t=data.t, y=data.y, truth_path=truth_path,

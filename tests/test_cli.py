@@ -17,7 +17,7 @@ from bnngallery.cli import main
 @pytest.fixture(scope="module")
 def moons_smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("moons")
-    code = main(["run", "moons", "--smoke", "--out", str(out), "--no-progress"])
+    code = main(["run", "moons", "--smoke", "--method", "all", "--out", str(out), "--no-progress"])
     return code, out
 
 
@@ -25,8 +25,9 @@ def test_smoke_run_writes_everything(moons_smoke):
     code, out = moons_smoke
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["advi.nc", "advi_vs_nuts.png", "agreement.png", "elbo.png", "metrics.json", "nuts.nc",
-                     "surfaces_advi.png", "surfaces_nuts.png"]
+    assert names == ["advi.nc", "advi_vs_nuts.png", "agreement.png", "elbo.png", "elbo_fullrank_advi.png",
+                     "fullrank_advi.nc", "metrics.json", "nuts.nc", "surfaces_advi.png", "surfaces_fullrank_advi.png",
+                     "surfaces_nuts.png"]
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -35,12 +36,15 @@ def test_metrics_json_has_the_documented_shape(moons_smoke):
     _, out = moons_smoke
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "moons"
-    advi, nuts = metrics["runs"]
+    advi, fullrank, nuts = metrics["runs"]
     common = {"method", "backend", "test_accuracy", "test_log_likelihood", "fit_seconds", "compile_seconds", "steps"}
     assert common <= set(advi) and common | {"divergences", "max_rhat"} <= set(nuts)
-    assert advi["method"] == "advi" and nuts["method"] == "nuts"
+    assert advi["method"] == "advi" and fullrank["method"] == "fullrank_advi" and nuts["method"] == "nuts"
     assert 0.5 < nuts["test_accuracy"] <= 1 and nuts["test_log_likelihood"] < 0
     assert set(metrics["agreement"]) == {"label_agreement", "mean_abs_prob_diff"}
+    assert set(metrics["agreement_fullrank"]) == {"label_agreement", "mean_abs_prob_diff"}
+    # full-rank: best of the smoke size's 2 restarts, chosen by final ELBO
+    assert len(fullrank["restart_elbos"]) == 2 and fullrank["final_elbo"] == pytest.approx(max(fullrank["restart_elbos"]))
 
 
 def test_bad_arguments_exit_nonzero(capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -11,6 +13,7 @@ from bnngallery import fit, predict
 from bnngallery.advi_jax import ADVIDivergenceError
 from bnngallery.metrics import accuracy, binary_probs
 from bnngallery.models import moons
+from bnngallery.results import final_elbo, settings_of
 
 # y_i ~ N(mu, 1), mu ~ N(0, 10): the posterior of mu is Normal with these moments.
 _RNG = np.random.default_rng(42)
@@ -32,9 +35,13 @@ def conjugate_model(batch_size=None):
     return m
 
 
-@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
-def test_jax_advi_recovers_conjugate_posterior(method):
-    r = fit(conjugate_model(), method, steps=4000, learning_rate=0.05, draws=4000, progressbar=False)
+@pytest.mark.parametrize("method,precision", [("advi", "float64"), ("fullrank_advi", "float64"),
+                                              ("advi", "float32"), ("fullrank_advi", "float32")])
+def test_jax_advi_recovers_conjugate_posterior(method, precision):
+    r = fit(conjugate_model(), method, steps=4000, learning_rate=0.05, draws=4000, progressbar=False,
+            precision=precision)
+    assert settings_of(r)["precision"] == precision
+    assert r.posterior["mu"].dtype == np.float64 and r["approximation"]["mu_sd"].dtype == np.float64
     mu = r.posterior["mu"].values.ravel()
     assert abs(mu.mean() - POST_MEAN) < 0.02
     assert abs(mu.std() - POST_SD) / POST_SD < 0.08
@@ -165,6 +172,11 @@ BAD_OPTIONS = [
     (dict(lr_schedule="step"), "lr_schedule must be one of"),
     (dict(backend="pytensor", lr_schedule="cosine"), "supports lr_schedule='constant' only"),
     (dict(method="nuts", target_accept=1.5), "target_accept must be in"),
+    (dict(precision="float16"), "precision must be one of"),
+    (dict(precision="float32", backend="pytensor"), "applies to ADVI with backend='jax' only"),
+    (dict(method="nuts", precision="float32"), "applies to ADVI with backend='jax' only"),
+    (dict(restarts=0), "restarts must be a positive integer"),
+    (dict(method="nuts", restarts=2), "restarts applies to ADVI only"),
 ]
 
 
@@ -202,3 +214,33 @@ def test_chunk_size_does_not_change_the_trajectory(moons_data):
         losses.append(r["fit_history"]["loss"].values)
     np.testing.assert_array_equal(losses[0], losses[1])
     np.testing.assert_array_equal(losses[0], losses[2])
+
+
+def test_float32_fit_matches_float64_on_moons(moons_data):
+    """The float32 loop (JAX's 64-bit mode off) reaches the same predictions as float64."""
+    probs = {}
+    for precision in ("float64", "float32"):
+        m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+        r = fit(m, "advi", steps=6000, draws=300, progressbar=False, precision=precision)
+        probs[precision] = binary_probs(predict(moons.build_model, r, moons_data.X_test))
+    assert accuracy(probs["float32"], moons_data.y_test) >= 0.94
+    assert np.mean((probs["float32"] > 0.5) == (probs["float64"] > 0.5)) >= 0.98
+    assert np.abs(probs["float32"] - probs["float64"]).mean() < 0.02
+
+
+def test_restarts_keep_the_fit_with_the_highest_elbo(moons_data):
+    """Three full-rank fits with seeds 4, 5, 6: the result is the one with the best final ELBO,
+    identical to fitting that seed alone, and every restart's ELBO is recorded."""
+    def model():
+        return moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+
+    kw = dict(steps=3000, draws=50, progressbar=False)
+    best = fit(model(), "fullrank_advi", random_seed=4, restarts=3, **kw)
+    elbos = json.loads(best.attrs["restart_elbos"])
+    singles = [fit(model(), "fullrank_advi", random_seed=s, **kw) for s in (4, 5, 6)]
+    assert elbos == pytest.approx([final_elbo(r) for r in singles])
+    chosen = int(best.attrs["restart_chosen"])
+    assert chosen == int(np.argmax(elbos))
+    np.testing.assert_array_equal(best.posterior["w_1"].values, singles[chosen].posterior["w_1"].values)
+    assert settings_of(best)["restarts"] == 3 and settings_of(best)["random_seed"] == 4
+    assert float(best.attrs["fit_seconds"]) >= sum(float(r.attrs["run_seconds"]) for r in singles) * 0.5

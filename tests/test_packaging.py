@@ -52,7 +52,7 @@ def test_readme_commands_and_ci_agree():
     ci = (REPO / ".ci" / "run").read_text()
     assert "make test" in ci
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^demo:.*\n\t.*bnngallery run moons --method both", makefile, re.M)
+    assert re.search(r"^demo:.*\n\t.*bnngallery run moons --method all", makefile, re.M)
 
 
 def test_cli_entry_point_installed():
