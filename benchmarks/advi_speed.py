@@ -201,6 +201,13 @@ RUN = {"engine": run_engine, "engine[f32]": lambda c, d, s: run_engine(c, d, s, 
        "pm.fit": run_pm_fit, "pm.fit[JAX]": lambda c, d, s: run_pm_fit(c, d, s, "JAX"), "numpyro-svi": run_numpyro}
 
 
+def _with_machine(rows: list[dict]) -> list[dict]:
+    """Rows stamped with the machine and its current 1-minute load average."""
+    machine = f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, {platform.system()}"
+    load = os.getloadavg()[0]
+    return [{**row, "machine": machine, "load_average_1min_at_end": load} for row in rows]
+
+
 def _device(path: str) -> str:
     """Where a path runs: the JAX paths on JAX's default device, pm.fit's C/Numba backend on the CPU."""
     if path == "pm.fit":
@@ -234,15 +241,12 @@ def main(argv=None) -> int:
                    "batch_size": case["batch_size"], "hidden": list(case["hidden"]), "n_train": len(data.y_train),
                    "device": _device(path)}
             rows.append(row)
+            if not args.smoke:  # after every row, so a run stopped part way keeps what it measured
+                write_json(_with_machine(rows), args.out)
             print(f"{name:9s} {path:12s} {row['s_per_1000_steps']:8.3f} s/1000  compile {compile_s:6.1f} s  "
                   f"acc {acc:.3f}", flush=True)
-    machine = f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, {platform.system()}"
-    load = os.getloadavg()[0]
-    for row in rows:
-        row["machine"] = machine
-        row["load_average_1min_at_end"] = load
-    if not args.smoke:  # smoke numbers are not results
-        write_json(rows, args.out)
+    rows = _with_machine(rows)
+    machine, load = rows[0]["machine"], rows[0]["load_average_1min_at_end"]
     print()
     print(f"{'case':9s} {'path':12s} {'s/1000 steps':>12s} {'compile s':>9s} {'test acc':>8s}  device")
     for r in rows:

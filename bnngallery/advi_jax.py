@@ -205,12 +205,12 @@ def _fit(model, *, steps, learning_rate, method, mc_samples, init_sd, chunk_size
         key, k_eps, k_idx = jax.random.split(key, 3)
         # float32 normals (used in float64 at that precision): threefry costs half as much and
         # the noise needs no more than 24 bits (measured: 0.09 vs 0.22 s per 1000 draws of 4288).
+        # One draw for every variable (one generator call per step: cheaper for small models
+        # than one per variable), handed to mean-field in per-variable pieces.
+        eps = jax.random.normal(k_eps, (mc_samples, D), dtype=jnp.float32).astype(real)
         if meanfield:
-            keys = jax.random.split(k_eps, len(layout.shapes))
-            eps = [jax.random.normal(k, (mc_samples, *s), dtype=jnp.float32).astype(real)
-                   for k, s in zip(keys, layout.shapes, strict=True)]
-        else:
-            eps = jax.random.normal(k_eps, (mc_samples, D), dtype=jnp.float32).astype(real)
+            eps = [eps[:, a:b].reshape(mc_samples, *s)
+                   for a, b, s in zip(layout.offsets[:-1], layout.offsets[1:], layout.shapes, strict=True)]
         idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
         return key, eps, idx
 

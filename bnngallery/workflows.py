@@ -136,7 +136,8 @@ def run_moons(
         metrics["agreement"] = agreement(test_probs["advi"], test_probs["nuts"])
     if {"fullrank_advi", "nuts"} <= set(test_probs):
         metrics["agreement_fullrank"] = agreement(test_probs["fullrank_advi"], test_probs["nuts"])
-        save_figure(plot_method_comparison(xx, yy, {"ADVI": grids["advi"], "NUTS": grids["nuts"]},
+        labels = {"advi": "ADVI", "fullrank_advi": "ADVI full-rank", "nuts": "NUTS"}
+        save_figure(plot_method_comparison(xx, yy, {labels[m]: g for m, g in grids.items()},
                                            X=data.X_test, y=data.y_test), out_dir / "advi_vs_nuts.png")
         save_figure(plot_prob_scatter(test_probs["advi"], test_probs["nuts"]), out_dir / "agreement.png")
     write_json(metrics, out_dir / "metrics.json")

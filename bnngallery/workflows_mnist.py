@@ -29,21 +29,23 @@ from .uncertainty import classification_report, predictive_mean, uncertainty_sco
 from .workflows import _cpu_count, write_json
 
 #: Data, fit and prediction sizes per family: "full" is the real run, "smoke" checks the plumbing.
+#: The JAX engine runs these nets in float32 (the builders' matrix products already are):
+#: about twice as fast as float64 on CPU and far faster on GPUs.
 MNIST_SETTINGS = {
     "mnist-mlp": {
         "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 6000, "batch_size": 256,
-                 "learning_rate": 0.01, "init_sd": 1e-3, "draws": 200, "predict_draws": 100,
+                 "learning_rate": 0.01, "init_sd": 1e-3, "precision": "float32", "draws": 200, "predict_draws": 100,
                  "model": {"hidden": (256, 256)}},
         "smoke": {"n_train": 1000, "n_test": 300, "n_ood": 300, "steps": 150, "batch_size": 128,
-                  "learning_rate": 0.01, "init_sd": 1e-3, "draws": 20, "predict_draws": 20,
+                  "learning_rate": 0.01, "init_sd": 1e-3, "precision": "float32", "draws": 20, "predict_draws": 20,
                   "model": {"hidden": (32, 32)}},
     },
     "mnist-cnn": {
         "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 4000, "batch_size": 128,
-                 "learning_rate": 0.01, "init_sd": 1e-3, "draws": 200, "predict_draws": 30,
+                 "learning_rate": 0.01, "init_sd": 1e-3, "precision": "float32", "draws": 200, "predict_draws": 30,
                  "model": {}},
         "smoke": {"n_train": 1000, "n_test": 300, "n_ood": 300, "steps": 100, "batch_size": 64,
-                  "learning_rate": 0.01, "init_sd": 1e-3, "draws": 20, "predict_draws": 20,
+                  "learning_rate": 0.01, "init_sd": 1e-3, "precision": "float32", "draws": 20, "predict_draws": 20,
                   "model": {"filters": (8, 8), "dense": (32,)}},
     },
 }
@@ -179,7 +181,7 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
             f"lr {size['learning_rate']}, init_sd {size['init_sd']}, model {model.gallery_info['settings']}")
         result = fit(model, "advi", backend=backend, steps=size["steps"], learning_rate=size["learning_rate"],
                      init_sd=size["init_sd"], draws=size["draws"], random_seed=random_seed,
-                     progressbar=progressbar)
+                     progressbar=progressbar, precision=size["precision"] if backend == "jax" else "float64")
         wall = time.perf_counter() - t0
         save_result(result, out_dir / f"{method}.nc")
         t1 = time.perf_counter()
