@@ -19,6 +19,10 @@ from .results import model_settings_of
 #: Refuse predictions whose output alone would exceed this many bytes (float32).
 MAX_OUTPUT_BYTES = 8 * 1024**3
 
+#: Working memory one chunk may use: chunks of rows x draws are shrunk until the compiled
+#: evaluation's temporaries fit (a CNN's im2col patches take ~0.4 MB per image and draw).
+WORK_BYTES = 2 * 1024**3
+
 
 def _stacked_draws(result: xr.DataTree, names: list[str], draws: int | None, random_seed: int) -> dict[str, np.ndarray]:
     post = result["posterior"].to_dataset() if isinstance(result, xr.DataTree) else result
@@ -88,7 +92,8 @@ def predict(
     draws : int, optional
         Use a random subset of this many posterior draws (all by default).
     chunk_rows, chunk_draws : int
-        Evaluate at most this many rows x draws at once.
+        Evaluate at most this many rows x draws at once; both shrink further when XLA's
+        memory analysis says a chunk's temporaries would exceed ``WORK_BYTES``.
     random_seed : int
         Seed of the draw subset.
 
@@ -145,9 +150,38 @@ def predict(
         )
     out = np.empty((n_draws, n_rows, *per_row), dtype=np.float32)
     theta_all = [params[n] for n in graph.param_names]
+    rows_fixed = not getattr(model, "gallery_info", {}).get("rows_independent", True) or X_all is None
+    chunk_draws, chunk_rows = _fit_chunks(batched, theta_all, X_all, min(chunk_draws, n_draws),
+                                          min(chunk_rows, n_rows), rows_fixed=rows_fixed)
     for d0 in range(0, n_draws, chunk_draws):
         theta = [jnp.asarray(t[d0:d0 + chunk_draws]) for t in theta_all]
         for r0 in range(0, n_rows, chunk_rows):
             X = X_all[r0:r0 + chunk_rows] if X_all is not None else None
             out[d0:d0 + chunk_draws, r0:r0 + chunk_rows] = np.asarray(batched(theta, X))
     return out
+
+
+def _fit_chunks(batched, theta_all, X_all, chunk_draws: int, chunk_rows: int, *, rows_fixed: bool) -> tuple[int, int]:
+    """Shrink (draws, rows) per chunk until the compiled chunk's temporaries fit in ``WORK_BYTES``.
+
+    Compiles one small probe chunk and reads XLA's memory analysis; the working memory of
+    an evaluation grows linearly with draws x rows. Backends without the analysis keep the
+    requested sizes.
+    """
+    import jax.numpy as jnp
+
+    d_probe = min(chunk_draws, 2)
+    r_probe = chunk_rows if rows_fixed else min(chunk_rows, 16)
+    theta = [jnp.asarray(t[:d_probe]) for t in theta_all]
+    X = X_all[:r_probe] if X_all is not None else None
+    try:
+        analysis = batched.lower(theta, X).compile().memory_analysis()
+        per_cell = (analysis.temp_size_in_bytes + analysis.output_size_in_bytes) / (d_probe * r_probe)
+    except Exception:  # noqa: BLE001 - no analysis on this backend: keep the requested sizes
+        return chunk_draws, chunk_rows
+    cells = max(1, int(WORK_BYTES // max(per_cell, 1.0)))
+    if rows_fixed:  # rows depend on each other (an ODE grid): only the draws can shrink
+        return max(1, min(chunk_draws, cells // max(chunk_rows, 1))), chunk_rows
+    rows = max(1, min(chunk_rows, cells // chunk_draws if cells >= chunk_draws else 1))
+    draws = max(1, min(chunk_draws, cells // rows))
+    return draws, rows

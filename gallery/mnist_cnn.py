@@ -59,7 +59,8 @@ model
 # ## Minibatch ADVI
 
 # %%
-advi = fit(model, "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED)
+advi = fit(model, "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED,
+           precision="float32")
 print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {STEPS} steps")
 plot_elbo(advi);
 

@@ -69,7 +69,8 @@ model
 # saturation (article B); the ELBO is the honest one, with the full KL term.
 
 # %%
-advi = fit(model, "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED)
+advi = fit(model, "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED,
+           precision="float32")
 print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {STEPS} steps")
 plot_elbo(advi);
 
@@ -150,7 +151,7 @@ U.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i 
 
 # %%
 flat = fit(mnist_mlp.build_model(X, y, hidden=HIDDEN, hierarchical=False, batch_size=256, random_seed=SEED),
-           "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED)
+           "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED, precision="float32")
 p_flat = predict(mnist_mlp.build_model, flat, Xt)
 m_flat = U.predictive_mean(p_flat)
 print(f"hierarchical accuracy {correct.mean():.4f} ECE {U.expected_calibration_error(mean, yt):.4f} | "
