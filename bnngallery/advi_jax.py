@@ -447,6 +447,7 @@ def _finish(model, layout, carry, loss, compile_seconds, run_seconds, done, draw
     mean = dict(zip(layout.names, layout.unflatten(mu_flat), strict=True))
     std = dict(zip(layout.names, layout.unflatten(sd_flat), strict=True))
     return ADVIOutput(
+        extra={} if meanfield else {"cholesky": scale, "order": list(layout.names)},
         draws=out_draws, loss=np.asarray(loss, dtype=np.float64), mean=mean, std=std,
         compile_seconds=compile_seconds, run_seconds=run_seconds, steps_done=done,
         interrupted=interrupted, batch_size=batch_size,

@@ -149,9 +149,9 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
     dict
         ``khat``, ``khat_verdict`` ("good" < 0.5 <= "usable" < 0.7 <= "unreliable"),
         ``khat_ess`` (relative effective sample size of the smoothed weights),
-        ``khat_draws`` and ``khat_q``: "mean-field" or, for a full-rank fit, "marginal"
-        (the result stores only marginal sds, so k-hat is that of the diagonal Gaussian
-        with the same marginals; the full-rank q itself is at least as good).
+        ``khat_draws`` and ``khat_q``: "mean-field", "full-rank" (the fit's stored Cholesky
+        factor) or, for a full-rank result saved without one, "marginal" (the diagonal
+        Gaussian with the fit's marginal sds).
     """
     import jax
     import jax.numpy as jnp
@@ -179,10 +179,19 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
         parts = [z[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)]
         return graph.fn(*parts, *data)[0]
 
+    approx = result["approximation"]
+    full_rank = ("cholesky" in approx.data_vars
+                 and json.loads(approx.attrs.get("flat_order", "[]")) == list(graph.param_names))
     rng = np.random.default_rng(random_seed)
     eps = rng.standard_normal((int(draws), mu.size))
-    z = mu + eps * sd
-    log_q = -0.5 * np.sum(eps**2, axis=1) - np.sum(np.log(sd)) - 0.5 * mu.size * np.log(2 * np.pi)
+    if full_rank:  # q = N(mu, L L^T): the fit's own covariance
+        L = np.asarray(approx["cholesky"].values, dtype=np.float64)
+        z = mu + eps @ L.T
+        log_det = np.sum(np.log(np.abs(np.diag(L))))
+    else:
+        z = mu + eps * sd
+        log_det = np.sum(np.log(sd))
+    log_q = -0.5 * np.sum(eps**2, axis=1) - log_det - 0.5 * mu.size * np.log(2 * np.pi)
     log_p = np.asarray(jax.jit(lambda zz: jax.lax.map(logp, zz, batch_size=256))(jnp.asarray(z)))
     log_ratio = log_p - log_q
     if not np.all(np.isfinite(log_ratio)):
@@ -200,8 +209,9 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
         except ValueError:  # all ratios equal: q is the posterior
             khat, ess = float("-inf"), 1.0
     kind = settings_of(result).get("approximation", "meanfield")
+    q = "mean-field" if kind == "meanfield" else ("full-rank" if full_rank else "marginal")
     return {"khat": float(khat), "khat_verdict": verdict(float(khat)), "khat_ess": ess,
-            "khat_draws": int(draws), "khat_q": "mean-field" if kind == "meanfield" else "marginal"}
+            "khat_draws": int(draws), "khat_q": q}
 
 
 # ----------------------------------------------------------------------------------------
@@ -496,8 +506,8 @@ def compare(
             row["divergences"] = int(res.attrs.get("divergences", 0))
         rows.append(row)
     if any(r.get("khat_q") == "marginal" for r in rows):
-        notes.append("k-hat of full-rank fits uses a diagonal Gaussian with the fit's marginal sds: "
-                     "results store no covariance yet.")
+        notes.append("k-hat of full-rank fits saved without their Cholesky factor uses a diagonal Gaussian "
+                     "with the fit's marginal sds.")
     return {"model": next(iter(families)) or info.get("family", ""), "task": task, "reference": reference,
             "runs": rows, "parameters": parameter_table(results, var_names, reference=reference), "notes": notes,
             "predictions": preds}

@@ -243,7 +243,9 @@ def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
     return out
 
 
-def _advi_groups(model, loss, mean, std) -> dict[str, xr.Dataset]:
+def _advi_groups(model, loss, mean, std, cholesky=None, order=None) -> dict[str, xr.Dataset]:
+    """``fit_history`` and ``approximation`` groups; a full-rank fit also stores its Cholesky
+    factor ``cholesky`` (unconstrained space, variables flattened in ``attrs["flat_order"]``)."""
     history = xr.Dataset({"loss": (("step",), np.asarray(loss, dtype=np.float64))},
                          coords={"step": np.arange(1, len(loss) + 1)})
     value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
@@ -254,7 +256,11 @@ def _advi_groups(model, loss, mean, std) -> dict[str, xr.Dataset]:
             dims = [f"{name}_dim_{i}" for i in range(np.ndim(mean[name]))]
         approx[f"{name}_mean"] = (dims, np.asarray(mean[name]))
         approx[f"{name}_sd"] = (dims, np.asarray(std[name]))
-    return {"fit_history": history, "approximation": xr.Dataset(approx)}
+    approximation = xr.Dataset(approx)
+    if cholesky is not None:
+        approximation["cholesky"] = (("flat_row", "flat_col"), np.asarray(cholesky, dtype=np.float64))
+        approximation.attrs["flat_order"] = json.dumps(list(order))
+    return {"fit_history": history, "approximation": approximation}
 
 
 def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressbar, method, devices):
@@ -267,7 +273,7 @@ def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressb
             posterior=posterior_dataset(model, out.draws), method=method, backend="jax",
             compile_seconds=out.compile_seconds, run_seconds=out.run_seconds,
             settings={**settings, "batch_size": out.batch_size}, model_info=info,
-            groups=_advi_groups(model, out.loss, out.mean, out.std),
+            groups=_advi_groups(model, out.loss, out.mean, out.std, out.extra.get("cholesky"), out.extra.get("order")),
             extra_attrs={"steps_done": out.steps_done, "interrupted": int(out.interrupted), "device": out.device},
         )
 
@@ -313,14 +319,16 @@ def _fit_advi_pytensor(model, *, info, kind, settings, progressbar, method):
     loss = np.asarray(approx.hist, dtype=np.float64) * float(approx.symbolic_normalizing_constant.eval())
     mean_flat, std_flat = approx.mean.eval(), approx.std.eval()
     mean, std = {}, {}
-    for name, (slc, shape) in _ordering(approx, model).items():
+    ordering = _ordering(approx, model)
+    for name, (slc, shape) in ordering.items():
         mean[name] = mean_flat[slc].reshape(shape)
         std[name] = std_flat[slc].reshape(shape)
+    cholesky = approx.groups[0].L.eval() if kind == "fullrank" else None
     return make_result(
         posterior=posterior_dataset(model, draws), method=method, backend="pytensor",
         compile_seconds=compile_seconds, run_seconds=run_seconds,
         settings={**settings, "approximation": kind}, model_info=info,
-        groups=_advi_groups(model, loss, mean, std),
+        groups=_advi_groups(model, loss, mean, std, cholesky, list(ordering)),
         extra_attrs={"steps_done": len(loss), "interrupted": int(interrupted), "device": "cpu"},
     )
 
