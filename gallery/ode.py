@@ -198,9 +198,11 @@ print(f"RK4 (steps <= 0.15) vs SciPy (rtol 1e-10) at the true parameters: max er
 lv_grid = np.linspace(0.1, float(lv.t.max()), N_GRID)
 
 # %% [markdown]
-# Fitting it is the same call as for the decay model. Mean-field ADVI finds the truth
-# but, as above, with sds that are too small; in smoke mode the fit is skipped (compiling
-# the two-state gradient takes most of a minute on a loaded 2-core machine).
+# Fitting it is the same call as for the decay model. Mean-field ADVI lands near the truth
+# but, as above, with sds far too small: in the full-size run (2026-11-26) gamma came out
+# 1.432 +- 0.005 against 1.5 and x0 9.58 +- 0.05 against 10, many sds away. Read these sds as
+# a lower bound; NUTS or full-rank ADVI is the check. In smoke mode the fit is skipped
+# (compiling the two-state gradient takes most of a minute on a loaded 2-core machine).
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
