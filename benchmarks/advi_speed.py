@@ -113,8 +113,6 @@ def run_pm_fit(case, data, seed, mode=None):
 
 def run_numpyro(case, data, seed):
     """NumPyro SVI with AutoNormal, in NumPyro's own precision (float32: JAX's 64-bit mode off)."""
-    import jax
-
     from bnngallery.advi_jax import precision_scope
 
     start = build(case, data, seed).initial_point()  # the same initial means as the other paths
@@ -186,10 +184,9 @@ def _run_numpyro(case, data, seed, start):
     probs = 0.0
     for s in range(n_draws):  # one draw at a time: bounded memory for 10k images
         h = Xt
-        layer_names = names if mnist else [*names[:-1], "out"]
-        for k, nm in enumerate(layer_names):
+        for k, nm in enumerate(names):
             h = h @ post[f"w_{nm}"][s] + (post[f"b_{nm}"][s] if mnist else 0.0)
-            if k < len(layer_names) - 1:
+            if k < len(names) - 1:
                 h = jnp.tanh(h)
         probs = probs + (jax.nn.softmax(h, axis=-1) if mnist else jax.nn.sigmoid(h))
     probs = np.asarray(probs) / n_draws

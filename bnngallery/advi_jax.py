@@ -62,7 +62,10 @@ class _Layout:
         self.dim = int(self.offsets[-1])
 
     def unflatten(self, z):
-        return [z[a:b].reshape(s) for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
+        """Split the last axis of ``z`` into one array per variable (leading axes kept)."""
+        lead = z.shape[:-1]
+        return [z[..., a:b].reshape((*lead, *s))
+                for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
 
     def names_at(self, mask: np.ndarray) -> list[str]:
         return [n for n, a, b in zip(self.names, self.offsets[:-1], self.offsets[1:], strict=True) if mask[a:b].any()]
@@ -209,8 +212,7 @@ def _fit(model, *, steps, learning_rate, method, mc_samples, init_sd, chunk_size
         # than one per variable), handed to mean-field in per-variable pieces.
         eps = jax.random.normal(k_eps, (mc_samples, D), dtype=jnp.float32).astype(real)
         if meanfield:
-            eps = [eps[:, a:b].reshape(mc_samples, *s)
-                   for a, b, s in zip(layout.offsets[:-1], layout.offsets[1:], layout.shapes, strict=True)]
+            eps = layout.unflatten(eps)
         idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
         return key, eps, idx
 
@@ -219,9 +221,7 @@ def _fit(model, *, steps, learning_rate, method, mc_samples, init_sd, chunk_size
         scale, entropy = scale_and_entropy(vp)
         if meanfield:
             return [m + e * s for m, e, s in zip(vp["mu"], eps, scale, strict=True)], entropy
-        flat = vp["mu"] + eps @ scale.T
-        return [flat[:, a:b].reshape(mc_samples, *s) for a, b, s in
-                zip(layout.offsets[:-1], layout.offsets[1:], layout.shapes, strict=True)], entropy
+        return layout.unflatten(vp["mu"] + eps @ scale.T), entropy
 
     def negative_elbo(vp, eps, data, idx):
         z, entropy = draws_of(vp, eps)

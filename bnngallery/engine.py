@@ -25,6 +25,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from .advi_jax import PRECISIONS
 from .jaxify import posterior_var_names, _minibatch_nodes
 from .results import final_elbo, make_result, posterior_dataset
 
@@ -32,7 +33,6 @@ METHODS = ("advi", "fullrank_advi", "nuts")
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
 LR_SCHEDULES = ("cosine", "constant")
-PRECISIONS = ("float64", "float32")
 INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
 
 
@@ -230,7 +230,7 @@ def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
         results.append(fit_one(random_seed + i))
         if int(results[-1].attrs.get("interrupted", 0)):
             break  # Ctrl-C: hand back the interrupted fit, marked so
-    elbos = [-np.inf if final_elbo(r) is None else final_elbo(r) for r in results]
+    elbos = [-np.inf if (e := final_elbo(r)) is None else e for r in results]
     best = len(results) - 1 if int(results[-1].attrs.get("interrupted", 0)) else int(np.argmax(elbos))
     out = results[best]
     out.attrs["settings"] = json.dumps({**json.loads(out.attrs["settings"]), "restarts": restarts,
