@@ -20,8 +20,9 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2
-from .layers import OBS_DIM, data_and_batches, get_activation, init_weights, tag_model
-from .mnist_mlp import N_CLASSES, _as_images, check_dtype, layer_scale, weight
+from .layers import (OBS_DIM, check_weight_prior, data_and_batches, get_activation, init_weights, initial_scale,
+                     layer_scale, tag_model, weight)
+from .mnist_mlp import N_CLASSES, _as_images, check_dtype
 from .validation import check_batch_size, check_hidden, check_labels, check_positive
 
 #: Name of the Deterministic holding the class probabilities.
@@ -47,6 +48,10 @@ def build_model(
     noncentered: bool = False,
     prior_sigma: float = 0.1,
     scale_prior: float = 1.0,
+    prior: str = "normal",
+    slab_weight: float = 0.25,
+    spike_ratio: float = 0.0025,
+    init_scale: float | None = None,
     conv_impl: str = "op",
     dtype: str = "float32",
     batch_size: int | None = None,
@@ -72,6 +77,12 @@ def build_model(
         As in :func:`models.mnist_mlp.build_model`: learned per-layer weight scales with a
         ``HalfNormal(scale_prior)`` hyperprior, or fixed ``Normal(0, prior_sigma)`` weights;
         biases always get ``Normal(0, prior_sigma)``.
+    prior, slab_weight, spike_ratio
+        The weights' prior shape, a Normal or a scale mixture, as in
+        :func:`models.mnist_mlp.build_model`.
+    init_scale : float, optional
+        Initial weight means ``Normal(0, init_scale / sqrt(fan_in))``; default 1 under the
+        Normal prior, 0.1 under the scale mixture (:func:`models.layers.weight`).
     conv_impl : {"op", "im2col"}
         Convolution as the ``Conv2D`` Op (a real convolution under JAX) or as im2col.
     dtype : {"float32", "float64"}
@@ -101,6 +112,8 @@ def build_model(
     act = get_activation(activation)
     prior_sigma = check_positive(prior_sigma, name="prior_sigma")
     scale_prior = check_positive(scale_prior, name="scale_prior")
+    prior_kw = dict(zip(("prior", "slab_weight", "spike_ratio"), check_weight_prior(prior, slab_weight, spike_ratio)))
+    init_scale = initial_scale(init_scale, prior)
     side = IMAGE_SIDE
     for i in range(len(filters)):
         conv_side = side - kernel + 1
@@ -148,7 +161,8 @@ def build_model(
             in_dim = "channel_in" if i == 0 else f"filter_{i - 1}"
             sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
             W = weight(f"w_{name}", dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"), sigma=sigma,
-                       noncentered=nc, init=init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng))
+                       noncentered=nc, init=init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng,
+                                                             scale=init_scale), **prior_kw)
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
             W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
             z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
@@ -164,7 +178,7 @@ def build_model(
             n_in, n_out = widths[j], widths[j + 1]
             sigma = layer_scale(name, init=1.0 / np.sqrt(n_in), **hier)
             W = weight(f"w_{name}", dims=(dims[j], dims[j + 1]), sigma=sigma, noncentered=nc,
-                       init=init_weights((n_in, n_out), fan_in=n_in, rng=rng))
+                       init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale), **prior_kw)
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[j + 1],), initval=np.zeros(n_out))
             h = pt.dot(h, pt.cast(W, dtype)) + pt.cast(b, dtype)
             if name != "out":
@@ -177,6 +191,6 @@ def build_model(
         pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
     settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
                 "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
-                "scale_prior": scale_prior, "conv_impl": conv_impl, "dtype": dtype, "batch_size": batch_size,
+                "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl, "dtype": dtype, "batch_size": batch_size,
                 "random_seed": int(random_seed)}
     return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")

@@ -57,11 +57,42 @@ def test_mlp_variants(small_mnist):
 
 
 @pytest.mark.parametrize("bad, match", [({"hidden": ()}, "hidden"), ({"dtype": "float16"}, "dtype"),
-                                        ({"prior_sigma": -1}, "prior_sigma")])
+                                        ({"prior_sigma": -1}, "prior_sigma"), ({"prior": "laplace"}, "prior must"),
+                                        ({"prior": "scale-mixture", "slab_weight": 1.0}, "use prior='normal'"),
+                                        ({"spike_ratio": 0}, "spike_ratio"), ({"init_scale": -1}, "init_scale")])
 def test_mlp_bad_settings(small_mnist, bad, match):
     X, y, _, _ = small_mnist
     with pytest.raises(ValueError, match=match):
         mnist_mlp.build_model(X, y, **bad)
+
+
+@pytest.mark.parametrize("hierarchical, noncentered", [(False, False), (True, False), (True, True)])
+def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
+    """The weights' log prior is the two-component mixture density at the layer's scale."""
+    from scipy import stats
+
+    X, y, _, _ = small_mnist
+    m = mnist_mlp.build_model(X, y, hidden=(6,), hierarchical=hierarchical, noncentered=noncentered,
+                              prior="scale-mixture", prior_sigma=0.7, slab_weight=0.3, spike_ratio=0.01)
+    assert m.gallery_info["settings"]["prior"] == "scale-mixture"
+    point = m.initial_point()
+    name = "w_in_raw" if noncentered else "w_in"
+    value = np.random.default_rng(1).normal(0.0, 0.05, size=point[name].shape)
+    point[name] = value
+    scale = 1.0 if noncentered else (np.exp(point["sigma_in_log__"]) if hierarchical else 0.7)
+    expected = np.log(0.3 * stats.norm.pdf(value, 0, scale) + 0.7 * stats.norm.pdf(value, 0, 0.01 * scale)).sum()
+    logp = m.compile_logp(vars=[m[name]], jacobian=False, mode=PY_MODE)(point)
+    np.testing.assert_allclose(logp, expected, rtol=1e-10)
+
+
+def test_initial_means_start_inside_the_spike_under_the_scale_mixture(small_mnist):
+    X, y, _, _ = small_mnist
+    for prior, scale in [("normal", 1.0), ("scale-mixture", 0.1)]:
+        m = mnist_mlp.build_model(X, y, hidden=(200,), prior=prior)
+        assert m.gallery_info["settings"]["init_scale"] == scale
+        assert m.initial_point()["w_in"].std() == pytest.approx(scale / np.sqrt(784), rel=0.05)
+    m = mnist_mlp.build_model(X, y, hidden=(200,), prior="scale-mixture", init_scale=0.5)
+    assert m.initial_point()["w_in"].std() == pytest.approx(0.5 / np.sqrt(784), rel=0.05)
 
 
 def test_mlp_rejects_bad_labels(small_mnist):
@@ -147,6 +178,12 @@ def test_cnn_structure_and_bad_settings(small_mnist):
         cnn.build_model(X, y, conv_impl="fft")
     with pytest.raises(ValueError, match="28x28"):
         cnn.build_model(X[:, :100], y)
+    with pytest.raises(ValueError, match="prior must"):
+        cnn.build_model(X, y, prior="cauchy")
+    mix = cnn.build_model(X, y, filters=(4, 4), dense=(8,), prior="scale-mixture", batch_size=32)
+    assert mix.gallery_info["settings"]["prior"] == "scale-mixture"
+    assert type(mix["w_conv_0"].owner.op).__name__ == "MixtureRV"
+    assert np.isfinite(mix.compile_logp(mode=PY_MODE)(mix.initial_point()))
 
 
 def test_mlp_fit_and_predict_in_chunks(small_mnist):
@@ -178,8 +215,10 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
     from bnngallery.workflows import get_runner
 
     logs = []
+    # article A's hierarchical prior, whose learned layer scales metrics.json reports
+    hier = {"model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
     metrics = get_runner("mnist-mlp")(methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False,
-                                      log=logs.append)
+                                      log=logs.append, settings=hier)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     row = saved["runs"][0]
     for key in ("test_accuracy", "test_nll", "ece", "accuracy_at_95pct_kept", "fit_seconds", "compile_seconds",
