@@ -35,7 +35,7 @@ CASES = {
               "init_sd": 1.0},
     "wide": {"family": "moons", "n_samples": 40_000, "hidden": (64, 64), "batch_size": 128, "steps": 20_000,
              "init_sd": 0.1},
-    # the gallery's CPU-sized hierarchical MLP (workflows_mnist "full"): 60k images, 2x256 tanh
+    # article A's hierarchical MLP (builder defaults: Normal prior, tanh) on 60k images, 2x256
     "mnist-mlp": {"family": "mnist-mlp", "hidden": (256, 256), "batch_size": 256, "steps": 2000, "init_sd": 1e-3},
 }
 PATHS = ("engine", "engine[f32]", "pm.fit", "pm.fit[JAX]", "numpyro-svi")
@@ -138,7 +138,7 @@ def _run_numpyro(case, data, seed, start):
 
     def model(X, y=None):
         h_layers = []
-        if mnist:  # the gallery's hierarchical MLP: per-layer HalfNormal(1) scales, N(0, 0.1) biases
+        if mnist:  # article A's hierarchical MLP: per-layer HalfNormal(1) scales, N(0, 0.1) biases
             sizes = [*widths, 10]
             for i, nm in enumerate(names):
                 sd = numpyro.sample(f"sigma_{nm}", dist.HalfNormal(1.0))

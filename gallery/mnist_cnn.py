@@ -14,9 +14,11 @@
 # %% [markdown]
 # # A Bayesian CNN on MNIST: convolutions in a PyMC graph, fitted by minibatch ADVI
 #
-# Article A's network: conv 32 filters 5x5 -> tanh -> max-pool 2x2 -> conv 32 5x5 -> tanh ->
-# max-pool 2x2 -> dense 256 tanh -> dense 10 softmax, every weight Bayesian with a learned
-# per-layer scale. The convolution is a small PyTensor Op that the JAX backend compiles to
+# Article A's network: conv 32 filters 5x5 -> max-pool 2x2 -> conv 32 5x5 -> max-pool 2x2 ->
+# dense 256 -> dense 10 softmax, every weight Bayesian. The run settings are the CLI's
+# (`bnngallery run mnist-cnn`, `MNIST_SETTINGS` in `bnngallery/workflows_mnist.py`): ReLU
+# units (the article's tanh is `activation="tanh"`) and Blundell et al.'s scale-mixture prior
+# on the weights (`prior="scale-mixture"`; see the MLP notebook for what it changes). The convolution is a small PyTensor Op that the JAX backend compiles to
 # `jax.lax.conv_general_dilated` (a real convolution for XLA and cuDNN); `conv_impl="im2col"`
 # writes it as slices and a dot product instead. Uncertainty: article A's chi-square statistic
 # for correct vs misclassified digits, referral, calibration and Fashion-MNIST as unseen inputs.
@@ -37,12 +39,10 @@ from bnngallery import fit, predict
 from bnngallery import uncertainty as U
 from bnngallery.models import cnn
 from bnngallery.plots import plot_elbo
-from bnngallery.workflows_mnist import default_conv_impl, learned_scales, load_mnist_splits, load_ood
+from bnngallery.workflows_mnist import default_conv_impl, learned_scales, load_mnist_splits, load_ood, mnist_settings
 
-N_TRAIN, N_TEST = (800, 200) if SMOKE else (None, None)
-ARCH = dict(filters=(4, 4), dense=(16,)) if SMOKE else dict(filters=(32, 32), dense=(256,))
-STEPS = 60 if SMOKE else 4000
-DRAWS = 10 if SMOKE else 30
+S = mnist_settings("mnist-cnn", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
+print(S)
 CONV = default_conv_impl("jax")  # "op" on GPU; on CPU im2col is faster inside the engine's scan loop
 print("convolution:", CONV)
 
@@ -50,26 +50,27 @@ print("convolution:", CONV)
 # ## Data and model
 
 # %%
-X, y, Xt, yt = load_mnist_splits(n_train=N_TRAIN, n_test=N_TEST)
-ood = load_ood(["fashion-mnist"], limit=N_TEST)["fashion-mnist"]
-model = cnn.build_model(X.reshape(-1, 28, 28), y, **ARCH, conv_impl=CONV, batch_size=128, random_seed=SEED)
+X, y, Xt, yt = load_mnist_splits(n_train=S["n_train"], n_test=S["n_test"])
+ood = load_ood(["fashion-mnist"], limit=S["n_ood"])["fashion-mnist"]
+model = cnn.build_model(X.reshape(-1, 28, 28), y, **S["model"], conv_impl=CONV, batch_size=S["batch_size"],
+                        random_seed=SEED)
 model
 
 # %% [markdown]
 # ## Minibatch ADVI
 
 # %%
-advi = fit(model, "advi", steps=STEPS, learning_rate=0.01, init_sd=1e-3, draws=DRAWS, random_seed=SEED,
-           precision="float32")
-print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {STEPS} steps")
+advi = fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], lr_schedule=S["lr_schedule"],
+           init_sd=S["init_sd"], draws=S["draws"], random_seed=SEED, precision=S["precision"])
+print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {S['steps']} steps")
 plot_elbo(advi);
 
 # %% [markdown]
 # ## Accuracy, confusion matrix, learned scales
 
 # %%
-p_test = predict(cnn.build_model, advi, Xt, chunk_rows=1024)
-p_ood = predict(cnn.build_model, advi, ood, chunk_rows=1024)
+p_test = predict(cnn.build_model, advi, Xt, draws=S["predict_draws"], random_seed=SEED)
+p_ood = predict(cnn.build_model, advi, ood, draws=S["predict_draws"], random_seed=SEED)
 mean = U.predictive_mean(p_test)
 correct = mean.argmax(1) == yt
 print(f"test accuracy {correct.mean():.4f}, NLL {U.negative_log_likelihood(mean, yt):.4f}, "
