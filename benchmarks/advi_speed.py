@@ -13,7 +13,7 @@ One run measures, on the same network, data and batch size:
 
 Every path starts from the builder's initial means and the same initial posterior sd.
 Cases: ``moons`` (2x5 tanh, 500 train points, batch 50, 30k steps), ``wide`` (2x64 tanh,
-20k train points, batch 128, 20k steps) and ``mnist-mlp`` (the gallery's hierarchical MLP,
+20k train points, batch 128, 20k steps) and ``mnist-mlp`` (article A's hierarchical MLP,
 2x256 tanh, 60k MNIST images, batch 256, 2000 steps; needs ``BNNGALLERY_DATA_DIR`` offline). Writes ``benchmarks/results/advi_speed.json``
 (a list of rows with ``case``, ``path``, ``s_per_1000_steps``, ``compile_seconds``,
 ``test_accuracy``) and prints a table. ``--smoke`` runs a few hundred steps of each.

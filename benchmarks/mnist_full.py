@@ -7,7 +7,7 @@ compile seconds, learned scales) with the machine it ran on into
 
     python benchmarks/mnist_full.py                 # both models
     python benchmarks/mnist_full.py --only mlp --steps 3000
-    python benchmarks/mnist_full.py --only mlp --variant hierarchical --tag hier   # article A's prior
+    python benchmarks/mnist_full.py --only mlp --variant hierarchical    # entry mnist-mlp-hierarchical
     python benchmarks/mnist_full.py --preset gpu --tag gpu      # article-size nets, 200k steps (on a GPU)
 
 The CPU preset (the workflow's "full" settings) is sized for the 2-core CPU; the GPU preset
@@ -28,23 +28,28 @@ from bnngallery.workflows_mnist import run_mnist_cnn, run_mnist_mlp
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_full.json"
 RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)}
 
-#: Builder overrides per prior variant: "default" is the workflow's scale-mixture prior;
-#: "hierarchical" is article A's Normal(0, sigma_layer) with sigma_layer ~ HalfNormal(1);
-#: "normal" is a fixed Normal(0, 1), the scale mixture's wide component alone (the ablation).
+#: Builder overrides per prior variant (the rest of the network as in the workflow: ReLU,
+#: biases Normal(0, 1)): "default" is the workflow's scale-mixture prior; "hierarchical" gives
+#: the weights article A's Normal(0, sigma_layer) with sigma_layer ~ HalfNormal(1); "normal" is
+#: a fixed Normal(0, 1), the scale mixture's wide component alone (the ablation). Both Normal
+#: variants start from the usual 1/sqrt(fan_in) initial means.
 VARIANTS = {
     "default": {},
     "hierarchical": {"prior": "normal", "hierarchical": True, "init_scale": None},
     "normal": {"prior": "normal", "hierarchical": False, "init_scale": None},
 }
 
+#: Article A's networks as the earlier GPU rows ran them: tanh, hierarchical Normal prior, N(0, 0.1) biases.
+ARTICLE = {"activation": "tanh", "prior": "normal", "hierarchical": True, "prior_sigma": 0.1, "init_scale": None}
+
 #: Settings overrides per preset and model ("cpu" = the workflow's own full settings).
 PRESETS = {
     "cpu": {"mlp": {}, "cnn": {}},
     "gpu": {
         "mlp": {"steps": 200_000, "batch_size": 500, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
-                "model": {"hidden": (800, 800)}},
+                "model": {"hidden": (800, 800), **ARTICLE}},
         "cnn": {"steps": 200_000, "batch_size": 128, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
-                "model": {"conv_impl": "op"}},
+                "model": {"conv_impl": "op", **ARTICLE}},
     },
 }
 
@@ -68,12 +73,12 @@ def main(argv=None) -> dict:
         if args.steps:
             overrides["steps"] = args.steps
         overrides["model"] = {**overrides.get("model", {}), **VARIANTS[args.variant]}
+        name = family + (f"-{args.variant}" if args.variant != "default" else "") + (f"-{args.tag}" if args.tag else "")
         t0 = time.perf_counter()
-        metrics = run(out_dir=Path(args.out) / family, random_seed=args.seed, progressbar=False, settings=overrides)
+        metrics = run(out_dir=Path(args.out) / name, random_seed=args.seed, progressbar=False, settings=overrides)
         metrics["total_wall_seconds"] = time.perf_counter() - t0
         metrics["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         metrics["python"] = platform.python_version()
-        name = family + (f"-{args.tag}" if args.tag else "")
         table[name] = metrics
         write_json(table, path)
         print(json.dumps(metrics["runs"][0] if metrics["runs"] else metrics, indent=1, default=str)[:2000])

@@ -60,13 +60,13 @@ model
 # ## Minibatch ADVI
 
 # %%
-advi = fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], lr_schedule=S["lr_schedule"],
-           init_sd=S["init_sd"], draws=S["draws"], random_seed=SEED, precision=S["precision"])
+advi = fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], init_sd=S["init_sd"],
+           draws=S["draws"], random_seed=SEED, precision=S["precision"])
 print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {S['steps']} steps")
 plot_elbo(advi);
 
 # %% [markdown]
-# ## Accuracy, confusion matrix, learned scales
+# ## Accuracy and the confusion matrix
 
 # %%
 p_test = predict(cnn.build_model, advi, Xt, draws=S["predict_draws"], random_seed=SEED)
@@ -75,7 +75,8 @@ mean = U.predictive_mean(p_test)
 correct = mean.argmax(1) == yt
 print(f"test accuracy {correct.mean():.4f}, NLL {U.negative_log_likelihood(mean, yt):.4f}, "
       f"ECE {U.expected_calibration_error(mean, yt):.4f}")
-print("learned scales:", {k: round(v["mean"], 4) for k, v in learned_scales(advi).items()})
+if scales := learned_scales(advi):  # hierarchical variants only
+    print("learned scales:", {k: round(v["mean"], 4) for k, v in scales.items()})
 U.plot_confusion(mean, yt);
 
 # %% [markdown]

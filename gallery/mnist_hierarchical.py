@@ -52,8 +52,8 @@ print(S)
 
 def fit_advi(model):
     """Minibatch ADVI with the run settings."""
-    return fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], lr_schedule=S["lr_schedule"],
-               init_sd=S["init_sd"], draws=S["draws"], random_seed=SEED, precision=S["precision"])
+    return fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], init_sd=S["init_sd"],
+               draws=S["draws"], random_seed=SEED, precision=S["precision"])
 
 
 # %% [markdown]

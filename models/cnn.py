@@ -160,9 +160,9 @@ def build_model(
             fan_in = c_in * kernel * kernel
             in_dim = "channel_in" if i == 0 else f"filter_{i - 1}"
             sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
+            init = init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng, scale=init_scale)
             W = weight(f"w_{name}", dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"), sigma=sigma,
-                       noncentered=nc, init=init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng,
-                                                             scale=init_scale), **prior_kw)
+                       noncentered=nc, init=init, **prior_kw)
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
             W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
             z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
@@ -191,6 +191,6 @@ def build_model(
         pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
     settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
                 "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
-                "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl, "dtype": dtype, "batch_size": batch_size,
-                "random_seed": int(random_seed)}
+                "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl,
+                "dtype": dtype, "batch_size": batch_size, "random_seed": int(random_seed)}
     return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")

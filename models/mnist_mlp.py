@@ -3,10 +3,13 @@
 Images (flattened to 784 pixels in [0, 1]) go through dense hidden layers to 10 logits and a
 Categorical likelihood. With ``hierarchical=True`` (article A, "hierarchical prior") each
 layer's weights share a scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` that is learned from
-the data instead of being fixed as an L2 strength; ``hierarchical=False`` is the article's
-fixed ``Normal(0, prior_sigma)`` network, kept for comparison. ``noncentered=True`` writes each
-weight as ``sigma * w_raw`` with ``w_raw ~ Normal(0, 1)``, which decouples the weights from
-their scale in the posterior geometry (useful for NUTS; for mean-field ADVI either works).
+the data instead of being fixed as an L2 strength; ``hierarchical=False`` fixes the scale at
+``prior_sigma`` (the article's ``Normal(0, 0.1)`` network). ``prior`` shapes each weight's
+prior around that scale: a Normal (the article) or Blundell et al.'s scale mixture
+(:func:`models.layers.weight`). ``noncentered=True`` writes each weight as ``sigma * w_raw``
+with ``w_raw`` standardised (``Normal(0, 1)``, or the mixture at scale 1), which decouples
+the weights from their scale in the posterior geometry (useful for NUTS; for mean-field
+ADVI either works).
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ def build_model(
         Learn one weight scale per layer with a ``HalfNormal(scale_prior)`` hyperprior;
         ``False`` fixes every weight's prior to ``Normal(0, prior_sigma)``.
     noncentered : bool
-        Non-centred weights ``sigma * Normal(0, 1)`` (only matters with ``hierarchical``).
+        Non-centred weights ``sigma * w_raw``, ``w_raw`` the prior at scale 1 (only matters
+        with ``hierarchical``).
     prior_sigma : float
         Fixed prior sd of the weights when ``hierarchical=False`` (article: 0.1), and of the
         biases in both variants.
@@ -89,8 +93,8 @@ def build_model(
         Shape of each weight's prior around its scale (the learned layer scale or
         ``prior_sigma``): a Normal (the article), or the scale mixture ``slab_weight *
         Normal(0, scale) + (1 - slab_weight) * Normal(0, spike_ratio * scale)`` of Blundell
-        et al. (2015), which mean-field ADVI fits to a far more accurate network (see
-        :func:`weight`).
+        et al. (2015), on which mean-field ADVI gives a more accurate network (see
+        :func:`models.layers.weight`).
     slab_weight, spike_ratio : float
         The scale mixture's weight on the wide component and the narrow component's sd
         relative to the wide one (defaults: 0.25 and 0.0025 ~ e**-6, as in Blundell et al.).
@@ -160,5 +164,6 @@ def build_model(
         pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
     settings = {"hidden": list(hidden), "activation": activation, "hierarchical": bool(hierarchical),
                 "noncentered": bool(noncentered), "prior_sigma": prior_sigma, "scale_prior": scale_prior,
-                **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype, "batch_size": batch_size, "random_seed": int(random_seed)}
+                **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype, "batch_size": batch_size,
+                "random_seed": int(random_seed)}
     return tag_model(model, family="mnist-mlp", settings=settings, output=OUTPUT, task="multiclass")

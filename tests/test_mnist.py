@@ -59,7 +59,7 @@ def test_mlp_variants(small_mnist):
 @pytest.mark.parametrize("bad, match", [({"hidden": ()}, "hidden"), ({"dtype": "float16"}, "dtype"),
                                         ({"prior_sigma": -1}, "prior_sigma"), ({"prior": "laplace"}, "prior must"),
                                         ({"prior": "scale-mixture", "slab_weight": 1.0}, "use prior='normal'"),
-                                        ({"spike_ratio": 0}, "spike_ratio"), ({"init_scale": -1}, "init_scale")])
+                                        ({"prior": "scale-mixture", "spike_ratio": 0}, "spike_ratio"), ({"init_scale": -1}, "init_scale")])
 def test_mlp_bad_settings(small_mnist, bad, match):
     X, y, _, _ = small_mnist
     with pytest.raises(ValueError, match=match):
@@ -85,7 +85,7 @@ def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
     np.testing.assert_allclose(logp, expected, rtol=1e-10)
 
 
-def test_initial_means_start_inside_the_spike_under_the_scale_mixture(small_mnist):
+def test_default_initial_scale_depends_on_the_prior(small_mnist):
     X, y, _, _ = small_mnist
     for prior, scale in [("normal", 1.0), ("scale-mixture", 0.1)]:
         m = mnist_mlp.build_model(X, y, hidden=(200,), prior=prior)
@@ -200,6 +200,47 @@ def test_mlp_fit_and_predict_in_chunks(small_mnist):
     assert (p.mean(0).argmax(1) == small_mnist[3]).mean() > 0.3  # chance is 0.1
 
 
+def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
+    """A fit under the mixture rebuilds as the mixture; a result saved before the prior options
+    existed (no prior/init_scale keys) rebuilds as the Normal-prior network it was."""
+    import json
+
+    from bnngallery import fit, predict
+    from bnngallery.predict import prediction_model
+
+    X, y, Xt, _ = small_mnist
+    m = mnist_mlp.build_model(X, y, hidden=(16,), hierarchical=False, prior_sigma=1.0, prior="scale-mixture",
+                              batch_size=64)
+    r = fit(m, "advi", steps=100, learning_rate=0.01, init_sd=1e-3, draws=8, progressbar=False)
+    rebuilt = prediction_model(mnist_mlp.build_model, r, Xt[:20])
+    assert rebuilt.gallery_info["settings"] == {**m.gallery_info["settings"], "batch_size": None}
+    assert type(rebuilt["w_in"].owner.op).__name__ == "MixtureRV"
+    p = predict(mnist_mlp.build_model, r, Xt[:20])
+    assert p.shape == (8, 20, 10)
+
+    old = mnist_mlp.build_model(X, y, hidden=(16,), hierarchical=False, batch_size=64)
+    r_old = fit(old, "advi", steps=20, learning_rate=0.01, init_sd=1e-3, draws=4, progressbar=False)
+    expected = predict(mnist_mlp.build_model, r_old, Xt[:20])
+    legacy = {k: v for k, v in json.loads(r_old.attrs["model_settings"]).items()
+              if k not in ("prior", "slab_weight", "spike_ratio", "init_scale")}
+    r_old.attrs["model_settings"] = json.dumps(legacy)
+    assert prediction_model(mnist_mlp.build_model, r_old, Xt[:20]).gallery_info["settings"]["prior"] == "normal"
+    np.testing.assert_array_equal(predict(mnist_mlp.build_model, r_old, Xt[:20]), expected)
+
+
+def test_mnist_settings_merge_overrides_without_touching_the_table():
+    from bnngallery.workflows_mnist import MNIST_SETTINGS, mnist_settings
+
+    before = json.dumps(MNIST_SETTINGS, default=str)
+    s = mnist_settings("mnist-mlp", overrides={"steps": 7, "model": {"hidden": (5,), "prior": "normal"}})
+    assert s["steps"] == 7 and s["model"]["hidden"] == (5,) and s["model"]["prior"] == "normal"
+    assert s["model"]["activation"] == MNIST_SETTINGS["mnist-mlp"]["full"]["model"]["activation"]
+    assert mnist_settings("mnist-cnn", smoke=True)["n_train"] == MNIST_SETTINGS["mnist-cnn"]["smoke"]["n_train"]
+    assert json.dumps(MNIST_SETTINGS, default=str) == before
+    with pytest.raises(ValueError, match="family must be one of"):
+        mnist_settings("mnist-rnn")
+
+
 def test_cnn_fit_and_predict(small_mnist):
     from bnngallery import fit, predict
 
@@ -256,3 +297,32 @@ def test_nuts_is_available_on_a_small_subset(small_mnist):
     p = predict(mnist_mlp.build_model, r, Xt)
     assert p.shape == (50, len(Xt), 10)
     assert (p.mean(0).argmax(1) == yt).mean() > 0.2
+
+
+def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        import mnist_full
+    finally:
+        sys.path.remove(str(bench_dir))
+    seen = []
+
+    def fake_run(*, out_dir, random_seed, progressbar, settings):
+        seen.append((Path(out_dir).name, settings))
+        return {"runs": [], "settings": settings}
+
+    monkeypatch.setattr(mnist_full, "RUNS", {"mlp": ("mnist-mlp", fake_run), "cnn": ("mnist-cnn", fake_run)})
+    results = tmp_path / "r.json"
+    mnist_full.main(["--only", "mlp", "--variant", "hierarchical", "--results", str(results), "--out", str(tmp_path)])
+    mnist_full.main(["--only", "cnn", "--preset", "gpu", "--tag", "gpu", "--results", str(results),
+                     "--out", str(tmp_path)])
+    table = json.loads(results.read_text())
+    assert set(table) == {"mnist-mlp-hierarchical", "mnist-cnn-gpu"}  # a variant never overwrites the default
+    (out_mlp, mlp), (out_cnn, cnn_settings) = seen
+    assert out_mlp == "mnist-mlp-hierarchical" and out_cnn == "mnist-cnn-gpu"
+    assert mlp["model"]["prior"] == "normal" and mlp["model"]["hierarchical"] is True
+    assert cnn_settings["model"]["activation"] == "tanh" and cnn_settings["model"]["prior"] == "normal"
