@@ -83,13 +83,8 @@ def dense_layer(
     ``sigma`` may be a number or a random variable (a hierarchical scale). Returns the
     pre-activation tensor.
     """
-    W = pm.Normal(
-        f"w_{name}",
-        0.0,
-        sigma,
-        dims=(in_dim, out_dim),
-        initval=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale),
-    )
+    W = weight(f"w_{name}", dims=(in_dim, out_dim), sigma=sigma, noncentered=False,
+               init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale))
     out = pt.dot(inputs, W)
     if bias:
         b = pm.Normal(f"b_{name}", 0.0, sigma, dims=(out_dim,), initval=np.zeros(n_out))
@@ -108,18 +103,18 @@ def initial_scale(init_scale, prior: str) -> float:
     return check_positive(init_scale, name="init_scale")
 
 
-def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> tuple[str, float, float]:
-    """Validate the weight-prior options; return them as ``(prior, slab_weight, spike_ratio)``."""
+def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> dict:
+    """Validate the weight-prior options; return them as the keywords of :func:`weight`."""
     if prior not in WEIGHT_PRIORS:
         raise ValueError(f"prior must be one of {WEIGHT_PRIORS}; got {prior!r}.")
     if prior == "normal":  # the mixture's options do not apply
-        return prior, float(slab_weight), float(spike_ratio)
+        return {"prior": prior, "slab_weight": float(slab_weight), "spike_ratio": float(spike_ratio)}
     slab_weight = check_positive(slab_weight, name="slab_weight")
     spike_ratio = check_positive(spike_ratio, name="spike_ratio")
     if slab_weight >= 1 or spike_ratio >= 1:
         raise ValueError(f"slab_weight and spike_ratio must lie in (0, 1); got {slab_weight} and {spike_ratio} "
                          "(slab_weight=1 is the plain Normal prior: use prior='normal').")
-    return prior, slab_weight, spike_ratio
+    return {"prior": prior, "slab_weight": slab_weight, "spike_ratio": spike_ratio}
 
 
 def _prior(name: str, sigma, *, dims, init, prior: str, slab_weight: float, spike_ratio: float):

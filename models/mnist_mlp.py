@@ -126,7 +126,7 @@ def build_model(
     act = get_activation(activation)
     prior_sigma = check_positive(prior_sigma, name="prior_sigma")
     scale_prior = check_positive(scale_prior, name="scale_prior")
-    prior_kw = dict(zip(("prior", "slab_weight", "spike_ratio"), check_weight_prior(prior, slab_weight, spike_ratio)))
+    prior_kw = check_weight_prior(prior, slab_weight, spike_ratio)
     init_scale = initial_scale(init_scale, prior)
     n, d = X.shape
     if y is not None:
