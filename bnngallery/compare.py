@@ -32,6 +32,7 @@ import xarray as xr
 from .metrics import accuracy, agreement, log_predictive_density
 from .predict import predict
 from .results import final_elbo, model_settings_of, settings_of
+from .uncertainty import expected_calibration_error
 from .workflows import MOONS_SETTINGS
 
 #: Yao et al. (2018): k-hat below this, the approximation is good.
@@ -216,26 +217,6 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
 
 # ----------------------------------------------------------------------------------------
 # predictive scores
-
-
-def expected_calibration_error(p, y, *, n_bins: int = 10) -> float:
-    """Expected calibration error of the predicted class's probability (equal-width bins).
-
-    ``p`` is P(y = 1) of shape (n,) for a binary task, or class probabilities (n, K).
-    """
-    p, y = np.asarray(p, dtype=np.float64), np.asarray(y)
-    if p.ndim == 1:
-        p = np.column_stack([1.0 - p, p])
-    conf, pred = p.max(axis=1), p.argmax(axis=1)
-    correct = (pred == y).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        sel = which == b
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(ece)
 
 
 def regression_predictive(mu_draws, sigma_draws, *, prob: float = INTERVAL_PROB, random_seed: int = 0) -> dict:
@@ -487,7 +468,7 @@ def compare(
         else:
             row["test_accuracy"] = accuracy(p["mean"], y_test)
             row["test_log_likelihood"] = log_predictive_density(p["draws"], y_test)
-            row["ece"] = expected_calibration_error(p["mean"], y_test)
+            row["ece"] = expected_calibration_error(p["mean"], y_test, n_bins=10)
         if reference and key != reference:
             q = preds[reference]
             if task == "regression":

@@ -12,9 +12,11 @@ def binary_probs(p_draws: np.ndarray) -> np.ndarray:
 
 def accuracy(p_mean: np.ndarray, y: np.ndarray) -> float:
     """Share of rows whose most probable class is the label (binary: P(y=1) > 0.5)."""
-    p_mean = np.asarray(p_mean)
+    p_mean, y = np.asarray(p_mean), np.asarray(y)
+    if y.shape != p_mean.shape[:1]:
+        raise ValueError(f"y must have shape ({len(p_mean)},) to match the predictions; got {y.shape}.")
     pred = p_mean.argmax(axis=-1) if p_mean.ndim == 2 else (p_mean > 0.5).astype(int)
-    return float(np.mean(pred == np.asarray(y)))
+    return float(np.mean(pred == y))
 
 
 def log_predictive_density(p_draws: np.ndarray, y: np.ndarray) -> float:

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from .metrics import accuracy  # noqa: F401  (one definition, re-exported for classifier reports)
+
 #: Rows processed at once when scores are computed from draws (bounds the float64 copies).
 CHUNK_ROWS = 2048
 _EPS = 1e-12
@@ -184,12 +186,6 @@ def _check_labels(y, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def accuracy(probs, y) -> float:
-    """Share of rows whose most probable class (of the predictive mean) is the label."""
-    p = _check_mean(probs)
-    return float(np.mean(p.argmax(axis=1) == _check_labels(y, len(p))))
-
-
 def negative_log_likelihood(probs, y) -> float:
     """Test NLL: mean over rows of ``-log pbar(y_i)``, with ``pbar`` the predictive mean (n, K)."""
     p = _check_mean(probs)
@@ -200,13 +196,16 @@ def negative_log_likelihood(probs, y) -> float:
 def reliability_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Confidence (max predictive probability) against accuracy in ``n_bins`` equal-width bins.
 
+    ``probs`` is (n, classes), or P(y = 1) of shape (n,) for a binary task.
+
     Returns
     -------
     dict
         ``edges`` (n_bins + 1), and per bin ``count``, ``confidence`` (mean), ``accuracy``
         (NaN for an empty bin).
     """
-    p = _check_mean(probs)
+    p = np.asarray(probs, dtype=np.float64)
+    p = _check_mean(np.column_stack([1.0 - p, p]) if p.ndim == 1 else p)
     y = _check_labels(y, len(p))
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
