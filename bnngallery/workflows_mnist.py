@@ -36,7 +36,7 @@ from .workflows import _cpu_count, write_json
 #: which predict far better than the article's tanh units under a Normal prior (README, "MNIST");
 #: the step size follows the engine's default cosine decay.
 _MNIST_MODEL = {"activation": "relu", "prior": "scale-mixture", "hierarchical": False, "prior_sigma": 1.0}
-_MNIST_FIT = {"learning_rate": 0.01, "init_sd": 1e-3, "precision": "float32"}
+_MNIST_FIT = {"learning_rate": 0.01, "init_sd": 1e-3, "mc_samples": 1, "precision": "float32"}
 MNIST_SETTINGS = {
     "mnist-mlp": {
         "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 8000, "batch_size": 256, **_MNIST_FIT,
@@ -199,7 +199,8 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
         log(f"[{family}] ADVI ({backend}), minibatch {size['batch_size']}, {size['steps']} steps, "
             f"lr {size['learning_rate']}, init_sd {size['init_sd']}, model {model.gallery_info['settings']}")
         result = fit(model, "advi", backend=backend, steps=size["steps"], learning_rate=size["learning_rate"],
-                     init_sd=size["init_sd"], draws=size["draws"], random_seed=random_seed,
+                     init_sd=size["init_sd"], mc_samples=size["mc_samples"], draws=size["draws"],
+                     random_seed=random_seed,
                      progressbar=progressbar, precision=size["precision"] if backend == "jax" else "float64")
         wall = time.perf_counter() - t0
         save_result(result, out_dir / f"{method}.nc")

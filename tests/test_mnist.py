@@ -257,7 +257,8 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
 
     logs = []
     # article A's hierarchical prior, whose learned layer scales metrics.json reports
-    hier = {"model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
+    # (and two Monte Carlo samples of the ELBO per step, passed through to the engine)
+    hier = {"mc_samples": 2, "model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
     metrics = get_runner("mnist-mlp")(methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False,
                                       log=logs.append, settings=hier)
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -269,6 +270,9 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
     assert set(row["learned_scales"]) == {"in", "1", "out"}
     assert len(saved["runs"]) == 1 and "NUTS skipped" in saved["notes"][0]
     assert metrics["model"] == "mnist-mlp"
+    from bnngallery.results import load_result, settings_of
+
+    assert settings_of(load_result(tmp_path / "advi.nc"))["mc_samples"] == 2
     for fig in ("confusion.png", "reliability.png", "referral.png", "ood_entropy.png", "most_uncertain.png"):
         assert (tmp_path / fig).exists()
 
