@@ -66,6 +66,15 @@ def mnist_settings(family: str, *, smoke: bool = False, overrides: dict | None =
     return size
 
 
+def advi_options(size: dict, *, backend: str = "jax") -> dict:
+    """The keywords of ``fit(model, "advi", ...)`` in run settings ``size`` (from
+    :func:`mnist_settings`): one mapping for the CLI and the notebooks. The PyTensor backend
+    runs in float64."""
+    return {"steps": size["steps"], "learning_rate": size["learning_rate"], "init_sd": size["init_sd"],
+            "mc_samples": size["mc_samples"], "draws": size["draws"],
+            "precision": size["precision"] if backend == "jax" else "float64"}
+
+
 #: Out-of-distribution sets used unless the caller names others (registered names or IDX folders).
 DEFAULT_OOD = ("fashion-mnist",)
 
@@ -198,10 +207,8 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
         model = builder(X, y, batch_size=size["batch_size"], random_seed=random_seed, **model_kw)
         log(f"[{family}] ADVI ({backend}), minibatch {size['batch_size']}, {size['steps']} steps, "
             f"lr {size['learning_rate']}, init_sd {size['init_sd']}, model {model.gallery_info['settings']}")
-        result = fit(model, "advi", backend=backend, steps=size["steps"], learning_rate=size["learning_rate"],
-                     init_sd=size["init_sd"], mc_samples=size["mc_samples"], draws=size["draws"],
-                     random_seed=random_seed,
-                     progressbar=progressbar, precision=size["precision"] if backend == "jax" else "float64")
+        result = fit(model, "advi", backend=backend, random_seed=random_seed, progressbar=progressbar,
+                     **advi_options(size, backend=backend))
         wall = time.perf_counter() - t0
         save_result(result, out_dir / f"{method}.nc")
         t1 = time.perf_counter()

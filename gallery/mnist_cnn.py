@@ -39,7 +39,8 @@ from bnngallery import fit, predict
 from bnngallery import uncertainty as U
 from bnngallery.models import cnn
 from bnngallery.plots import plot_elbo
-from bnngallery.workflows_mnist import default_conv_impl, learned_scales, load_mnist_splits, load_ood, mnist_settings
+from bnngallery.workflows_mnist import (advi_options, default_conv_impl, learned_scales, load_mnist_splits, load_ood,
+                                        mnist_settings)
 
 S = mnist_settings("mnist-cnn", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
@@ -60,8 +61,7 @@ model
 # ## Minibatch ADVI
 
 # %%
-advi = fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], init_sd=S["init_sd"],
-           draws=S["draws"], random_seed=SEED, precision=S["precision"])
+advi = fit(model, "advi", random_seed=SEED, **advi_options(S))  # steps, step size, init sd, draws, precision
 print(f"compile {advi.attrs['compile_seconds']:.1f} s, run {advi.attrs['run_seconds']:.1f} s for {S['steps']} steps")
 plot_elbo(advi);
 

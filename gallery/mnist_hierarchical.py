@@ -44,7 +44,7 @@ from bnngallery import fit, predict
 from bnngallery import uncertainty as U
 from bnngallery.models import mnist_mlp
 from bnngallery.plots import plot_elbo
-from bnngallery.workflows_mnist import learned_scales, load_mnist_splits, load_ood, mnist_settings
+from bnngallery.workflows_mnist import advi_options, learned_scales, load_mnist_splits, load_ood, mnist_settings
 
 S = mnist_settings("mnist-mlp", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
@@ -52,8 +52,7 @@ print(S)
 
 def fit_advi(model):
     """Minibatch ADVI with the run settings."""
-    return fit(model, "advi", steps=S["steps"], learning_rate=S["learning_rate"], init_sd=S["init_sd"],
-               draws=S["draws"], random_seed=SEED, precision=S["precision"])
+    return fit(model, "advi", random_seed=SEED, **advi_options(S))
 
 
 # %% [markdown]

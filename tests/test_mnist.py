@@ -241,6 +241,15 @@ def test_mnist_settings_merge_overrides_without_touching_the_table():
         mnist_settings("mnist-rnn")
 
 
+def test_advi_options_are_the_fit_keywords_of_the_settings():
+    from bnngallery.workflows_mnist import advi_options, mnist_settings
+
+    s = mnist_settings("mnist-mlp", overrides={"steps": 7, "mc_samples": 2})
+    assert advi_options(s) == {"steps": 7, "learning_rate": s["learning_rate"], "init_sd": s["init_sd"],
+                               "mc_samples": 2, "draws": s["draws"], "precision": "float32"}
+    assert advi_options(s, backend="pytensor")["precision"] == "float64"
+
+
 def test_cnn_fit_and_predict(small_mnist):
     from bnngallery import fit, predict
 
