@@ -18,7 +18,8 @@
 # dense 256 -> dense 10 softmax, every weight Bayesian. The run settings are the CLI's
 # (`bnngallery run mnist-cnn`, `MNIST_SETTINGS` in `bnngallery/workflows_mnist.py`): ReLU
 # units (the article's tanh is `activation="tanh"`) and Blundell et al.'s scale-mixture prior
-# on the weights (`prior="scale-mixture"`; see the MLP notebook for what it changes). The convolution is a small PyTensor Op that the JAX backend compiles to
+# on the weights (`prior="scale-mixture"`; see the MLP notebook for what it changes). The
+# convolution is a small PyTensor Op that the JAX backend compiles to
 # `jax.lax.conv_general_dilated` (a real convolution for XLA and cuDNN); `conv_impl="im2col"`
 # writes it as slices and a dot product instead. Uncertainty: article A's chi-square statistic
 # for correct vs misclassified digits, referral, calibration and Fashion-MNIST as unseen inputs.
