@@ -28,19 +28,23 @@ from bnngallery.workflows_mnist import run_mnist_cnn, run_mnist_mlp
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_full.json"
 RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)}
 
-#: Builder overrides per prior variant (the rest of the network as in the workflow: ReLU,
-#: biases Normal(0, 1)): "default" is the workflow's scale-mixture prior; "hierarchical" gives
+#: Builder overrides per variant (the rest of the network as in the workflow: ReLU, biases
+#: Normal(0, 1)): "default" is the workflow's scale-mixture prior at the MLP's posterior
+#: temperature (0.25); "untempered" the same at T = 1, the Bayes posterior; "hierarchical" gives
 #: the weights article A's Normal(0, sigma_layer) with sigma_layer ~ HalfNormal(1); "normal" is
 #: a fixed Normal(0, 1), the scale mixture's wide component alone (the ablation). Both Normal
-#: variants start from the usual 1/sqrt(fan_in) initial means.
+#: variants start from the usual 1/sqrt(fan_in) initial means and compare with "untempered".
 VARIANTS = {
     "default": {},
-    "hierarchical": {"prior": "normal", "hierarchical": True, "init_scale": None},
-    "normal": {"prior": "normal", "hierarchical": False, "init_scale": None},
+    "untempered": {"temperature": 1.0},
+    "hierarchical": {"prior": "normal", "hierarchical": True, "init_scale": None, "temperature": 1.0},
+    "normal": {"prior": "normal", "hierarchical": False, "init_scale": None, "temperature": 1.0},
 }
 
-#: Article A's networks as the earlier GPU rows ran them: tanh, hierarchical Normal prior, N(0, 0.1) biases.
-ARTICLE = {"activation": "tanh", "prior": "normal", "hierarchical": True, "prior_sigma": 0.1, "init_scale": None}
+#: Article A's networks as the earlier GPU rows ran them: tanh, hierarchical Normal prior, N(0, 0.1)
+#: biases, the Bayes posterior (T = 1).
+ARTICLE = {"activation": "tanh", "prior": "normal", "hierarchical": True, "prior_sigma": 0.1, "init_scale": None,
+           "temperature": 1.0}
 
 #: Settings overrides per preset and model ("cpu" = the workflow's own full settings).
 PRESETS = {

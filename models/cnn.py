@@ -54,6 +54,7 @@ def build_model(
     init_scale: float | None = None,
     conv_impl: str = "op",
     dtype: str = "float32",
+    temperature: float = 1.0,
     batch_size: int | None = None,
     random_seed: int = 0,
 ) -> pm.Model:
@@ -87,6 +88,8 @@ def build_model(
         Convolution as the ``Conv2D`` Op (a real convolution under JAX) or as im2col.
     dtype : {"float32", "float64"}
         Precision of the network's arithmetic (parameters stay float64 and are cast).
+    temperature : float
+        Posterior temperature, as in :func:`models.mnist_mlp.build_model` (1: Bayes).
     batch_size : int, optional
         Minibatch size; ``None`` evaluates every row.
     random_seed : int
@@ -112,6 +115,7 @@ def build_model(
     act = get_activation(activation)
     prior_sigma = check_positive(prior_sigma, name="prior_sigma")
     scale_prior = check_positive(scale_prior, name="scale_prior")
+    temperature = check_positive(temperature, name="temperature")
     prior_kw = check_weight_prior(prior, slab_weight, spike_ratio)
     init_scale = initial_scale(init_scale, prior)
     side = IMAGE_SIDE
@@ -144,7 +148,7 @@ def build_model(
         coords[f"dense_{i}_unit"] = np.arange(w)
 
     with pm.Model(coords=coords) as model:
-        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size)
+        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size, temperature=temperature)
         # Reshapes lose the static number of rows, which JAX needs (the likelihood indexes
         # with arange(rows)); a fitted model's row count is known, so it is restated.
         lead = batch_size or (n if y is not None else None)
@@ -192,5 +196,5 @@ def build_model(
     settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
                 "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
                 "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl,
-                "dtype": dtype, "batch_size": batch_size, "random_seed": int(random_seed)}
+                "dtype": dtype, "temperature": temperature, "batch_size": batch_size, "random_seed": int(random_seed)}
     return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")

@@ -34,30 +34,37 @@ def get_activation(name: str):
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}.") from None
 
 
-def data_and_batches(X: np.ndarray, y: np.ndarray | None, *, batch_size: int | None, y_dims=OBS_DIM):
+def data_and_batches(X: np.ndarray, y: np.ndarray | None, *, batch_size: int | None, y_dims=OBS_DIM,
+                     temperature: float = 1.0):
     """Register ``X`` (and ``y``) as ``pm.Data`` and return the tensors the likelihood should see.
 
     With ``batch_size`` set, both are wrapped in one ``pm.Minibatch`` so the rows of a batch
     stay paired; the returned tensors then hold ``batch_size`` random rows per step.
 
+    ``temperature`` T tempers the posterior to ``p(y | w) ** (1 / T) * p(w)``: the likelihood
+    counts as ``n / T`` rows (rounded to a whole number) instead of ``n``. T = 1 is Bayes'
+    rule; T < 1 is a "cold" posterior (Wenzel et al., 2020), which in the ELBO is the KL
+    term weighted by T.
+
     Returns
     -------
     X_in, y_in, total_size
         ``y_in`` is None when ``y`` is None (a prediction model); ``total_size`` is the
-        number of rows, to be passed to the likelihood so minibatch log-likelihoods are
-        scaled up to the full data.
+        number of rows over the temperature, to be passed to the likelihood so minibatch
+        log-likelihoods are scaled up to the full data.
     """
     x_dims = (OBS_DIM, *[f"{OBS_DIM}_dim{i}" for i in range(1, X.ndim)])
     if X.ndim == 2:
         x_dims = (OBS_DIM, "feature")
     X_data = pm.Data("X", X, dims=x_dims)
     y_data = pm.Data("y", y, dims=y_dims) if y is not None else None
+    total_size = max(1, round(X.shape[0] / temperature))
     if batch_size is None:
-        return X_data, y_data, X.shape[0]
+        return X_data, y_data, total_size
     if y_data is None:
         raise ValueError("batch_size only applies to a model with observed y; use batch_size=None to predict.")
     X_in, y_in = pm.Minibatch(X_data, y_data, batch_size=batch_size)
-    return X_in, y_in, X.shape[0]
+    return X_in, y_in, total_size
 
 
 def init_weights(shape: tuple[int, ...], *, fan_in: int, rng: np.random.Generator, scale: float = 1.0):

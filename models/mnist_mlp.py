@@ -63,6 +63,7 @@ def build_model(
     init_scale: float | None = None,
     bias: bool = True,
     dtype: str = "float32",
+    temperature: float = 1.0,
     batch_size: int | None = None,
     random_seed: int = 0,
 ) -> pm.Model:
@@ -108,6 +109,10 @@ def build_model(
         (float64) and are cast where they enter the matrix products, so with ``"float32"``
         the expensive part runs in single precision (about twice as fast on CPU) while the
         prior and the optimiser keep double precision.
+    temperature : float
+        Posterior temperature T: the likelihood is raised to ``1 / T`` (it counts as ``n / T``
+        rows). 1 is the Bayes posterior; T < 1 a "cold" one, narrower than Bayes (see
+        :func:`models.layers.data_and_batches`).
     batch_size : int, optional
         Minibatch size of the likelihood; ``None`` uses every row each step.
     random_seed : int
@@ -126,6 +131,7 @@ def build_model(
     act = get_activation(activation)
     prior_sigma = check_positive(prior_sigma, name="prior_sigma")
     scale_prior = check_positive(scale_prior, name="scale_prior")
+    temperature = check_positive(temperature, name="temperature")
     prior_kw = check_weight_prior(prior, slab_weight, spike_ratio)
     init_scale = initial_scale(init_scale, prior)
     n, d = X.shape
@@ -141,7 +147,7 @@ def build_model(
     coords = {"pixel": np.arange(d), "class": np.arange(N_CLASSES)}
     coords.update({f"hidden_{i}": np.arange(w) for i, w in enumerate(hidden)})
     with pm.Model(coords=coords) as model:
-        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size)
+        X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size, temperature=temperature)
         h = pt.cast(X_in, dtype)
         for i, name in enumerate(names):
             n_in, n_out = widths[i], widths[i + 1]
@@ -164,6 +170,6 @@ def build_model(
         pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
     settings = {"hidden": list(hidden), "activation": activation, "hierarchical": bool(hierarchical),
                 "noncentered": bool(noncentered), "prior_sigma": prior_sigma, "scale_prior": scale_prior,
-                **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype, "batch_size": batch_size,
-                "random_seed": int(random_seed)}
+                **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype,
+                "temperature": temperature, "batch_size": batch_size, "random_seed": int(random_seed)}
     return tag_model(model, family="mnist-mlp", settings=settings, output=OUTPUT, task="multiclass")

@@ -66,6 +66,29 @@ def test_mlp_bad_settings(small_mnist, bad, match):
         mnist_mlp.build_model(X, y, **bad)
 
 
+@pytest.mark.parametrize("builder, kw", [(mnist_mlp, {"hidden": (8,)}), (cnn, {"filters": (2, 2), "dense": (4,)})])
+@pytest.mark.parametrize("batch_size", [None, 40])
+def test_temperature_raises_the_likelihood_to_one_over_t(small_mnist, builder, kw, batch_size):
+    """A cold posterior p(y | w) ** (1 / T) p(w): at the same point and on the same rows the
+    likelihood is exactly 1 / T times the Bayes one (minibatched or not) and the prior is untouched."""
+    from bnngallery.jaxify import jaxify
+
+    X, y, _, _ = small_mnist
+    idx = np.arange(3, 43)
+    terms = {}
+    for t in (1.0, 0.25):
+        m = builder.build_model(X, y, temperature=t, batch_size=batch_size, **kw)
+        assert m.gallery_info["settings"]["temperature"] == t
+        fn, _, data, _, _ = jaxify(m, m.value_vars, [m.logp(vars=m.observed_RVs), m.logp(vars=m.free_RVs)])
+        ip = m.initial_point()
+        terms[t] = [float(v) for v in fn(*[ip[v.name] for v in m.value_vars], *data,
+                                          *([idx] if batch_size else []))]
+    lik, prior = terms[1.0]
+    assert terms[0.25] == pytest.approx([4 * lik, prior], rel=1e-9)
+    with pytest.raises(ValueError, match="temperature"):
+        builder.build_model(X, y, temperature=0, **kw)
+
+
 @pytest.mark.parametrize("hierarchical, noncentered", [(False, False), (True, False), (True, True)])
 def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
     """The weights' log prior is the two-component mixture density at the layer's scale."""
@@ -266,8 +289,9 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
 
     logs = []
     # article A's hierarchical prior, whose learned layer scales metrics.json reports
-    # (and two Monte Carlo samples of the ELBO per step, passed through to the engine)
-    hier = {"mc_samples": 2, "model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
+    # (and two Monte Carlo samples of the ELBO per step, passed through to the engine), scored
+    # on held-out training images
+    hier = {"mc_samples": 2, "holdout": 200, "model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
     metrics = get_runner("mnist-mlp")(methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False,
                                       log=logs.append, settings=hier)
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -277,7 +301,11 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
         assert key in row
     assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
     assert set(row["learned_scales"]) == {"in", "1", "out"}
+    from bnngallery.workflows_mnist import MLP_TEMPERATURE
+
+    assert row["model_settings"]["temperature"] == MLP_TEMPERATURE != 1  # the tempered posterior reaches the builder
     assert len(saved["runs"]) == 1 and "NUTS skipped" in saved["notes"][0]
+    assert row["scored_on"] == "holdout" and "800 training / 200 held-out training" in logs[0]
     assert metrics["model"] == "mnist-mlp"
     from bnngallery.results import load_result, settings_of
 
@@ -338,4 +366,45 @@ def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_pat
     (out_mlp, mlp), (out_cnn, cnn_settings) = seen
     assert out_mlp == "mnist-mlp-hierarchical" and out_cnn == "mnist-cnn-gpu"
     assert mlp["model"]["prior"] == "normal" and mlp["model"]["hierarchical"] is True
+    assert mlp["model"]["temperature"] == 1.0  # the variants compare priors on the Bayes posterior
     assert cnn_settings["model"]["activation"] == "tanh" and cnn_settings["model"]["prior"] == "normal"
+
+
+def test_holdout_scores_on_the_last_training_images_not_the_test_set():
+    from bnngallery.data import load_mnist
+    from bnngallery.workflows_mnist import load_mnist_splits
+
+    X, y, Xv, yv = load_mnist_splits(n_train=500, holdout=100)
+    X_all, y_all = load_mnist("train", limit=500)
+    assert len(X) == 400 and np.array_equal(Xv, X_all[400:]) and np.array_equal(yv, y_all[400:])
+    assert np.array_equal(X, X_all[:400])
+    for bad in (0, 500, 2.5, True):
+        with pytest.raises(ValueError, match="holdout must be"):
+            load_mnist_splits(n_train=500, holdout=bad)
+
+
+def test_temperature_benchmark_chooses_by_held_out_nll(tmp_path):
+    import sys
+    from pathlib import Path
+
+    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        import mnist_temperature
+    finally:
+        sys.path.remove(str(bench_dir))
+    nll = {1.0: 0.08, 0.5: 0.06, 0.25: 0.07}
+    seen = []
+
+    def fake_run(*, out_dir, random_seed, progressbar, settings):
+        seen.append(settings)
+        t = settings["model"]["temperature"]
+        row = dict.fromkeys(mnist_temperature.REPORTED, 0.5) | {"test_nll": nll[t]}
+        return {"runs": [row], "settings": settings}
+
+    out = tmp_path / "t.json"
+    table = mnist_temperature.main(["--temperatures", "1", "0.5", "0.25", "--results", str(out),
+                                    "--out", str(tmp_path)], run=fake_run)
+    assert table["chosen_temperature"] == 0.5
+    assert all(s["holdout"] == mnist_temperature.HOLDOUT for s in seen)  # never scored on the test set
+    assert json.loads(out.read_text())["chosen_temperature"] == 0.5
