@@ -8,6 +8,7 @@ compile seconds, learned scales) with the machine it ran on into
     python benchmarks/mnist_full.py                 # both models
     python benchmarks/mnist_full.py --only mlp --steps 3000
     python benchmarks/mnist_full.py --only mlp --variant hierarchical    # entry mnist-mlp-hierarchical
+    python benchmarks/mnist_full.py --only mlp --variant untempered      # the MLP's Bayes posterior (T = 1)
     python benchmarks/mnist_full.py --preset gpu --tag gpu      # article-size nets, 200k steps (on a GPU)
 
 The CPU preset (the workflow's "full" settings) is sized for the 2-core CPU; the GPU preset
@@ -62,7 +63,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this model (repeatable)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="settings preset")
-    ap.add_argument("--variant", choices=sorted(VARIANTS), default="default", help="weight prior (see VARIANTS)")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="default", help="weight prior or temperature (see VARIANTS)")
     ap.add_argument("--steps", type=int, help="override the ADVI steps")
     ap.add_argument("--out", default="out/bench", help="folder for each run's figures and results")
     ap.add_argument("--results", default=str(RESULTS), help="JSON file the numbers are merged into")

@@ -1,8 +1,9 @@
 """End-to-end MNIST runs behind ``bnngallery run mnist-mlp`` and ``bnngallery run mnist-cnn``.
 
 Each run loads MNIST (60k train / 10k test; a few thousand in smoke mode), fits the model by
-minibatch ADVI on the JAX engine, predicts the test set and the out-of-distribution sets
-(Fashion-MNIST by default; any IDX set by registered name or folder path) in chunks, and
+minibatch ADVI on the JAX engine, predicts the test set (or held-out training images, with the
+``holdout`` setting) and the out-of-distribution sets (Fashion-MNIST by default; any IDX set
+by registered name or folder path) in chunks, and
 writes ``metrics.json`` (the moons shape: one row per fit in ``runs``) with accuracy, NLL,
 ECE, the referral gain, OOD AUROC per measure and set, the share of OOD inputs flagged at
 the 99th percentile of in-distribution uncertainty, timings, the builder's resolved settings
@@ -64,7 +65,8 @@ def mnist_settings(family: str, *, smoke: bool = False, overrides: dict | None =
 
     ``overrides`` replace entries; its ``"model"`` entries update the builder keywords, and
     ``"holdout": N`` scores the run on the last ``N`` training images instead of the test set
-    (:func:`load_mnist_splits`).
+    (:func:`load_mnist_splits`; ``n_test`` then plays no part, and the metrics named ``test_*``
+    are the held-out ones, with ``scored_on`` saying so).
     """
     if family not in MNIST_SETTINGS:
         raise ValueError(f"family must be one of {sorted(MNIST_SETTINGS)}; got {family!r}.")
@@ -271,7 +273,7 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
             f"acc@95% kept {row['accuracy_at_95pct_kept']:.4f}, best OOD AUROC {row['best_ood_auroc']}, "
             f"fit {row['fit_seconds']:.0f} s")
         save_figure(plot_elbo(result), out_dir / "elbo.png")
-        _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure)
+        _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure, scored_on=row["scored_on"])
     metrics = {"model": family, "runs": runs, "agreement": None,
                "settings": {**size, "model": model_kw, "smoke": smoke, "random_seed": random_seed,
                             "backend": backend, "ood": [str(o) for o in ood]},
@@ -291,7 +293,7 @@ def _jsonable(obj):
     return obj
 
 
-def _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure):
+def _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure, *, scored_on="test"):
     import matplotlib.pyplot as plt
 
     from .uncertainty import (plot_confusion, plot_image_grid, plot_referral_curves, plot_reliability_diagram,
@@ -306,11 +308,11 @@ def _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure):
     if p_ood:
         ood_scores = {k: uncertainty_scores(v, ["entropy"])["entropy"] for k, v in p_ood.items()}
         thr = float(np.percentile(scores["entropy"], 99))
-        ax = plot_score_histograms({"MNIST test": scores["entropy"], **ood_scores}, threshold=thr,
+        ax = plot_score_histograms({f"MNIST {scored_on}": scores["entropy"], **ood_scores}, threshold=thr,
                                    title="Predictive entropy: in- vs out-of-distribution")
         save_figure(ax.figure, out_dir / "ood_entropy.png")
     worst = np.argsort(-scores["entropy"])[:16]
     titles = [f"y={yt[i]} pred={mean[i].argmax()}\nH={scores['entropy'][i]:.2f}" for i in worst]
-    save_figure(plot_image_grid(Xt[worst], titles=titles, suptitle="Most uncertain test digits"),
+    save_figure(plot_image_grid(Xt[worst], titles=titles, suptitle=f"Most uncertain {scored_on} digits"),
                 out_dir / "most_uncertain.png")
     plt.close("all")

@@ -111,7 +111,7 @@ def build_model(
         prior and the optimiser keep double precision.
     temperature : float
         Posterior temperature T: the likelihood is raised to ``1 / T`` (it counts as ``n / T``
-        rows). 1 is the Bayes posterior; T < 1 a "cold" one, narrower than Bayes (see
+        rows). 1 is the Bayes posterior; T < 1 a tempered one, narrower than Bayes (see
         :func:`models.layers.data_and_batches`).
     batch_size : int, optional
         Minibatch size of the likelihood; ``None`` uses every row each step.

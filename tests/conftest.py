@@ -16,6 +16,20 @@ if "BNNGALLERY_DATA_DIR" not in os.environ and _shared.is_dir():
 
 
 @pytest.fixture(scope="session")
+def benchmark_script():
+    """Import a script of ``benchmarks/`` (not a package) by name, e.g. ``benchmark_script("mnist_full")``."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def moons_data():
     from bnngallery.data import make_moons_data
 

@@ -340,16 +340,10 @@ def test_nuts_is_available_on_a_small_subset(small_mnist):
     assert (p.mean(0).argmax(1) == yt).mean() > 0.2
 
 
-def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_path, monkeypatch):
-    import sys
+def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_path, monkeypatch, benchmark_script):
     from pathlib import Path
 
-    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench_dir))
-    try:
-        import mnist_full
-    finally:
-        sys.path.remove(str(bench_dir))
+    mnist_full = benchmark_script("mnist_full")
     seen = []
 
     def fake_run(*, out_dir, random_seed, progressbar, settings):
@@ -361,12 +355,17 @@ def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_pat
     mnist_full.main(["--only", "mlp", "--variant", "hierarchical", "--results", str(results), "--out", str(tmp_path)])
     mnist_full.main(["--only", "cnn", "--preset", "gpu", "--tag", "gpu", "--results", str(results),
                      "--out", str(tmp_path)])
+    mnist_full.main(["--only", "mlp", "--variant", "untempered", "--preset", "gpu", "--results", str(results),
+                     "--out", str(tmp_path)])
     table = json.loads(results.read_text())
-    assert set(table) == {"mnist-mlp-hierarchical", "mnist-cnn-gpu"}  # a variant never overwrites the default
-    (out_mlp, mlp), (out_cnn, cnn_settings) = seen
-    assert out_mlp == "mnist-mlp-hierarchical" and out_cnn == "mnist-cnn-gpu"
+    # a variant never overwrites the default
+    assert set(table) == {"mnist-mlp-hierarchical", "mnist-cnn-gpu", "mnist-mlp-untempered"}
+    (out_mlp, mlp), (out_cnn, cnn_settings), (out_bayes, bayes) = seen
+    assert out_mlp == "mnist-mlp-hierarchical" and out_cnn == "mnist-cnn-gpu" and out_bayes == "mnist-mlp-untempered"
     assert mlp["model"]["prior"] == "normal" and mlp["model"]["hierarchical"] is True
-    assert mlp["model"]["temperature"] == 1.0  # the variants compare priors on the Bayes posterior
+    # the prior variants and the article nets are the Bayes posterior, whatever the MLP's default T
+    assert mlp["model"]["temperature"] == bayes["model"]["temperature"] == cnn_settings["model"]["temperature"] == 1
+    assert bayes["model"]["hidden"] == (800, 800) and bayes["model"]["activation"] == "tanh"
     assert cnn_settings["model"]["activation"] == "tanh" and cnn_settings["model"]["prior"] == "normal"
 
 
@@ -383,16 +382,8 @@ def test_holdout_scores_on_the_last_training_images_not_the_test_set():
             load_mnist_splits(n_train=500, holdout=bad)
 
 
-def test_temperature_benchmark_chooses_by_held_out_nll(tmp_path):
-    import sys
-    from pathlib import Path
-
-    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench_dir))
-    try:
-        import mnist_temperature
-    finally:
-        sys.path.remove(str(bench_dir))
+def test_temperature_benchmark_chooses_by_held_out_nll(tmp_path, benchmark_script):
+    mnist_temperature = benchmark_script("mnist_temperature")
     nll = {1.0: 0.08, 0.5: 0.06, 0.25: 0.07}
     seen = []
 

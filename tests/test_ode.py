@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,12 +210,8 @@ def test_predict_rebuilds_on_a_dense_grid(smoke_run):
     np.testing.assert_array_equal(chunked, paths)
 
 
-def test_sbc_smoke_writes_valid_json(tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import sbc_ode
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+def test_sbc_smoke_writes_valid_json(tmp_path, benchmark_script):
+    sbc_ode = benchmark_script("sbc_ode")
     out = tmp_path / "sbc.json"
     sbc_ode.run_sbc(smoke=True, sims=3, out=out, log=lambda *_: None)
     data = json.loads(out.read_text())
