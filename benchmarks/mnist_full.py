@@ -63,7 +63,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this model (repeatable)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="settings preset")
-    ap.add_argument("--variant", choices=sorted(VARIANTS), default="default", help="weight prior or temperature (see VARIANTS)")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="default",
+                    help="weight prior or temperature (see VARIANTS)")
     ap.add_argument("--steps", type=int, help="override the ADVI steps")
     ap.add_argument("--out", default="out/bench", help="folder for each run's figures and results")
     ap.add_argument("--results", default=str(RESULTS), help="JSON file the numbers are merged into")

@@ -3,12 +3,11 @@
 Each run loads MNIST (60k train / 10k test; a few thousand in smoke mode), fits the model by
 minibatch ADVI on the JAX engine, predicts the test set (or held-out training images, with the
 ``holdout`` setting) and the out-of-distribution sets (Fashion-MNIST by default; any IDX set
-by registered name or folder path) in chunks, and
-writes ``metrics.json`` (the moons shape: one row per fit in ``runs``) with accuracy, NLL,
-ECE, the referral gain, OOD AUROC per measure and set, the share of OOD inputs flagged at
-the 99th percentile of in-distribution uncertainty, timings, the builder's resolved settings
-and the learned layer scales (hierarchical variants; empty otherwise), plus the figures and
-the saved result.
+by registered name or folder path) in chunks, and writes ``metrics.json`` (the moons shape:
+one row per fit in ``runs``) with accuracy, NLL, ECE, the referral gain, OOD AUROC per
+measure and set, the share of OOD inputs flagged at the 99th percentile of in-distribution
+uncertainty, timings, the builder's resolved settings and the learned layer scales
+(hierarchical variants; empty otherwise), plus the figures and the saved result.
 
 NUTS on the full networks is not practical here (hundreds of thousands of weights and
 60k images: one gradient costs a full pass over the data, and thousands are needed per
@@ -215,8 +214,9 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
     X, y, Xt, yt = load_mnist_splits(n_train=size["n_train"], n_test=size["n_test"], holdout=holdout,
                                      data_dir=data_dir)
     X_ood = load_ood(ood, limit=size["n_ood"], data_dir=data_dir)
-    scored_on = "test" if holdout is None else f"held-out training (the last {holdout}; validation)"
-    log(f"[{family}] {len(X)} training / {len(Xt)} {scored_on} images; OOD sets: "
+    scored_on = "test" if holdout is None else "holdout"
+    scored_text = "test" if holdout is None else f"held-out training (the last {holdout}; validation)"
+    log(f"[{family}] {len(X)} training / {len(Xt)} {scored_text} images; OOD sets: "
         + ", ".join(f"{k} ({len(v)})" for k, v in X_ood.items()))
     runs, notes = [], []
     for method in methods:
@@ -245,7 +245,7 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
         row = {
             "method": method,
             "backend": result.attrs["backend"],
-            "scored_on": "test" if holdout is None else "holdout",
+            "scored_on": scored_on,
             "test_accuracy": report["test_accuracy"],
             "test_nll": report["test_nll"],
             "ece": report["ece"],
@@ -273,7 +273,7 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
             f"acc@95% kept {row['accuracy_at_95pct_kept']:.4f}, best OOD AUROC {row['best_ood_auroc']}, "
             f"fit {row['fit_seconds']:.0f} s")
         save_figure(plot_elbo(result), out_dir / "elbo.png")
-        _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure, scored_on=row["scored_on"])
+        _save_figures(family, result, p_test, yt, Xt, p_ood, out_dir, save_figure, scored_on=scored_on)
     metrics = {"model": family, "runs": runs, "agreement": None,
                "settings": {**size, "model": model_kw, "smoke": smoke, "random_seed": random_seed,
                             "backend": backend, "ood": [str(o) for o in ood]},

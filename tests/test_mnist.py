@@ -69,7 +69,7 @@ def test_mlp_bad_settings(small_mnist, bad, match):
 @pytest.mark.parametrize("builder, kw", [(mnist_mlp, {"hidden": (8,)}), (cnn, {"filters": (2, 2), "dense": (4,)})])
 @pytest.mark.parametrize("batch_size", [None, 40])
 def test_temperature_raises_the_likelihood_to_one_over_t(small_mnist, builder, kw, batch_size):
-    """A cold posterior p(y | w) ** (1 / T) p(w): at the same point and on the same rows the
+    """A tempered posterior p(y | w) ** (1 / T) p(w): at the same point and on the same rows the
     likelihood is exactly 1 / T times the Bayes one (minibatched or not) and the prior is untouched."""
     from bnngallery.jaxify import jaxify
 
