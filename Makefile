@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow gallery bench clean
+.PHONY: setup demo test test-slow lint gallery bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,11 +13,16 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
 gallery: setup
-	$(BIN)/python -m bnngallery.gallery_build
+	$(BIN)/python -m bnngallery.runs.gallery
 
 bench: setup
 	$(BIN)/python benchmarks/advi_speed.py

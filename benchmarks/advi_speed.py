@@ -22,7 +22,6 @@ Cases: ``moons`` (2x5 tanh, 500 train points, batch 50, 30k steps), ``wide`` (2x
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -51,7 +50,7 @@ def load_case(case, seed):
         from bnngallery.data import make_moons_data
 
         return make_moons_data(case["n_samples"], random_state=seed)
-    from bnngallery.workflows_mnist import load_mnist_splits
+    from bnngallery.runs.mnist import load_mnist_splits
 
     X, y, Xt, yt = load_mnist_splits(n_train=case.get("n_train"), n_test=case.get("n_test"))
     return SimpleNamespace(X_train=X, y_train=y, X_test=Xt, y_test=yt)
@@ -70,7 +69,7 @@ def build(case, data, seed):
 
 def _accuracy(case, result, data):
     from bnngallery import predict
-    from bnngallery.metrics import accuracy
+    from bnngallery.diagnostics.metrics import accuracy
 
     draws = DRAWS if case["family"] == "moons" else 100
     return accuracy(predict(builder(case), result, data.X_test, draws=draws).mean(axis=0), data.y_test)
@@ -87,7 +86,8 @@ def run_engine(case, data, seed, precision="float64"):
 def run_pm_fit(case, data, seed, mode=None):
     import pymc as pm
 
-    from bnngallery.jaxify import posterior_var_names
+    from bnngallery.inference.jaxify import posterior_var_names
+    from bnngallery.models import model_info
     from bnngallery.results import make_result, posterior_dataset
 
     model = build(case, data, seed)
@@ -107,13 +107,13 @@ def run_pm_fit(case, data, seed, mode=None):
     names = posterior_var_names(model)
     result = make_result(posterior=posterior_dataset(model, {n: sample.posterior[n].values for n in names}),
                          method="advi", backend="pytensor", compile_seconds=compile_s, run_seconds=run_s,
-                         settings={}, model_info=model.gallery_info)
+                         settings={}, model_info=model_info(model))
     return run_s, compile_s, _accuracy(case, result, data)
 
 
 def run_numpyro(case, data, seed):
     """NumPyro SVI with AutoNormal, in NumPyro's own precision (float32: JAX's 64-bit mode off)."""
-    from bnngallery.advi_jax import precision_scope
+    from bnngallery.inference.precision import precision_scope
 
     start = build(case, data, seed).initial_point()  # the same initial means as the other paths
     with precision_scope("float32"):
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "advi_speed.json")
     args = parser.parse_args(argv)
 
-    from bnngallery.workflows import write_json
+    from bnngallery.files import write_json
 
     rows = []
     for name in args.cases:

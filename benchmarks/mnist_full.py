@@ -23,8 +23,8 @@ import platform
 import time
 from pathlib import Path
 
-from bnngallery.workflows import write_json
-from bnngallery.workflows_mnist import run_mnist_cnn, run_mnist_mlp
+from bnngallery.files import write_json
+from bnngallery.runs.mnist import run_mnist_cnn, run_mnist_mlp
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_full.json"
 RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)}

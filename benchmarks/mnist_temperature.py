@@ -19,8 +19,8 @@ import platform
 import time
 from pathlib import Path
 
-from bnngallery.workflows import write_json
-from bnngallery.workflows_mnist import run_mnist_mlp
+from bnngallery.files import write_json
+from bnngallery.runs.mnist import run_mnist_mlp
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_temperature.json"
 HOLDOUT = 10_000

@@ -10,7 +10,7 @@ grid of 20 times over [0, 10]); each method then fits the simulated data and we 
   method they do so 50 % and 90 % of the time.
 
 Both methods work on the model's own log density, jaxified once with the data as inputs
-(:func:`bnngallery.jaxify.logp_graph`), so nothing recompiles between data sets:
+(:func:`bnngallery.inference.jaxify.logp_graph`), so nothing recompiles between data sets:
 
 - NUTS is NumPyro's kernel (target acceptance 0.9, diagonal mass matrix adapted in
   warm-up, as ``pm.sample(nuts_sampler="numpyro")`` runs it), compiled once with the data
@@ -89,7 +89,7 @@ class _Problem:
     def __init__(self, t):
         import jax
 
-        from bnngallery.jaxify import constrain_graph, logp_graph
+        from bnngallery.inference.jaxify import constrain_graph, logp_graph
         from bnngallery.models.ode import build_model
 
         self.model = build_model(t, np.zeros_like(t))
@@ -276,9 +276,10 @@ def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = 
     out : path-like
         Where to write the JSON.
     """
-    from bnngallery.results import atomic_write  # noqa: F401  (write_json below uses it)
-    from bnngallery.workflows import write_json
     import jax
+
+    from bnngallery.files import write_json
+    from bnngallery.results import atomic_write  # noqa: F401  (write_json below uses it)
 
     size = dict(SIZES["smoke" if smoke else "full"])
     for k, v in {"sims": sims, "tune": tune, "draws": draws, "advi_steps": advi_steps}.items():

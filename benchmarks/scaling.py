@@ -18,8 +18,6 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,14 +32,15 @@ def main(argv=None) -> int:
     import jax
 
     from bnngallery import fit, predict
-    from bnngallery.metrics import accuracy
+    from bnngallery.diagnostics.metrics import accuracy
+    from bnngallery.files import write_json
     from bnngallery.models import get_builder
-    from bnngallery.workflows import write_json
-    from bnngallery.workflows_mnist import MNIST_SETTINGS, default_conv_impl, load_mnist_splits
+    from bnngallery.runs.mnist import default_conv_impl, load_mnist_splits
+    from bnngallery.runs.settings import SETTINGS
 
     rows = []
     for family in args.families:
-        cfg = MNIST_SETTINGS[family]["smoke" if args.smoke else "full"]
+        cfg = SETTINGS[family]["smoke" if args.smoke else "full"]
         steps = 50 if args.smoke else args.steps
         X_train, y_train, X_test, y_test = load_mnist_splits(n_train=cfg["n_train"], n_test=cfg["n_test"])
         build = get_builder(family)
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
                    "batch_size": cfg["batch_size"], "s_per_1000_steps": 1000 * r.attrs["run_seconds"] / steps,
                    "steps_per_second": steps / r.attrs["run_seconds"], "compile_seconds": r.attrs["compile_seconds"],
                    "test_accuracy_2k_after_steps": accuracy(p.mean(0), y_test[:2000]),
-                   "full_run_steps": MNIST_SETTINGS[family]["full"]["steps"]}
+                   "full_run_steps": SETTINGS[family]["full"]["steps"]}
             row["estimated_full_fit_seconds"] = row["full_run_steps"] * row["s_per_1000_steps"] / 1000
             rows.append(row)
             print(f"{family:10s} devices={n_dev} {row['s_per_1000_steps']:8.2f} s/1000 steps "

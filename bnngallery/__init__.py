@@ -1,13 +1,17 @@
 """bnngallery: Bayesian neural networks as PyMC graphs, fitted fast and checked honestly.
 
 Layers, lowest first: ``bnngallery.data`` (data sets) -> ``bnngallery.models`` (PyMC model
-builders) -> this package's engine (``fit``, ``predict``, results, metrics, plots) -> the
-CLI and the gallery notebooks.
+builders) -> ``bnngallery.inference`` (PyMC graph to JAX, the ADVI engine, PyMC's samplers)
+-> :func:`fit`, :func:`predict` and the result files (this package's top) ->
+``bnngallery.diagnostics`` -> ``bnngallery.plots`` -> ``bnngallery.runs`` (what the CLI and
+the notebooks run) and ``bnngallery.cli``. Nothing lower imports higher.
 """
 
-from .engine import BACKENDS, METHODS, SAMPLERS, fit
+from .fitting import BACKENDS, METHODS, SAMPLERS, fit
+from .models.info import ModelInfo, model_info
 from .predict import predict
 from .results import load_result, save_result
 
-__all__ = ["BACKENDS", "METHODS", "SAMPLERS", "fit", "load_result", "predict", "save_result"]
+__all__ = ["BACKENDS", "METHODS", "SAMPLERS", "ModelInfo", "fit", "load_result", "model_info", "predict",
+           "save_result"]
 __version__ = "0.1.0"

@@ -1,18 +1,23 @@
 """Command line: ``bnngallery run MODEL [--method advi|fullrank_advi|nuts|both|all] [--smoke] [--out DIR] [--seed N]``
-and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``."""
+and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``.
+
+The process-wide JAX switches are made here, explicitly, before JAX starts: one XLA host
+device per CPU core (so NUTS chains run in parallel) and the multi-host runtime when
+configured (:mod:`bnngallery.inference.devices`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .engine import BACKENDS
+from .fitting import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .workflows import RUNNERS
+    from .runs import RUNNERS
+    from .runs.compare import COMPARISONS
 
     parser = argparse.ArgumentParser(prog="bnngallery", description="Run the gallery's Bayesian neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,9 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.add_argument("--devices", type=int, default=None,
                      help="JAX devices for data-parallel ADVI (default: all visible accelerators, 1 on CPU)")
+    run.add_argument("--sbc", type=Path, default=None,
+                     help="ode only: the SBC benchmark's JSON (benchmarks/results/sbc_ode.json) to report with the run")
     cmp_ = sub.add_parser("compare", help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
                                           "and write one comparison table (markdown, JSON) and figures")
-    cmp_.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
+    cmp_.add_argument("model", choices=sorted(COMPARISONS), help="which gallery model")
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
@@ -40,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compare(args) -> int:
-    from .compare import run_comparison, to_markdown
+    from .diagnostics.compare import to_markdown
+    from .runs.compare import run_comparison
 
     out = args.out or Path("out") / "compare" / args.model
     code, table = _guarded(out, lambda: run_comparison(args.model, smoke=args.smoke, out_dir=out,
@@ -82,19 +90,6 @@ def _guarded(out: Path, call):
     return 0, value
 
 
-def _use_all_cpu_cores_for_xla() -> None:
-    """Let NumPyro run NUTS chains in parallel on CPU: one XLA host device per core.
-
-    Must happen before JAX initialises its backend; an XLA_FLAGS set by the user wins.
-    """
-    import os
-
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(n, 1)}".strip()
-
-
 def _watch_ctrl_c():
     """Record SIGINT (then raise KeyboardInterrupt as usual); returns a function telling if it came."""
     import signal
@@ -113,28 +108,33 @@ def _watch_ctrl_c():
 
 
 def main(argv=None) -> int:
-    _use_all_cpu_cores_for_xla()
-    args = build_parser().parse_args(argv)
-    from .distributed import init_distributed
+    from .inference.devices import init_distributed, use_host_devices
 
+    use_host_devices()  # one XLA device per core: parallel NUTS chains on CPU
+    args = build_parser().parse_args(argv)
     init_distributed()  # a no-op unless BNNGALLERY_COORDINATOR / BNNGALLERY_DISTRIBUTED are set
-    from .workflows import get_runner, summary_table
+    from .runs import get_runner
+    from .runs.common import summary_table
 
     if args.seed < 0:
         print("error: --seed must be a non-negative integer", file=sys.stderr)
         return 2
     if args.command == "compare":
         return _compare(args)
-    if getattr(args, "devices", None) is not None:
-        if args.devices < 1:
-            print("error: --devices must be a positive integer", file=sys.stderr)
+    if args.devices is not None and args.devices < 1:
+        print("error: --devices must be a positive integer", file=sys.stderr)
+        return 2
+    extra = {}
+    if args.sbc is not None:
+        if args.model != "ode":
+            print("error: --sbc applies to the ode model only", file=sys.stderr)
             return 2
-        os.environ["BNNGALLERY_DEVICES"] = str(args.devices)
+        extra["sbc"] = args.sbc
     methods = {"both": {"methods": ("advi", "nuts")}, "all": {}}.get(args.method, {"methods": (args.method,)})
     out = args.out or Path("out") / args.model
     code, metrics = _guarded(out, lambda: get_runner(args.model)(
-        **methods, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
-        progressbar=not args.no_progress))
+        **methods, **extra, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
+        progressbar=not args.no_progress, devices=args.devices))
     if code:
         return code
     print()

@@ -13,7 +13,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .jaxify import forward_graph
+from .inference.jaxify import forward_graph
+from .inference.precision import precision_scope
+from .models.info import model_info
+from .models.validation import check_positive_int
 from .results import model_settings_of
 
 #: Refuse predictions whose output alone would exceed this many bytes (float32).
@@ -102,14 +105,20 @@ def predict(
     np.ndarray
         float32, shape ``(n_draws, n_rows, ...)``, e.g. P(y = 1) per draw for moons.
     """
+    chunk_rows = check_positive_int(chunk_rows, name="chunk_rows")
+    chunk_draws = check_positive_int(chunk_draws, name="chunk_draws")
+    model = prediction_model(model_or_builder, result, X_new)
+    with precision_scope("float64"):  # the PyMC graph's own precision
+        return _predict(model, result, output=output, draws=draws, chunk_rows=chunk_rows, chunk_draws=chunk_draws,
+                        random_seed=random_seed)
+
+
+def _predict(model, result, *, output, draws, chunk_rows, chunk_draws, random_seed) -> np.ndarray:
     import jax
     import jax.numpy as jnp
 
-    for name, v in {"chunk_rows": chunk_rows, "chunk_draws": chunk_draws}.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}.")
-    model = prediction_model(model_or_builder, result, X_new)
-    output = output or getattr(model, "gallery_info", {}).get("output")
+    info = model_info(model)
+    output = output or info.output
     if output is None:
         raise ValueError("The model declares no output; pass output='<Deterministic name>'.")
     graph = forward_graph(model, output)
@@ -136,7 +145,7 @@ def predict(
         return fn(*theta, *d)[0]
 
     batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    if not getattr(model, "gallery_info", {}).get("rows_independent", True):
+    if not info.rows_independent:
         chunk_rows = max(n_rows, 1)  # e.g. an ODE solution: each row depends on the whole grid
     probe = jax.eval_shape(lambda th, X: one([t[0] for t in th], X),
                            [jnp.asarray(params[n]) for n in graph.param_names],
@@ -150,7 +159,7 @@ def predict(
         )
     out = np.empty((n_draws, n_rows, *per_row), dtype=np.float32)
     theta_all = [params[n] for n in graph.param_names]
-    rows_fixed = not getattr(model, "gallery_info", {}).get("rows_independent", True) or X_all is None
+    rows_fixed = not info.rows_independent or X_all is None
     chunk_draws, chunk_rows = _fit_chunks(batched, theta_all, X_all, min(chunk_draws, n_draws),
                                           min(chunk_rows, n_rows), rows_fixed=rows_fixed)
     for d0 in range(0, n_draws, chunk_draws):

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .files import atomic_write, jsonable
+from .models.info import ModelInfo
 
 FORMAT_VERSION = 1
 
@@ -58,7 +60,7 @@ def make_result(
     compile_seconds: float,
     run_seconds: float,
     settings: dict,
-    model_info: dict | None = None,
+    model_info: ModelInfo | None = None,
     groups: dict[str, xr.Dataset] | None = None,
     extra_attrs: dict | None = None,
 ) -> xr.DataTree:
@@ -66,7 +68,7 @@ def make_result(
     tree = {"posterior": posterior}
     tree.update(groups or {})
     dt = xr.DataTree.from_dict(tree)
-    info = model_info or {}
+    info = model_info or ModelInfo()
     dt.attrs.update(
         {
             "bnngallery_format": FORMAT_VERSION,
@@ -75,24 +77,14 @@ def make_result(
             "compile_seconds": float(compile_seconds),
             "run_seconds": float(run_seconds),
             "fit_seconds": float(compile_seconds + run_seconds),
-            "settings": json.dumps(settings, sort_keys=True, default=_json_default),
-            "model_family": info.get("family", ""),
-            "model_settings": json.dumps(info.get("settings", {}), sort_keys=True, default=_json_default),
+            "settings": json.dumps(jsonable(settings), sort_keys=True),
+            "model_family": info.family,
+            "model_settings": json.dumps(jsonable(info.settings), sort_keys=True),
             "interrupted": 0,
         }
     )
     dt.attrs.update(extra_attrs or {})
     return dt
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, (tuple, set, np.ndarray)):
-        return list(obj)
-    return str(obj)
 
 
 def final_elbo(result: xr.DataTree, *, last: int = 1000) -> float | None:
@@ -106,6 +98,16 @@ def final_elbo(result: xr.DataTree, *, last: int = 1000) -> float | None:
     return float(-loss[-k:].mean())
 
 
+def fit_label(result: xr.DataTree) -> str:
+    """``"<method> (<backend>)"``, e.g. ``"advi (jax)"``, the row name of a result."""
+    return f"{result.attrs['method']} ({result.attrs['backend']})"
+
+
+def is_vi(result: xr.DataTree) -> bool:
+    """True for a variational fit (a result with an ``approximation`` group)."""
+    return "approximation" in result.children
+
+
 def settings_of(result: xr.DataTree) -> dict:
     """The fit settings stored in a result."""
     return json.loads(result.attrs.get("settings", "{}"))
@@ -114,21 +116,6 @@ def settings_of(result: xr.DataTree) -> dict:
 def model_settings_of(result: xr.DataTree) -> dict:
     """The builder settings of the model a result was fitted on."""
     return json.loads(result.attrs.get("model_settings", "{}"))
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
@@ -180,7 +167,7 @@ def load_result(path: str | os.PathLike, *, expect_family: str | None = None,
         )
     if expect_model_settings is not None:
         stored = model_settings_of(dt)
-        wanted = json.loads(json.dumps(expect_model_settings, sort_keys=True, default=_json_default))
+        wanted = jsonable(expect_model_settings)
         if stored != wanted:
             diff = {k: (stored.get(k), wanted.get(k)) for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k)}
             raise ResultFormatError(

@@ -657,7 +657,7 @@ def _files_in_folder(folder: Path, split: str) -> tuple[Path, Path]:
         hit = next((folder / n for n in names if (folder / n).is_file()), None)
         found.append(hit)
     if not folder.is_dir() or None in found:
-        missing = [w for w, f in zip(wanted, found) if f is None]
+        missing = [w for w, f in zip(wanted, found, strict=False) if f is None]
         raise DataUnavailableError(
             f"folder {folder} should hold the {split} split as IDX files, but "
             + ("the folder does not exist" if not folder.is_dir() else "these are missing")
@@ -735,15 +735,15 @@ def load_idx_dataset(
         entries = [_file_entry(name, sp["images"], manifest), _file_entry(name, sp["labels"], manifest)]
         dirs = resolve_data_dir(data_dir)
         paths = [_find_local(name, e, dirs) for e in entries]
-        missing = [e for e, p in zip(entries, paths) if p is None]
+        missing = [e for e, p in zip(entries, paths, strict=False) if p is None]
         tried: list[str] = []
         if missing and download:
-            for i, (e, p) in enumerate(zip(entries, paths)):
+            for i, (e, p) in enumerate(zip(entries, paths, strict=False)):
                 if p is None:
                     got, t = _download(name, e, DEFAULT_TIMEOUT)
                     paths[i] = got
                     tried += t
-            missing = [e for e, p in zip(entries, paths) if p is None]
+            missing = [e for e, p in zip(entries, paths, strict=False) if p is None]
         if missing:
             raise _unavailable(name, missing, dirs, tried, download)
         img_path, lab_path = paths

@@ -15,7 +15,7 @@
 # # ADVI against NUTS: what mean-field ADVI gets wrong, and when it does not matter
 #
 # Minibatch ADVI fits the gallery's networks in seconds; NUTS takes minutes but samples the
-# exact posterior. `bnngallery.compare` puts any set of fits of one model in one table: wall
+# exact posterior. `bnngallery.diagnostics.compare` puts any set of fits of one model in one table: wall
 # time, ELBO, held-out log predictive density, accuracy or RMSE, calibration, agreement with
 # NUTS **in function space**, and the Pareto k-hat of each ADVI approximation (Yao et al.
 # 2018, "Yes, but did it work?"; below 0.7 the approximation is usable as a posterior).
@@ -35,18 +35,19 @@ import numpy as np
 import pymc as pm
 
 from bnngallery import fit
-from bnngallery.compare import (compare, comparison_spec, fit_methods, plot_parameters, plot_regression_bands,
-                                regression_predictive, to_markdown)
-from bnngallery.plots import plot_prob_scatter
+from bnngallery.diagnostics.compare import compare, to_markdown
+from bnngallery.diagnostics.metrics import regression_predictive
+from bnngallery.plots import plot_parameters, plot_prob_scatter, plot_regression_bands
 from bnngallery.predict import predict
+from bnngallery.runs.compare import comparison_spec, fit_spec
 
 
 def run(name):
     """Fit the model's feasible methods and compare them (full-rank ADVI skipped in smoke mode)."""
     spec = comparison_spec(name, smoke=SMOKE, random_seed=SEED)
     if SMOKE:
-        spec["methods"] = [m for m in spec["methods"] if m[0] != "fullrank_advi"]
-    results = fit_methods(spec, random_seed=SEED, progressbar=False)
+        spec["methods"] = [m for m in spec["methods"] if m != "fullrank_advi"]
+    results = fit_spec(spec, random_seed=SEED, progressbar=False)
     table = compare(results, builder=spec["builder"], X_test=spec["test"][0], y_test=spec["test"][1],
                     X_train=spec["train"][0], y_train=spec["train"][1], random_seed=SEED)
     print(to_markdown(table))

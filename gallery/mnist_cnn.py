@@ -16,7 +16,7 @@
 #
 # Article A's network: conv 32 filters 5x5 -> max-pool 2x2 -> conv 32 5x5 -> max-pool 2x2 ->
 # dense 256 -> dense 10 softmax, every weight Bayesian. The run settings are the CLI's
-# (`bnngallery run mnist-cnn`, `MNIST_SETTINGS` in `bnngallery/workflows_mnist.py`): ReLU
+# (`bnngallery run mnist-cnn`, `SETTINGS` in `bnngallery/runs/settings.py`): ReLU
 # units (the article's tanh is `activation="tanh"`) and Blundell et al.'s scale-mixture prior
 # on the weights (`prior="scale-mixture"`; see the MLP notebook for what it changes). The
 # convolution is a small PyTensor Op that the JAX backend compiles to
@@ -37,11 +37,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bnngallery import fit, predict
-from bnngallery import uncertainty as U
+from bnngallery import plots as P
+from bnngallery.diagnostics import uncertainty as U
 from bnngallery.models import cnn
 from bnngallery.plots import plot_elbo
-from bnngallery.workflows_mnist import (advi_options, default_conv_impl, learned_scales, load_mnist_splits, load_ood,
-                                        mnist_settings)
+from bnngallery.runs.mnist import (
+    advi_options,
+    default_conv_impl,
+    learned_scales,
+    load_mnist_splits,
+    load_ood,
+    mnist_settings,
+)
 
 S = mnist_settings("mnist-cnn", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
@@ -78,7 +85,7 @@ print(f"test accuracy {correct.mean():.4f}, NLL {U.negative_log_likelihood(mean,
       f"ECE {U.expected_calibration_error(mean, yt):.4f}")
 if scales := learned_scales(advi):  # hierarchical variants only
     print("learned scales:", {k: round(v["mean"], 4) for k, v in scales.items()})
-U.plot_confusion(mean, yt);
+P.plot_confusion(mean, yt);
 
 # %% [markdown]
 # ## Article A's chi-square uniformity statistic: correct vs misclassified
@@ -88,7 +95,7 @@ U.plot_confusion(mean, yt);
 # %%
 chi2 = U.chi2_uniformity(p_test, random_seed=SEED)
 fig, ax = plt.subplots(figsize=(6, 3.5))
-U.plot_score_histograms({"correct": chi2[correct], "misclassified": chi2[~correct]}, ax=ax, log=False,
+P.plot_score_histograms({"correct": chi2[correct], "misclassified": chi2[~correct]}, ax=ax, log=False,
                         title="chi-square statistic of predicted labels")
 ax.set_xlabel("chi-square (high = certain)");
 
@@ -98,8 +105,8 @@ ax.set_xlabel("chi-square (high = certain)");
 # %%
 scores = U.uncertainty_scores(p_test)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-U.plot_referral_curves(correct, scores, ax=axes[0])
-U.plot_reliability_diagram(mean, yt, ax=axes[1])
+P.plot_referral_curves(correct, scores, ax=axes[0])
+P.plot_reliability_diagram(mean, yt, ax=axes[1])
 print({m: round(U.accuracy_at_kept(correct, s, 0.95), 4) for m, s in scores.items()}, "vs all:", correct.mean())
 
 # %% [markdown]
@@ -108,7 +115,7 @@ print({m: round(U.accuracy_at_kept(correct, s, 0.95), 4) for m, s in scores.item
 # %%
 ood_scores = U.uncertainty_scores(p_ood)
 report = U.ood_report(scores, ood_scores)
-U.plot_score_histograms({"MNIST": scores["mutual_info"], "Fashion-MNIST": ood_scores["mutual_info"]},
+P.plot_score_histograms({"MNIST": scores["mutual_info"], "Fashion-MNIST": ood_scores["mutual_info"]},
                         threshold=report["mutual_info"]["threshold"], title="mutual information")
 for m, r in report.items():
     print(f"{m:12s} AUROC {r['auroc']:.3f}  flagged at p99 {r['flagged']:.3f}")
@@ -118,5 +125,5 @@ for m, r in report.items():
 
 # %%
 worst = np.argsort(-scores["entropy"])[:16]
-U.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i in worst],
+P.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i in worst],
                   suptitle="Most uncertain test digits");

@@ -42,10 +42,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bnngallery import fit, predict
-from bnngallery import uncertainty as U
+from bnngallery import plots as P
+from bnngallery.diagnostics import uncertainty as U
 from bnngallery.models import mnist_mlp
 from bnngallery.plots import plot_elbo
-from bnngallery.workflows_mnist import advi_options, learned_scales, load_mnist_splits, load_ood, mnist_settings
+from bnngallery.runs.mnist import advi_options, learned_scales, load_mnist_splits, load_ood, mnist_settings
 
 S = mnist_settings("mnist-mlp", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
@@ -63,7 +64,7 @@ def fit_advi(model):
 # %%
 X, y, Xt, yt = load_mnist_splits(n_train=S["n_train"], n_test=S["n_test"])
 ood = load_ood(["fashion-mnist"], limit=S["n_ood"])["fashion-mnist"]
-fig = U.plot_image_grid(np.r_[Xt[:8], ood[:8]], titles=[*map(str, yt[:8]), *["fashion"] * 8],
+fig = P.plot_image_grid(np.r_[Xt[:8], ood[:8]], titles=[*map(str, yt[:8]), *["fashion"] * 8],
                         suptitle="MNIST test digits and Fashion-MNIST images")
 
 # %% [markdown]
@@ -113,7 +114,7 @@ mean = U.predictive_mean(p_test)
 correct = mean.argmax(1) == yt
 print(f"test accuracy {correct.mean():.4f}, NLL {U.negative_log_likelihood(mean, yt):.4f}, "
       f"ECE {U.expected_calibration_error(mean, yt):.4f}")
-U.plot_confusion(mean, yt);
+P.plot_confusion(mean, yt);
 
 # %% [markdown]
 # ## Uncertainty of correct vs misclassified digits
@@ -123,8 +124,8 @@ U.plot_confusion(mean, yt);
 # %%
 scores = U.uncertainty_scores(p_test)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-for ax, m in zip(axes, ["chi2", "entropy"]):
-    U.plot_score_histograms({"correct": scores[m][correct], "misclassified": scores[m][~correct]}, ax=ax,
+for ax, m in zip(axes, ["chi2", "entropy"], strict=False):
+    P.plot_score_histograms({"correct": scores[m][correct], "misclassified": scores[m][~correct]}, ax=ax,
                             title=f"{m} score", log=False)
 
 # %% [markdown]
@@ -133,8 +134,8 @@ for ax, m in zip(axes, ["chi2", "entropy"]):
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-U.plot_referral_curves(correct, scores, ax=axes[0])
-U.plot_reliability_diagram(mean, yt, ax=axes[1])
+P.plot_referral_curves(correct, scores, ax=axes[0])
+P.plot_reliability_diagram(mean, yt, ax=axes[1])
 print({m: round(U.accuracy_at_kept(correct, s, 0.95), 4) for m, s in scores.items()}, "vs all:", correct.mean())
 
 # %% [markdown]
@@ -152,8 +153,8 @@ bayes = fit_advi(mnist_mlp.build_model(X, y, **{**S["model"], "temperature": 1.0
 p_bayes = predict(mnist_mlp.build_model, bayes, Xt, draws=S["predict_draws"], random_seed=SEED)
 m_bayes = U.predictive_mean(p_bayes)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-U.plot_reliability_diagram(m_bayes, yt, ax=axes[0], label="T = 1 (Bayes)")
-U.plot_reliability_diagram(mean, yt, ax=axes[1], label=f"T = {S['model']['temperature']}");
+P.plot_reliability_diagram(m_bayes, yt, ax=axes[0], label="T = 1 (Bayes)")
+P.plot_reliability_diagram(mean, yt, ax=axes[1], label=f"T = {S['model']['temperature']}");
 
 # %% [markdown]
 # ## Out of distribution: Fashion-MNIST
@@ -164,8 +165,8 @@ U.plot_reliability_diagram(mean, yt, ax=axes[1], label=f"T = {S['model']['temper
 ood_scores = U.uncertainty_scores(p_ood)
 report = U.ood_report(scores, ood_scores)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-for ax, m in zip(axes, ["mutual_info", "entropy"]):
-    U.plot_score_histograms({"MNIST": scores[m], "Fashion-MNIST": ood_scores[m]}, ax=ax,
+for ax, m in zip(axes, ["mutual_info", "entropy"], strict=False):
+    P.plot_score_histograms({"MNIST": scores[m], "Fashion-MNIST": ood_scores[m]}, ax=ax,
                             threshold=report[m]["threshold"], title=m)
 for m, r in report.items():
     print(f"{m:12s} AUROC {r['auroc']:.3f}  flagged at p99 {r['flagged']:.3f}")
@@ -175,7 +176,7 @@ for m, r in report.items():
 
 # %%
 worst = np.argsort(-scores["entropy"])[:16]
-U.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i in worst],
+P.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i in worst],
                   suptitle="Most uncertain test digits");
 
 # %% [markdown]

@@ -35,9 +35,9 @@ import numpy as np
 
 from bnngallery import fit, predict
 from bnngallery.data import make_moons_data
-from bnngallery.metrics import accuracy, agreement, binary_probs, log_predictive_density
+from bnngallery.diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from bnngallery.models import moons
-from bnngallery.plots import grid_2d, plot_elbo, plot_method_comparison, plot_probability_surfaces, plot_prob_scatter
+from bnngallery.plots import grid_2d, plot_elbo, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces
 
 STEPS = 1500 if SMOKE else 30_000
 DRAWS, TUNE = (100, 100) if SMOKE else (1000, 1000)

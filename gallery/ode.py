@@ -31,8 +31,9 @@ import os
 SMOKE = SMOKE or os.environ.get("BNNGALLERY_SMOKE") == "1"
 # One XLA host device per NUTS chain, so NumPyro runs the two chains in parallel on CPU;
 # must be set before JAX starts (as the CLI does). A user's XLA_FLAGS wins.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+from bnngallery.inference.devices import use_host_devices
+
+use_host_devices(2)
 
 import json
 from pathlib import Path
@@ -41,19 +42,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bnngallery import fit, predict
+from bnngallery.baselines.dropout_ode import fit_dropout_ode
 from bnngallery.data.ode import decay_solution, make_decay_data, make_lotka_volterra_data
+from bnngallery.diagnostics.mcmc import max_rhat
 from bnngallery.models import ode
-from bnngallery.ode_dropout import fit_dropout_ode
-from bnngallery.workflows import max_rhat
-from bnngallery.workflows_ode import (SBC_RESULTS, plot_parameter_distributions, plot_path_density,
-                                      plot_predictive_bands, plot_sbc_ranks, posterior_draws, predictive_paths,
-                                      summarise_draws)
+from bnngallery.plots import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
+from bnngallery.runs.ode import posterior_draws, predictive_paths, summarise_draws
+from bnngallery.runs.settings import run_settings
 
-DRAWS, TUNE = (100, 100) if SMOKE else (1000, 1000)
-ADVI_STEPS = 1000 if SMOKE else 20_000
-DROPOUT = dict(hidden=128, prime_steps=100, fine_steps=100) if SMOKE else dict(hidden=2048, prime_steps=1000,
-                                                                               fine_steps=3000)
-N_GRID = 50 if SMOKE else 200
+S = run_settings("ode", smoke=SMOKE)  # the sizes of `bnngallery run ode`
+DRAWS, TUNE, ADVI_STEPS, N_GRID = S["draws"], S["tune"], S["steps"], S["n_grid"]
+DROPOUT = dict(hidden=S["dropout_hidden"], prime_steps=S["dropout_prime_steps"], fine_steps=S["dropout_fine_steps"])
+SBC_RESULTS = Path("benchmarks/results/sbc_ode.json")  # written by benchmarks/sbc_ode.py
 
 # %% [markdown]
 # ## Data
@@ -78,7 +78,6 @@ ax.legend();
 
 # %%
 import pytensor
-import pytensor.tensor as pt
 
 y_rk4 = pytensor.function([], ode.odeint_rk4(ode.decay_rhs, np.array([5.0]), data.t, np.array([0.4]),
                                              substeps=ode.substeps_for(data.t))[:, 0], mode="FAST_COMPILE")()
@@ -145,7 +144,7 @@ paths = {"NUTS": predictive_paths(nuts, t_grid, draws=n_pred, random_seed=SEED),
          "ADVI": predictive_paths(advi, t_grid, draws=min(n_pred, 1000), random_seed=SEED),
          "dropout": drop.y_paths}
 fig, axes = plt.subplots(1, 3, figsize=(16, 4), constrained_layout=True, sharey=True)
-for ax, (name, p), color in zip(axes, paths.items(), ("C0", "C1", "C2")):
+for ax, (name, p), color in zip(axes, paths.items(), ("C0", "C1", "C2"), strict=False):
     plot_predictive_bands(t_grid, p, t=data.t, y=data.y, truth_path=truth_path, ax=ax, color=color,
                           title=f"{name}: sample paths and quantile bands")
 
@@ -154,7 +153,7 @@ for ax, (name, p), color in zip(axes, paths.items(), ("C0", "C1", "C2")):
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 4), constrained_layout=True)
-for ax, (name, p) in zip(axes, paths.items()):
+for ax, (name, p) in zip(axes, paths.items(), strict=False):
     plot_path_density(t_grid, p, ax=ax, title=f"{name}: density of sampled y(t)")
 
 # %% [markdown]

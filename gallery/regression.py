@@ -34,15 +34,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bnngallery import fit, predict
-from bnngallery.compare import compare, plot_parameters, plot_regression_bands, regression_predictive, to_markdown
 from bnngallery.data.regression import make_regression_data, true_function
+from bnngallery.diagnostics.compare import compare, to_markdown
+from bnngallery.diagnostics.metrics import regression_predictive
 from bnngallery.models import regression
-from bnngallery.plots import plot_elbo
+from bnngallery.plots import plot_elbo, plot_parameters, plot_regression_bands
+from bnngallery.runs.settings import run_settings
 
-HIDDEN = (10,) if SMOKE else (50,)
-N_TRAIN, N_TEST = (200, 200) if SMOKE else (500, 500)
-STEPS = 1500 if SMOKE else 30_000
-DRAWS, TUNE = (100, 100) if SMOKE else (1000, 1000)
+S = run_settings("regression", smoke=SMOKE)  # the sizes of `bnngallery run regression`
+HIDDEN, N_TRAIN, N_TEST, STEPS = S["hidden"], S["n_train"], S["n_test"], S["steps"]
+# NUTS here runs twice as long as the CLI run's (500 + 500 per chain), for a firmer reference
+DRAWS, TUNE = (S["draws"], S["tune"]) if SMOKE else (1000, 1000)
 
 # %% [markdown]
 # ## Data

@@ -5,9 +5,11 @@ Import a family by name (``from bnngallery.models import moons``) and call its
 this package does not import every family.
 """
 
+import inspect
 from importlib import import_module
 
 from . import layers, moons
+from .info import ModelInfo, model_info, tag_model
 
 #: CLI model name -> (module in bnngallery.models, builder function)
 BUILDERS = {
@@ -28,4 +30,17 @@ def get_builder(name: str):
     return getattr(import_module(f"{__name__}.{module}"), func)
 
 
-__all__ = ["BUILDERS", "get_builder", "layers", "moons"]
+def call_builder(builder, X, y, **kwargs):
+    """Call ``builder(X, y, **kwargs)``, dropping keywords it does not take.
+
+    Builders share ``(X, y=None, *, ...)`` but not every one has ``batch_size`` or
+    ``random_seed`` (the ODE model has neither), so generic code passes them only where
+    they mean something.
+    """
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return builder(X, y, **kwargs)
+
+
+__all__ = ["BUILDERS", "ModelInfo", "call_builder", "get_builder", "layers", "model_info", "moons", "tag_model"]

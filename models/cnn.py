@@ -20,8 +20,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2
-from .layers import (OBS_DIM, check_weight_prior, data_and_batches, get_activation, init_weights, initial_scale,
-                     layer_scale, tag_model, weight)
+from .info import tag_model
+from .layers import (
+    OBS_DIM,
+    check_weight_prior,
+    data_and_batches,
+    get_activation,
+    init_weights,
+    initial_scale,
+    layer_scale,
+    weight,
+)
 from .mnist_mlp import N_CLASSES, _as_images, check_dtype
 from .validation import check_batch_size, check_hidden, check_labels, check_positive
 

@@ -18,8 +18,17 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .layers import (OBS_DIM, check_weight_prior, data_and_batches, get_activation, init_weights,
-                     initial_scale, layer_scale, tag_model, weight)
+from .info import tag_model
+from .layers import (
+    OBS_DIM,
+    check_weight_prior,
+    data_and_batches,
+    get_activation,
+    init_weights,
+    initial_scale,
+    layer_scale,
+    weight,
+)
 from .validation import check_batch_size, check_features, check_hidden, check_labels, check_positive
 
 #: Name of the Deterministic holding the class probabilities (softmax of the logits).

@@ -12,7 +12,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .layers import OBS_DIM, data_and_batches, dense_layer, get_activation, tag_model
+from .info import tag_model
+from .layers import OBS_DIM, data_and_batches, dense_layer, get_activation
 from .validation import check_batch_size, check_features, check_hidden, check_labels, check_positive
 
 #: Name of the Deterministic holding the predicted probability of class 1.
@@ -98,6 +99,6 @@ def build_model(
     settings = {"hidden": list(hidden), "activation": activation, "prior_sigma": prior_sigma,
                 "bias": bool(bias), "batch_size": batch_size, "random_seed": int(random_seed)}
     # Starting ADVI at the prior's width: a narrow start (sd 0.1-0.5) sometimes collapses
-    # to a near-linear boundary with pruned units (test accuracy 0.86 instead of 0.96).
+    # to a near-linear boundary with pruned units.
     return tag_model(model, family="moons", settings=settings, output=OUTPUT, task="binary",
                      advi_init_sd=prior_sigma)

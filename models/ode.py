@@ -34,7 +34,8 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 
-from .layers import OBS_DIM, tag_model
+from .info import tag_model
+from .layers import OBS_DIM
 from .validation import check_positive
 
 #: Name of the Deterministic holding the ODE solution at the data's times.
@@ -42,7 +43,7 @@ OUTPUT = "y_hat"
 
 #: Default longest RK4 step. For dy/dt = -r y the relative error after time T is about
 #: T * r^5 * h^4 / 120: 2.7e-7 on the default data (r = 0.4, T = 10, 4 steps of 0.13 per
-#: interval; 5.2e-8 with h = 0.1, which made NUTS 15-35 % slower). RK4 stays stable while
+#: interval; 5.2e-8 with h = 0.1, at the cost of more steps per interval). RK4 stays stable while
 #: r * h < 2.78, i.e. for rates up to ~20 on the default grid.
 DEFAULT_MAX_STEP = 0.15
 
@@ -183,7 +184,7 @@ def check_observations(y, *, n_times: int, n_states: int = 1, name: str = "y") -
     want = (n_times,) if n_states == 1 else (n_times, n_states)
     if arr.shape != want:
         raise ValueError(f"{name} must have shape {want} (one value per time in t"
-                         + ("" if n_states == 1 else f", one column per state") + f"); got shape {arr.shape}.")
+                         + ("" if n_states == 1 else ", one column per state") + f"); got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values; drop those times from t and y.")
     return arr

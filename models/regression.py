@@ -18,7 +18,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .layers import OBS_DIM, data_and_batches, get_activation, tag_model
+from .info import tag_model
+from .layers import OBS_DIM, data_and_batches, get_activation
 from .validation import check_batch_size, check_features, check_hidden, check_positive
 
 #: Name of the Deterministic holding the predictive mean of y.

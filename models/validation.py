@@ -98,3 +98,11 @@ def check_batch_size(batch_size, *, n_rows: int) -> int | None:
             "Use batch_size=None to fit on the full data."
         )
     return int(batch_size)
+
+
+def check_positive_int(value, *, name: str, allow_zero: bool = False) -> int:
+    """Return ``value`` as an int > 0 (>= 0 with ``allow_zero``); bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} integer; got {value!r}.")
+    return int(value)

@@ -118,7 +118,7 @@ def test_moons_builder_fuzz_only_raises_valueerror(X, y):
         return
     # it built: then the input really was valid
     assert X.ndim == 2 and len(X) == len(y) > 0 and np.isfinite(X).all() and set(np.unique(y)) <= {0, 1}
-    assert model.gallery_info["family"] == "moons"
+    assert model.gallery_info.family == "moons"
 
 
 def test_missing_optional_dependency_names_the_install_command(monkeypatch, small_models):

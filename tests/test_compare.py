@@ -7,8 +7,12 @@ import pymc as pm
 import pytest
 import xarray as xr
 
-from bnngallery import compare as cmp
+from bnngallery import plots
+from bnngallery.diagnostics import compare as cmp
+from bnngallery.diagnostics import khat, metrics, uncertainty
+from bnngallery.models.info import ModelInfo
 from bnngallery.results import make_result
+from bnngallery.runs.compare import comparison_spec
 
 # ----------------------------------------------------------------------------------------
 # a model whose posterior is known: y_i ~ N(mu, 1), mu ~ N(0, 10)
@@ -18,7 +22,8 @@ PRIOR_SD = 10.0
 
 def build_conjugate(X, y=None, *, batch_size=None, random_seed=0):
     """Gallery-style builder of the conjugate normal model (X only sets the number of rows)."""
-    from bnngallery.models.layers import data_and_batches, tag_model
+    from bnngallery.models.info import tag_model
+    from bnngallery.models.layers import data_and_batches
 
     X = np.asarray(X, dtype=np.float64)
     with pm.Model(coords={"feature": [0]}) as model:
@@ -48,21 +53,21 @@ def _fake_advi(mean: float, sd: float, *, draws: int = 4000, seed: int = 0):
     post = xr.Dataset({"mu": (("chain", "draw"), np.random.default_rng(seed).normal(mean, sd, (1, draws)))})
     approx = xr.Dataset({"mu_mean": ((), mean), "mu_sd": ((), sd)})
     return make_result(posterior=post, method="advi", backend="jax", compile_seconds=0.0, run_seconds=0.0,
-                       settings={"approximation": "meanfield"}, model_info={"family": "conjugate"},
+                       settings={"approximation": "meanfield"}, model_info=ModelInfo(family="conjugate"),
                        groups={"approximation": approx})
 
 
 def test_khat_against_analytic_posterior(conjugate_data):
     d = conjugate_data
     model = build_conjugate(d["X"], d["y"])
-    exact = cmp.vi_khat(_fake_advi(d["mean"], d["sd"]), model, draws=4000)
-    wide = cmp.vi_khat(_fake_advi(d["mean"], 1.3 * d["sd"]), model, draws=4000)
-    narrow = cmp.vi_khat(_fake_advi(d["mean"], 0.4 * d["sd"]), model, draws=4000)
+    exact = khat.vi_khat(_fake_advi(d["mean"], d["sd"]), model, draws=4000)
+    wide = khat.vi_khat(_fake_advi(d["mean"], 1.3 * d["sd"]), model, draws=4000)
+    narrow = khat.vi_khat(_fake_advi(d["mean"], 0.4 * d["sd"]), model, draws=4000)
     # q = posterior: constant ratios; q wider than p: bounded weights (k < 0);
     # q with sd ratio r < 1: Pareto tail with k = 1 - r^2 = 0.84 (Yao et al. 2018, sec. 3).
     assert exact["khat_verdict"] == "good" and exact["khat"] < 0.3
     assert wide["khat"] < 0.3
-    assert narrow["khat"] > cmp.KHAT_USABLE and narrow["khat_verdict"] == "unreliable"
+    assert narrow["khat"] > khat.KHAT_USABLE and narrow["khat_verdict"] == "unreliable"
     assert narrow["khat_ess"] < wide["khat_ess"]
 
 
@@ -70,11 +75,11 @@ def test_khat_rejects_minibatch_model_and_nuts(conjugate_data):
     d = conjugate_data
     mb = build_conjugate(d["X"], d["y"], batch_size=10)
     with pytest.raises(ValueError, match="full-data"):
-        cmp.vi_khat(_fake_advi(d["mean"], d["sd"]), mb)
+        khat.vi_khat(_fake_advi(d["mean"], d["sd"]), mb)
     nuts_like = make_result(posterior=xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 10)))}), method="nuts",
                             backend="jax", compile_seconds=0, run_seconds=0, settings={})
     with pytest.raises(ValueError, match="approximation"):
-        cmp.vi_khat(nuts_like, build_conjugate(d["X"], d["y"]))
+        khat.vi_khat(nuts_like, build_conjugate(d["X"], d["y"]))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +105,7 @@ def test_toolkit_numbers_match_conjugate_posterior(conjugate_data, conjugate_fit
     assert params["advi"]["sd_ratio"] == pytest.approx(1.0, abs=0.2)
     rows = {r["fit"]: r for r in table["runs"]}
     # minibatch ADVI: k-hat evaluated on the full-data log density, and small here
-    assert rows["advi"]["khat"] < cmp.KHAT_GOOD
+    assert rows["advi"]["khat"] < khat.KHAT_GOOD
     assert "khat" not in rows["nuts"]
     assert rows["advi"]["band_overlap"] > 0.9
     # predictive band = N(mean, 1 + sd^2): coverage of 90 % is about 0.9
@@ -114,28 +119,28 @@ def test_toolkit_numbers_match_conjugate_posterior(conjugate_data, conjugate_fit
 
 def test_scores_against_hand_computed_values():
     lo, hi = np.zeros(4), np.ones(4)
-    assert cmp.interval_coverage(lo, hi, np.array([0.5, 1.0, 2.0, -0.1])) == 0.5
-    assert cmp.band_overlap(lo, hi, lo, hi) == 1.0
-    assert cmp.band_overlap(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([3.0])) == pytest.approx(1 / 3)
-    assert cmp.band_overlap(np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([3.0])) == 0.0
+    assert metrics.interval_coverage(lo, hi, np.array([0.5, 1.0, 2.0, -0.1])) == 0.5
+    assert metrics.band_overlap(lo, hi, lo, hi) == 1.0
+    assert metrics.band_overlap(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([3.0])) == pytest.approx(1 / 3)
+    assert metrics.band_overlap(np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([3.0])) == 0.0
     # perfectly calibrated at 0.8 confidence: ECE 0
     p = np.full(10, 0.8)
     y = np.array([1] * 8 + [0] * 2)
-    assert cmp.expected_calibration_error(p, y) == pytest.approx(0.0)
-    assert cmp.expected_calibration_error(np.full(10, 0.9), np.array([1] * 5 + [0] * 5)) == pytest.approx(0.4)
+    assert uncertainty.expected_calibration_error(p, y) == pytest.approx(0.0)
+    assert uncertainty.expected_calibration_error(np.full(10, 0.9), np.array([1] * 5 + [0] * 5)) == pytest.approx(0.4)
     # Gaussian lpd with one draw equals the normal log density
     mu, sigma, yy = np.array([[0.0, 1.0]]), np.array([2.0]), np.array([1.0, 1.0])
     expect = np.mean(-0.5 * ((yy - mu[0]) / 2.0) ** 2 - np.log(2.0) - 0.5 * np.log(2 * np.pi))
-    assert cmp.gaussian_log_predictive_density(mu, sigma, yy) == pytest.approx(expect)
+    assert metrics.gaussian_log_predictive_density(mu, sigma, yy) == pytest.approx(expect)
 
 
 def test_regression_predictive_band_is_noise_quantile():
     mu = np.zeros((20000, 3))
-    out = cmp.regression_predictive(mu, np.full(20000, 2.0), prob=0.9)
+    out = metrics.regression_predictive(mu, np.full(20000, 2.0), prob=0.9)
     np.testing.assert_allclose(out["hi"], 2.0 * 1.6449, rtol=0.03)
     np.testing.assert_allclose(out["lo"], -2.0 * 1.6449, rtol=0.03)
     with pytest.raises(ValueError, match="pair up"):
-        cmp.regression_predictive(mu, np.ones(3))
+        metrics.regression_predictive(mu, np.ones(3))
 
 
 def test_parameter_table_and_plots_accept_different_chain_counts():
@@ -156,9 +161,11 @@ def test_parameter_table_and_plots_accept_different_chain_counts():
     ratio = next(r["sd_ratio"] for r in rows if r["fit"] == "ADVI")
     assert ratio == pytest.approx(0.5, rel=0.15)
     for kind in ("forest", "density"):
-        fig = cmp.plot_parameters(results, kind=kind)
-        assert fig is not None
+        fig = plots.plot_parameters(results, kind=kind)
+        assert isinstance(fig, matplotlib.figure.Figure)
         matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="No identifiable parameters"):
+        plots.plot_parameters(results, var_names=[])
     with pytest.raises(ValueError, match="reference"):
         cmp.parameter_table(results, reference="nope")
 
@@ -172,8 +179,10 @@ def test_compare_refuses_mixed_families(conjugate_data, conjugate_fits):
 
 
 def test_cli_compare_unknown_model_spec(capsys):
-    with pytest.raises(ValueError, match="Unknown model"):
-        cmp.comparison_spec("nope", smoke=True, random_seed=0)
+    with pytest.raises(ValueError, match="compare takes one of"):
+        comparison_spec("nope", smoke=True, random_seed=0)
+    with pytest.raises(ValueError, match="no NUTS reference"):
+        comparison_spec("mnist-mlp", smoke=True, random_seed=0)
 
 
 def test_fullrank_fit_stores_its_covariance_and_khat_uses_it():
@@ -205,10 +214,10 @@ def test_fullrank_fit_stores_its_covariance_and_khat_uses_it():
         assert order == ["a", "b"]
         np.testing.assert_allclose(np.sqrt(np.diag(fitted)), np.sqrt(np.diag(cov)), rtol=0.15)
         assert fitted[0, 1] / np.sqrt(fitted[0, 0] * fitted[1, 1]) < -0.9
-        k = cmp.vi_khat(res, model, draws=2000)
+        k = khat.vi_khat(res, model, draws=2000)
         assert k["khat_q"] == "full-rank" and k["khat"] < 0.5, (backend, k)
         full.append(k)
     mf = fit(model, "advi", steps=20_000, learning_rate=0.02, draws=500, progressbar=False)
-    k_mf = cmp.vi_khat(mf, model, draws=2000)
+    k_mf = khat.vi_khat(mf, model, draws=2000)
     assert k_mf["khat_q"] == "mean-field" and k_mf["khat"] > 0.5, k_mf
     assert k_mf["khat_ess"] < 0.5 * min(k["khat_ess"] for k in full), (k_mf, full)

@@ -10,8 +10,8 @@ import pytensor.tensor as pt
 import pytest
 
 from bnngallery import fit, predict
-from bnngallery.advi_jax import ADVIDivergenceError
-from bnngallery.metrics import accuracy, binary_probs
+from bnngallery.diagnostics.metrics import accuracy, binary_probs
+from bnngallery.inference.advi_fit import ADVIDivergenceError
 from bnngallery.models import moons
 from bnngallery.results import final_elbo, settings_of
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bnngallery.gallery_build import build, execute_notebook, notebook_paths
+from bnngallery.runs.gallery import build, execute_notebook, notebook_paths
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 NOTEBOOKS = notebook_paths(GALLERY)
@@ -28,8 +28,9 @@ def test_notebook_executes_in_smoke_mode(path):
 
 
 def test_index_page_links_notebooks(tmp_path, monkeypatch):
-    import bnngallery.gallery_build as gb
     import nbformat
+
+    import bnngallery.runs.gallery as gb
 
     def fake_execute(path, *, smoke, timeout=3600, cwd=None):
         nb = nbformat.v4.new_notebook()

@@ -658,7 +658,7 @@ def test_two_processes_fill_cache_once(tmp_path: Path, toy, server: Server, isol
         for m in markers
     ]
     outs = [p.communicate(timeout=60) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=False):
         assert p.returncode == 0, err
         assert Path(out.strip()) == isolated_env / "toy" / name
     assert all(m.exists() for m in markers)

@@ -35,11 +35,11 @@ def test_mlp_hierarchical_structure(small_mnist):
     assert {"sigma_in", "sigma_1", "sigma_out", "w_in", "w_1", "w_out", "b_in", "b_out"} <= names
     assert m.named_vars_to_dims["w_in"] == ("pixel", "hidden_0")
     assert m.named_vars_to_dims["w_out"] == ("hidden_1", "class")
-    assert m.gallery_info["family"] == "mnist-mlp" and m.gallery_info["output"] == "probs"
+    assert m.gallery_info.family == "mnist-mlp" and m.gallery_info.output == "probs"
     # the likelihood really sees a minibatch of 32 rows scaled to the full data
-    from bnngallery.jaxify import _minibatch_nodes
+    from bnngallery.inference.jaxify import minibatch_nodes
 
-    assert _minibatch_nodes([m.logp()])
+    assert minibatch_nodes([m.logp()])
     assert m["probs"].type.shape[0] == 32
 
 
@@ -71,14 +71,14 @@ def test_mlp_bad_settings(small_mnist, bad, match):
 def test_temperature_raises_the_likelihood_to_one_over_t(small_mnist, builder, kw, batch_size):
     """A tempered posterior p(y | w) ** (1 / T) p(w): at the same point and on the same rows the
     likelihood is exactly 1 / T times the Bayes one (minibatched or not) and the prior is untouched."""
-    from bnngallery.jaxify import jaxify
+    from bnngallery.inference.jaxify import jaxify
 
     X, y, _, _ = small_mnist
     idx = np.arange(3, 43)
     terms = {}
     for t in (1.0, 0.25):
         m = builder.build_model(X, y, temperature=t, batch_size=batch_size, **kw)
-        assert m.gallery_info["settings"]["temperature"] == t
+        assert m.gallery_info.settings["temperature"] == t
         fn, _, data, _, _ = jaxify(m, m.value_vars, [m.logp(vars=m.observed_RVs), m.logp(vars=m.free_RVs)])
         ip = m.initial_point()
         terms[t] = [float(v) for v in fn(*[ip[v.name] for v in m.value_vars], *data,
@@ -97,7 +97,7 @@ def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
     X, y, _, _ = small_mnist
     m = mnist_mlp.build_model(X, y, hidden=(6,), hierarchical=hierarchical, noncentered=noncentered,
                               prior="scale-mixture", prior_sigma=0.7, slab_weight=0.3, spike_ratio=0.01)
-    assert m.gallery_info["settings"]["prior"] == "scale-mixture"
+    assert m.gallery_info.settings["prior"] == "scale-mixture"
     point = m.initial_point()
     name = "w_in_raw" if noncentered else "w_in"
     value = np.random.default_rng(1).normal(0.0, 0.05, size=point[name].shape)
@@ -112,7 +112,7 @@ def test_default_initial_scale_depends_on_the_prior(small_mnist):
     X, y, _, _ = small_mnist
     for prior, scale in [("normal", 1.0), ("scale-mixture", 0.1)]:
         m = mnist_mlp.build_model(X, y, hidden=(200,), prior=prior)
-        assert m.gallery_info["settings"]["init_scale"] == scale
+        assert m.gallery_info.settings["init_scale"] == scale
         assert m.initial_point()["w_in"].std() == pytest.approx(scale / np.sqrt(784), rel=0.05)
     m = mnist_mlp.build_model(X, y, hidden=(200,), prior="scale-mixture", init_scale=0.5)
     assert m.initial_point()["w_in"].std() == pytest.approx(0.5 / np.sqrt(784), rel=0.05)
@@ -157,7 +157,7 @@ def test_max_pool_2x2():
 def test_jax_path_compiles_a_real_convolution(small_mnist):
     import jax
 
-    from bnngallery.jaxify import logp_graph
+    from bnngallery.inference.jaxify import logp_graph
 
     X, y, _, _ = small_mnist
     m = cnn.build_model(X[:64], y[:64], filters=(4, 4), dense=(8,), batch_size=16)
@@ -176,7 +176,7 @@ def test_cnn_logp_on_pytensor_backend_matches_jax(small_mnist, impl, mode):
     """Forward + logp + gradient on PyTensor's own backends (Python linker; Numba, the default, is slow)."""
     import jax
 
-    from bnngallery.jaxify import logp_graph
+    from bnngallery.inference.jaxify import logp_graph
 
     X, y, _, _ = small_mnist
     m = cnn.build_model(X[:20], y[:20], filters=(3, 2), dense=(5,), conv_impl=impl, dtype="float64")
@@ -204,7 +204,7 @@ def test_cnn_structure_and_bad_settings(small_mnist):
     with pytest.raises(ValueError, match="prior must"):
         cnn.build_model(X, y, prior="cauchy")
     mix = cnn.build_model(X, y, filters=(4, 4), dense=(8,), prior="scale-mixture", batch_size=32)
-    assert mix.gallery_info["settings"]["prior"] == "scale-mixture"
+    assert mix.gallery_info.settings["prior"] == "scale-mixture"
     assert type(mix["w_conv_0"].owner.op).__name__ == "MixtureRV"
     assert np.isfinite(mix.compile_logp(mode=PY_MODE)(mix.initial_point()))
 
@@ -236,7 +236,7 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
                               batch_size=64)
     r = fit(m, "advi", steps=100, learning_rate=0.01, init_sd=1e-3, draws=8, progressbar=False)
     rebuilt = prediction_model(mnist_mlp.build_model, r, Xt[:20])
-    assert rebuilt.gallery_info["settings"] == {**m.gallery_info["settings"], "batch_size": None}
+    assert rebuilt.gallery_info.settings == {**m.gallery_info.settings, "batch_size": None}
     assert type(rebuilt["w_in"].owner.op).__name__ == "MixtureRV"
     p = predict(mnist_mlp.build_model, r, Xt[:20])
     assert p.shape == (8, 20, 10)
@@ -247,29 +247,31 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
     legacy = {k: v for k, v in json.loads(r_old.attrs["model_settings"]).items()
               if k not in ("prior", "slab_weight", "spike_ratio", "init_scale")}
     r_old.attrs["model_settings"] = json.dumps(legacy)
-    assert prediction_model(mnist_mlp.build_model, r_old, Xt[:20]).gallery_info["settings"]["prior"] == "normal"
+    assert prediction_model(mnist_mlp.build_model, r_old, Xt[:20]).gallery_info.settings["prior"] == "normal"
     np.testing.assert_array_equal(predict(mnist_mlp.build_model, r_old, Xt[:20]), expected)
 
 
 def test_mnist_settings_merge_overrides_without_touching_the_table():
-    from bnngallery.workflows_mnist import MNIST_SETTINGS, mnist_settings
+    from bnngallery.runs.mnist import mnist_settings
+    from bnngallery.runs.settings import SETTINGS
 
-    before = json.dumps(MNIST_SETTINGS, default=str)
+    before = json.dumps(SETTINGS, default=str)
     s = mnist_settings("mnist-mlp", overrides={"steps": 7, "model": {"hidden": (5,), "prior": "normal"}})
     assert s["steps"] == 7 and s["model"]["hidden"] == (5,) and s["model"]["prior"] == "normal"
-    assert s["model"]["activation"] == MNIST_SETTINGS["mnist-mlp"]["full"]["model"]["activation"]
-    assert mnist_settings("mnist-cnn", smoke=True)["n_train"] == MNIST_SETTINGS["mnist-cnn"]["smoke"]["n_train"]
-    assert json.dumps(MNIST_SETTINGS, default=str) == before
+    assert s["model"]["activation"] == SETTINGS["mnist-mlp"]["full"]["model"]["activation"]
+    assert mnist_settings("mnist-cnn", smoke=True)["n_train"] == SETTINGS["mnist-cnn"]["smoke"]["n_train"]
+    s["model"]["hidden"] = (3,)  # a copy: changing it leaves the table alone
+    assert json.dumps(SETTINGS, default=str) == before
     with pytest.raises(ValueError, match="family must be one of"):
         mnist_settings("mnist-rnn")
 
 
 def test_advi_options_are_the_fit_keywords_of_the_settings():
-    from bnngallery.workflows_mnist import advi_options, mnist_settings
+    from bnngallery.runs.mnist import advi_options, mnist_settings
 
     s = mnist_settings("mnist-mlp", overrides={"steps": 7, "mc_samples": 2})
     assert advi_options(s) == {"steps": 7, "learning_rate": s["learning_rate"], "init_sd": s["init_sd"],
-                               "mc_samples": 2, "draws": s["draws"], "precision": "float32"}
+                               "mc_samples": 2, "draws": s["advi_draws"], "precision": "float32"}
     assert advi_options(s, backend="pytensor")["precision"] == "float64"
 
 
@@ -285,7 +287,7 @@ def test_cnn_fit_and_predict(small_mnist):
 
 
 def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
-    from bnngallery.workflows import get_runner
+    from bnngallery.runs import get_runner
 
     logs = []
     # article A's hierarchical prior, whose learned layer scales metrics.json reports
@@ -301,7 +303,7 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
         assert key in row
     assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
     assert set(row["learned_scales"]) == {"in", "1", "out"}
-    from bnngallery.workflows_mnist import MLP_TEMPERATURE
+    from bnngallery.runs.mnist import MLP_TEMPERATURE
 
     assert row["model_settings"]["temperature"] == MLP_TEMPERATURE != 1  # the tempered posterior reaches the builder
     assert len(saved["runs"]) == 1 and "NUTS skipped" in saved["notes"][0]
@@ -315,7 +317,7 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
 
 
 def test_ood_set_by_path(tmp_path):
-    from bnngallery.workflows_mnist import load_ood
+    from bnngallery.runs.mnist import load_ood
 
     out = load_ood(["kmnist"], limit=5)
     assert out["kmnist"].shape == (5, 784)
@@ -371,7 +373,7 @@ def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_pat
 
 def test_holdout_scores_on_the_last_training_images_not_the_test_set():
     from bnngallery.data import load_mnist
-    from bnngallery.workflows_mnist import load_mnist_splits
+    from bnngallery.runs.mnist import load_mnist_splits
 
     X, y, Xv, yv = load_mnist_splits(n_train=500, holdout=100)
     X_all, y_all = load_mnist("train", limit=500)

@@ -101,7 +101,7 @@ def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
         port = sock.getsockname()[1]
     code = textwrap.dedent("""
         import json
-        from bnngallery.distributed import init_distributed
+        from bnngallery.inference.devices import init_distributed
         started = init_distributed()
         import jax
         print(json.dumps({"started": started, "processes": jax.process_count(), "devices": len(jax.devices()),
@@ -126,7 +126,7 @@ def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
 
 
 def test_distributed_needs_all_three_settings(monkeypatch):
-    from bnngallery.distributed import init_distributed
+    from bnngallery.inference.devices import init_distributed
 
     monkeypatch.delenv("BNNGALLERY_COORDINATOR", raising=False)
     monkeypatch.delenv("BNNGALLERY_DISTRIBUTED", raising=False)

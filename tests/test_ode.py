@@ -133,10 +133,10 @@ def test_builder_structure_and_prediction_model():
     d = make_decay_data()
     m = ode.build_model(d.t, d.y, r_scale=2.0)
     assert {rv.name for rv in m.free_RVs} == {"y0", "r", "sigma"}
-    assert m.gallery_info["family"] == "ode" and m.gallery_info["output"] == "y_hat"
-    assert m.gallery_info["settings"]["r_scale"] == 2.0
-    assert ode.build_model(d.t, **m.gallery_info["settings"]).gallery_info == {
-        **m.gallery_info}  # the settings rebuild the same model
+    assert m.gallery_info.family == "ode" and m.gallery_info.output == "y_hat"
+    assert m.gallery_info.settings["r_scale"] == 2.0
+    assert ode.build_model(d.t, **m.gallery_info.settings).gallery_info == (
+        m.gallery_info)  # the settings rebuild the same model
     # y=None builds a prediction model on any grid
     p = ode.build_model(np.linspace(0, 12, 7), None)
     assert p["X"].get_value().shape == (7,) and not p.observed_RVs
@@ -158,7 +158,7 @@ def test_lotka_volterra_builder_structure():
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """One smoke-size ``run_ode`` (NUTS, ADVI, dropout) shared by the tests below."""
-    from bnngallery.workflows_ode import run_ode
+    from bnngallery.runs.ode import run_ode
 
     out = tmp_path_factory.mktemp("ode_run")
     metrics = run_ode(smoke=True, out_dir=out, progressbar=False, log=lambda *_: None)
@@ -230,8 +230,8 @@ def test_nuts_full_size_on_default_data():
     import time
 
     from bnngallery import fit
-    from bnngallery.workflows import max_rhat
-    from bnngallery.workflows_ode import posterior_draws, summarise_draws
+    from bnngallery.diagnostics.mcmc import max_rhat
+    from bnngallery.runs.ode import posterior_draws, summarise_draws
 
     d = make_decay_data()
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ import xarray as xr
 from scipy.special import expit
 
 from bnngallery import fit, load_result, predict, save_result
-from bnngallery.metrics import accuracy, agreement, binary_probs, log_predictive_density
+from bnngallery.diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from bnngallery.models import moons
 from bnngallery.results import FORMAT_VERSION, ResultFormatError
 

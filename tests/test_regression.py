@@ -40,14 +40,14 @@ def test_builder_shapes_settings_and_standardisation(small_data):
     assert m.named_vars_to_dims["w_in"] == ("feature", "hidden_0")
     assert m.named_vars_to_dims["w_1"] == ("hidden_0", "hidden_1")
     info = m.gallery_info
-    assert info["family"] == "regression" and info["output"] == "mu" and info["task"] == "regression"
-    s = info["settings"]
+    assert info.family == "regression" and info.output == "mu" and info.task == "regression"
+    s = info.settings
     assert s["y_loc"] == pytest.approx(d.y_train.mean()) and s["y_scale"] == pytest.approx(d.y_train.std())
     assert s["hidden"] == [7, 3] and s["batch_size"] is None
     # a prediction model gets the fit's constants and no observed data
     p = regression.build_model(d.X_test, None, **{k: v for k, v in s.items() if k != "batch_size"})
-    assert p.gallery_info["settings"]["y_loc"] == s["y_loc"] and not p.observed_RVs
-    from bnngallery.jaxify import forward_graph
+    assert p.gallery_info.settings["y_loc"] == s["y_loc"] and not p.observed_RVs
+    from bnngallery.inference.jaxify import forward_graph
 
     g = forward_graph(p, "mu")
     ip = p.initial_point()
@@ -71,7 +71,7 @@ def test_builder_rejects_bad_input(kwargs, match):
 
 
 def test_minibatch_is_really_used(small_data):
-    from bnngallery.jaxify import logp_graph
+    from bnngallery.inference.jaxify import logp_graph
 
     d = small_data
     g = logp_graph(regression.build_model(d.X_train, d.y_train, hidden=(4,), batch_size=16))
@@ -80,8 +80,8 @@ def test_minibatch_is_really_used(small_data):
 
 
 def test_run_regression_advi_only_smoke(tmp_path):
-    from bnngallery.workflows import summary_table
-    from bnngallery.workflows_regression import run_regression
+    from bnngallery.runs.common import summary_table
+    from bnngallery.runs.regression import run_regression
 
     metrics = run_regression(methods=("advi",), smoke=True, out_dir=tmp_path, progressbar=False,
                              log=lambda *a: None)
@@ -96,8 +96,8 @@ def test_run_regression_advi_only_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_run_regression_smoke(tmp_path):
-    from bnngallery.workflows import summary_table
-    from bnngallery.workflows_regression import run_regression
+    from bnngallery.runs.common import summary_table
+    from bnngallery.runs.regression import run_regression
 
     metrics = run_regression(smoke=True, out_dir=tmp_path, progressbar=False, log=lambda *a: None)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
@@ -132,7 +132,7 @@ def test_cli_compare_regression_smoke(tmp_path):
 @pytest.mark.slow
 def test_full_size_regression_coverage(tmp_path):
     """Must-show: NUTS' 90 % band covers 0.85-0.95 of held-out points (about a few minutes)."""
-    from bnngallery.workflows_regression import run_regression
+    from bnngallery.runs.regression import run_regression
 
     metrics = run_regression(out_dir=tmp_path, progressbar=False, log=lambda *a: None)
     runs = {r["method"]: r for r in metrics["runs"]}

@@ -8,8 +8,10 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-from bnngallery import uncertainty as U
+from bnngallery import plots as P
+from bnngallery.diagnostics import uncertainty as U
 
 
 def one_hot_draws(labels, n_classes=10, draws=20):
@@ -156,16 +158,16 @@ def test_chunked_scores_match_unchunked(monkeypatch):
         np.testing.assert_allclose(full[k], small[k], rtol=1e-12)
 
 
-def test_plots_return_axes():
+def test_plots_return_figures():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 100)
     d = rng.dirichlet(np.ones(10), size=(5, 100))
     mean = U.predictive_mean(d)
-    assert U.plot_reliability_diagram(mean, y) is not None
-    assert U.plot_referral_curves(mean.argmax(1) == y, U.uncertainty_scores(d)) is not None
-    assert U.plot_score_histograms({"a": rng.random(50), "b": rng.random(50)}, threshold=0.5) is not None
-    assert U.plot_confusion(mean, y) is not None
-    assert U.plot_image_grid(rng.random((3, 784)), titles=["a", "b", "c"]) is not None
+    assert isinstance(P.plot_reliability_diagram(mean, y), Figure)
+    assert isinstance(P.plot_referral_curves(mean.argmax(1) == y, U.uncertainty_scores(d)), Figure)
+    assert isinstance(P.plot_score_histograms({"a": rng.random(50), "b": rng.random(50)}, threshold=0.5), Figure)
+    assert isinstance(P.plot_confusion(mean, y), Figure)
+    assert isinstance(P.plot_image_grid(rng.random((3, 784)), titles=["a", "b", "c"]), Figure)
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -19,7 +19,7 @@ Then what makes uncertainty useful: the referral curve (accuracy of the kept pre
 when the most uncertain are referred, article C), calibration (expected calibration error
 and a reliability diagram), test NLL, and out-of-distribution detection (AUROC of each
 measure, and the share of unseen inputs flagged at the 99th percentile of in-distribution
-uncertainty, article B). Plot helpers take an axes and return it.
+uncertainty, article B). The figures are in :mod:`bnngallery.plots.classification`.
 """
 
 from __future__ import annotations
@@ -193,6 +193,16 @@ def negative_log_likelihood(probs, y) -> float:
     return float(-np.mean(np.log(np.clip(p[np.arange(len(p)), y], _EPS, None))))
 
 
+def confusion_matrix(probs, y, *, n_classes: int | None = None) -> np.ndarray:
+    """Counts of (true label, predicted label) pairs, labels from the predictive mean ``probs`` (n, K)."""
+    p = _check_mean(probs)
+    y = _check_labels(y, len(p))
+    k = n_classes or p.shape[1]
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y, p.argmax(axis=1)), 1)
+    return cm
+
+
 def reliability_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Confidence (max predictive probability) against accuracy in ``n_bins`` equal-width bins.
 
@@ -351,97 +361,3 @@ def classification_report(draws, y, *, ood: Mapping[str, np.ndarray] | None = No
             report[f"ood_flagged_at_{q_name}"][name] = {m: r["flagged"] for m, r in rep.items()}
             report["ood_threshold"][name] = {m: r["threshold"] for m, r in rep.items()}
     return report
-
-
-# --- plots -------------------------------------------------------------------------------------
-
-def _axes(ax, figsize=(5, 4)):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def plot_reliability_diagram(probs, y, *, n_bins: int = 15, ax=None, label: str | None = None):
-    """Accuracy against confidence per bin, the diagonal for perfect calibration, ECE in the title."""
-    ax = _axes(ax)
-    b = reliability_bins(probs, y, n_bins=n_bins)
-    centers = 0.5 * (b["edges"][1:] + b["edges"][:-1])
-    width = b["edges"][1] - b["edges"][0]
-    filled = b["count"] > 0
-    ax.bar(centers[filled], b["accuracy"][filled], width=width * 0.9, alpha=0.7, label=label or "accuracy")
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
-    ece = expected_calibration_error(probs, y, n_bins=n_bins)
-    ax.set(xlabel="confidence (max predictive probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability diagram (ECE = {ece:.4f})")
-    ax.legend(loc="upper left")
-    return ax
-
-
-def plot_referral_curves(correct, scores: Mapping[str, np.ndarray], *, ax=None, fractions=None):
-    """Accuracy of the kept predictions against the fraction kept, one line per measure."""
-    ax = _axes(ax)
-    for name, s in scores.items():
-        f, acc = referral_curve(correct, s, fractions=fractions)
-        ax.plot(f, acc, label=name)
-    ax.axvline(0.95, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="fraction of predictions kept", ylabel="accuracy on kept", title="Referral curve")
-    ax.invert_xaxis()
-    ax.legend()
-    return ax
-
-
-def plot_score_histograms(groups: Mapping[str, np.ndarray], *, ax=None, bins: int = 50, title: str = "",
-                          threshold: float | None = None, log: bool = True):
-    """Overlaid density histograms of one uncertainty score for several groups of inputs."""
-    ax = _axes(ax)
-    allv = np.concatenate([np.asarray(v, dtype=np.float64) for v in groups.values()])
-    edges = np.histogram_bin_edges(allv, bins=bins)
-    for name, v in groups.items():
-        ax.hist(v, bins=edges, density=True, alpha=0.5, label=f"{name} (n={len(v)})", log=log)
-    if threshold is not None:
-        ax.axvline(threshold, color="k", ls="--", lw=1, label="99th pct in-distribution")
-    ax.set(title=title, xlabel="uncertainty", ylabel="density")
-    ax.legend()
-    return ax
-
-
-def plot_confusion(probs, y, *, ax=None, n_classes: int | None = None):
-    """Confusion-matrix heatmap (true rows, predicted columns) of the predictive mean's labels."""
-    ax = _axes(ax, figsize=(6, 5))
-    p = _check_mean(probs)
-    y = _check_labels(y, len(p))
-    k = n_classes or p.shape[1]
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y, p.argmax(axis=1)), 1)
-    im = ax.imshow(np.log1p(cm), cmap="viridis")
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] < cm.max() / 2 else "black")
-    ax.set(xlabel="predicted", ylabel="true", xticks=range(k), yticks=range(k), title="Confusion matrix")
-    ax.figure.colorbar(im, ax=ax, label="log(1 + count)")
-    return ax
-
-
-def plot_image_grid(images, *, titles=None, ncols: int = 8, fig=None, suptitle: str = ""):
-    """A grid of 28x28 (or flattened 784) images with optional per-image titles; returns the figure."""
-    import matplotlib.pyplot as plt
-
-    imgs = np.asarray(images)
-    if imgs.ndim == 2:
-        side = int(round(np.sqrt(imgs.shape[1])))
-        imgs = imgs.reshape(len(imgs), side, side)
-    n = len(imgs)
-    nrows = max(1, int(np.ceil(n / ncols)))
-    fig = fig or plt.figure(figsize=(1.4 * ncols, 1.6 * nrows))
-    for i in range(n):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        ax.imshow(imgs[i], cmap="gray_r")
-        ax.set_axis_off()
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle)
-    return fig

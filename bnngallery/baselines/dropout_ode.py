@@ -9,7 +9,8 @@ each of 200 forward passes is one draw of (r, y0) and of the path y(t) (Gal & Gh
 "Dropout as a Bayesian approximation", arXiv 1506.02142).
 
 The ODE is solved with the same fixed-step RK4 scheme as the PyMC model
-(:mod:`bnngallery.models.ode`), here in plain JAX because the network is trained in JAX.
+(:mod:`bnngallery.models.ode`), here in plain JAX because the network is trained in JAX,
+in float64 like the PyMC model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .models.ode import DEFAULT_MAX_STEP, check_observations, check_times, substeps_for
+from ..inference.advi import softplus_inv
+from ..inference.precision import precision_scope
+from ..models.ode import DEFAULT_MAX_STEP, check_observations, check_times, substeps_for
+from ..models.validation import check_positive_int
 
 
 @dataclass
@@ -75,10 +79,6 @@ def log_linear_guess(t, y) -> dict:
     return {"r": float(max(-slope, 1e-3)), "y0": float(np.exp(intercept))}
 
 
-def _softplus_inv(x: float) -> float:
-    return float(x + np.log(-np.expm1(-x)))
-
-
 def fit_dropout_ode(
     t,
     y,
@@ -128,6 +128,14 @@ def fit_dropout_ode(
     -------
     DropoutODEResult
     """
+    with precision_scope("float64"):  # the same precision as the PyMC model it is compared with
+        return _fit(t, y, hidden=hidden, dropout=dropout, prime_steps=prime_steps, prime_lr=prime_lr,
+                    fine_steps=fine_steps, fine_lr=fine_lr, masks_per_step=masks_per_step, huber_delta=huber_delta,
+                    n_samples=n_samples, t_grid=t_grid, t0=t0, max_step=max_step, random_seed=random_seed)
+
+
+def _fit(t, y, *, hidden, dropout, prime_steps, prime_lr, fine_steps, fine_lr, masks_per_step, huber_delta,
+         n_samples, t_grid, t0, max_step, random_seed) -> DropoutODEResult:
     import jax
     import jax.numpy as jnp
     import optax
@@ -138,8 +146,7 @@ def fit_dropout_ode(
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
     for name, v in {"hidden": hidden, "prime_steps": prime_steps, "fine_steps": fine_steps,
                     "masks_per_step": masks_per_step, "n_samples": n_samples}.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if "steps" in name else 1):
-            raise ValueError(f"{name} must be a {'non-negative' if 'steps' in name else 'positive'} integer; got {v!r}.")
+        check_positive_int(v, name=name, allow_zero="steps" in name)
     t_grid = np.linspace(t0, float(t.max()), 200) if t_grid is None else check_times(t_grid, name="t_grid", t0=t0)
     sub_obs = substeps_for(t, t0=t0, max_step=max_step)
     sub_grid = substeps_for(t_grid, t0=t0, max_step=max_step)
@@ -155,7 +162,7 @@ def fit_dropout_ode(
         "b1": jnp.zeros(hidden),
         "W2": jax.random.normal(k2, (hidden, 2)) * math.sqrt(1.0 / hidden) * 0.1,
         # start the output near the guess so priming refines rather than searches
-        "b2": jnp.array([_softplus_inv(guess["r"]), _softplus_inv(guess["y0"])]),
+        "b2": jnp.array([softplus_inv(guess["r"]), softplus_inv(guess["y0"])]),
     }
     x = jnp.ones((n_in,))
 

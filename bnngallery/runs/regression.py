@@ -15,28 +15,19 @@ points and the extrapolation range; ``elbo.png``; ``sigma.png``) and ``metrics.j
 
 from __future__ import annotations
 
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .compare import (INTERVAL_PROB, compare, interval_coverage, parameter_table, plot_parameters,
-                      plot_regression_bands, regression_predictive)
-from .engine import fit
-from .predict import predict
-from .results import save_result
-from .workflows import _cpu_count, write_json
+from ..diagnostics.compare import compare, parameter_table
+from ..diagnostics.metrics import INTERVAL_PROB, interval_coverage, regression_predictive
+from ..files import write_json
+from ..plots import plot_elbo, plot_parameters, plot_regression_bands, save_figure
+from ..predict import predict
+from .common import check_methods, fit_methods, machine_description, method_row, use_agg
+from .settings import run_settings
 
-#: Sizes of the run: "full" is the gallery's default network, "smoke" checks the plumbing.
-REGRESSION_SETTINGS = {
-    # Every NUTS transition of this posterior hits the maximum tree depth (1023 leapfrog
-    # steps), so 500 + 500 per chain is what keeps NUTS a check of minutes, not an hour.
-    "full": {"hidden": (50,), "n_train": 500, "n_test": 500, "steps": 30_000, "batch_size": 100,
-             "draws": 500, "tune": 500, "chains": 2},
-    "smoke": {"hidden": (10,), "n_train": 200, "n_test": 200, "steps": 1500, "batch_size": 50,
-              "draws": 100, "tune": 100, "chains": 2},
-}
+METHODS = ("advi", "nuts")
 
 
 def predictive_bands(result, X, *, random_seed: int = 0, mu_draws=None) -> dict:
@@ -44,7 +35,7 @@ def predictive_bands(result, X, *, random_seed: int = 0, mu_draws=None) -> dict:
 
     ``mu_draws`` (draws x rows), when given, are the already predicted means at ``X``.
     """
-    from bnngallery.models import regression
+    from ..models import regression
 
     mu = predict(regression.build_model, result, X) if mu_draws is None else mu_draws
     sigma = result["posterior"][regression.NOISE].values.reshape(-1)
@@ -53,49 +44,30 @@ def predictive_bands(result, X, *, random_seed: int = 0, mu_draws=None) -> dict:
 
 def run_regression(
     *,
-    methods=("advi", "nuts"),
+    methods=METHODS,
     backend: str = "jax",
     smoke: bool = False,
     out_dir: str | Path = "out/regression",
     random_seed: int = 0,
     progressbar: bool = True,
+    devices: int | None = None,
     log=print,
 ) -> dict:
     """Article D's regression: minibatch ADVI and/or NUTS, metrics, figures, saved results."""
-    import matplotlib
+    from ..data.regression import make_regression_data, true_function
+    from ..models import regression
 
-    matplotlib.use("Agg")
-    from bnngallery.data.regression import make_regression_data, true_function
-    from bnngallery.models import regression
-
-    from .plots import plot_elbo, save_figure
-
-    size = REGRESSION_SETTINGS["smoke" if smoke else "full"]
+    use_agg()
+    methods = check_methods(methods, METHODS)
+    size = run_settings("regression", smoke=smoke)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
-    hidden = size["hidden"]
-    results, walls = {}, {}
-    for method in methods:
-        t0 = time.perf_counter()
-        if method == "advi":
-            model = regression.build_model(data.X_train, data.y_train, hidden=hidden, batch_size=size["batch_size"],
-                                           random_seed=random_seed)
-            log(f"[regression] ADVI ({backend}), {hidden} units, minibatch {size['batch_size']}, {size['steps']} steps")
-            result = fit(model, "advi", backend=backend, steps=size["steps"], draws=size["draws"] * size["chains"],
-                         random_seed=random_seed, progressbar=progressbar)
-            save_figure(plot_elbo(result), out_dir / "elbo.png")
-        elif method == "nuts":
-            model = regression.build_model(data.X_train, data.y_train, hidden=hidden, random_seed=random_seed)
-            log(f"[regression] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {size['chains']} chains x "
-                f"({size['tune']} tune + {size['draws']} draws)")
-            result = fit(model, "nuts", backend=backend, draws=size["draws"], tune=size["tune"],
-                         chains=size["chains"], random_seed=random_seed, progressbar=progressbar)
-        else:
-            raise ValueError(f"method must be 'advi' or 'nuts'; got {method!r}.")
-        walls[method] = time.perf_counter() - t0
-        save_result(result, out_dir / f"{method}.nc")
-        results[method] = result
+    results, walls = fit_methods(regression.build_model, data.X_train, data.y_train, methods=methods, size=size,
+                                 backend=backend, random_seed=random_seed, progressbar=progressbar, devices=devices,
+                                 build_kwargs={"hidden": size["hidden"]}, out_dir=out_dir, log=log, tag="regression")
+    if "advi" in results:
+        save_figure(plot_elbo(results["advi"]), out_dir / "elbo.png")
 
     x_grid = np.linspace(data.x_range[0] - 1.0, data.x_range[1] + 1.0, 400)[:, None]
     inside = (x_grid[:, 0] >= data.x_range[0]) & (x_grid[:, 0] <= data.x_range[1])
@@ -113,25 +85,16 @@ def run_regression(
     for (method, result), row in zip(results.items(), table["runs"], strict=True):
         ext = predictive_bands(result, data.X_extrap, random_seed=random_seed, mu_draws=mu_all[method][2])
         b = bands[method.upper()]
-        out = {"method": method, "backend": row["backend"], "test_rmse": row["test_rmse"],
-               "test_log_likelihood": row["test_log_likelihood"], "coverage_90": row["coverage_90"],
+        out = {**method_row(method, result, walls[method]),
+               "test_rmse": row["test_rmse"], "test_log_likelihood": row["test_log_likelihood"],
+               "coverage_90": row["coverage_90"],
                "coverage_90_extrap": interval_coverage(ext["lo"], ext["hi"], data.y_extrap),
                "epistemic_sd_in_range": float(b["epistemic_sd"][inside].mean()),
                "epistemic_sd_extrap": float(b["epistemic_sd"][~inside].mean()),
                "sigma_mean": float(result["posterior"]["sigma"].mean()),
-               "sigma_sd": float(result["posterior"]["sigma"].std()),
-               "fit_seconds": row["fit_seconds"], "compile_seconds": row["compile_seconds"],
-               "wall_seconds": walls[method]}
+               "sigma_sd": float(result["posterior"]["sigma"].std())}
         if method == "advi":
-            out["steps"] = int(result.attrs["steps_done"])
-            out["final_elbo"] = row["elbo"]
-            for k in ("khat", "khat_verdict", "khat_ess"):
-                out[k] = row.get(k)
-        else:
-            out["divergences"] = row["divergences"]
-            from .workflows import max_rhat
-
-            out["max_rhat"] = max_rhat(result)
+            out.update({k: row.get(k) for k in ("khat", "khat_verdict", "khat_ess")})
         runs.append(out)
     agreement = None
     if {"advi", "nuts"} <= set(results):
@@ -146,9 +109,8 @@ def run_regression(
                                 x_range=data.x_range)
     save_figure(fig, out_dir / "bands.png")
     metrics = {"model": "regression", "runs": runs, "agreement": agreement,
-               "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in size.items()},
-                            "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed,
+               "settings": {**size, "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed,
                             "backend": backend},
-               "machine": f"{platform.machine()} {platform.system()}, {_cpu_count()} CPUs"}
+               "machine": machine_description()}
     write_json(metrics, out_dir / "metrics.json")
     return metrics

@@ -6,31 +6,30 @@ a constant; here the containers become arguments instead, so the data sit on the
 once and a minibatch is chosen by an index vector drawn on the device. A ``pm.Minibatch``
 in the graph is rewritten to ``full_data[idx]``, which keeps PyMC's ``total_size``
 scaling exact: the scale is computed from the batch's length.
+
+The functions returned compute in whatever precision JAX is in when they are traced; run
+them inside :func:`bnngallery.inference.precision.precision_scope` (float64 for PyMC's own
+precision). Every caller in the package does, so none relies on the 64-bit mode that
+PyTensor's JAX backend switches on for the process when it is first imported.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.data import MinibatchOp
 from pytensor.compile import mode as pt_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph import FunctionGraph
 from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import ancestors, graph_inputs
-from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.tensor.random.type import RandomType
-
-from pymc.data import MinibatchOp
-
-import jax
-
-# PyTensor graphs are float64 unless floatX says otherwise; without x64, JAX would
-# silently truncate them to float32 (PyMC's own JAX samplers make the same switch).
-jax.config.update("jax_enable_x64", True)
 
 
 @dataclass
@@ -42,7 +41,7 @@ class JaxGraph:
     when ``batch_size`` is not None.
     """
 
-    fn: object
+    fn: Callable[..., Any]
     param_names: list[str]
     param_shapes: list[tuple[int, ...]]
     data_names: list[str]
@@ -52,7 +51,8 @@ class JaxGraph:
     output_names: list[str] = field(default_factory=list)
 
 
-def _minibatch_nodes(outputs):
+def minibatch_nodes(outputs) -> list:
+    """The ``pm.Minibatch`` nodes that ``outputs`` depend on."""
     return [
         v.owner
         for v in ancestors(outputs)
@@ -66,7 +66,7 @@ def replace_minibatch(outputs):
     Returns ``(new_outputs, idx, batch_size, n_rows)``; ``idx`` is None without a
     minibatch, ``n_rows`` is the number of rows the batches are drawn from.
     """
-    nodes = list(dict.fromkeys(_minibatch_nodes(outputs)))
+    nodes = list(dict.fromkeys(minibatch_nodes(outputs)))
     if not nodes:
         return list(outputs), None, None, None
     # model.logp() clones the graph, so one pm.Minibatch can show up as several nodes
@@ -131,6 +131,10 @@ def jaxify(model: pm.Model, inputs, outputs):
     outputs = clone_replace(outputs, replace=replacements)
     all_inputs = [*inputs, *data_inputs, *([idx] if idx is not None else [])]
     fgraph = FunctionGraph(inputs=all_inputs, outputs=outputs, clone=True)
+    # Imported here, not at the top: importing PyTensor's JAX backend switches JAX's 64-bit
+    # mode on for the whole process (PyTensor's choice), which importing bnngallery must not do.
+    from pytensor.link.jax.dispatch import jax_funcify
+
     pt_mode.JAX.optimizer.rewrite(fgraph)
     with warnings.catch_warnings():
         # Value checks (e.g. 0 <= p <= 1) cannot run inside a traced JAX function; the
@@ -171,7 +175,7 @@ def data_dependent(model: pm.Model, var) -> bool:
     data_containers = {v for v in model.named_vars.values() if isinstance(v, SharedVariable)}
     if any(inp in data_containers and inp.name not in model.dim_lengths for inp in graph_inputs([var])):
         return True
-    return bool(_minibatch_nodes([var]))
+    return bool(minibatch_nodes([var]))
 
 
 def posterior_var_names(model: pm.Model) -> list[str]:
@@ -218,7 +222,7 @@ def forward_graph(model: pm.Model, output: str) -> JaxGraph:
     for ph, rv in zip(placeholders, rvs, strict=True):
         ph.name = rv.name
     (out,) = clone_replace([var], replace=dict(zip(rvs, placeholders, strict=True)))
-    if _minibatch_nodes([out]):
+    if minibatch_nodes([out]):
         raise ValueError(
             "This model was built with batch_size, so its output only covers a random batch. "
             "Predict with the builder (predict(build_model, result, X_new)) or a model built "

@@ -1,44 +1,13 @@
-"""Figures of the gallery. Every function draws on given axes or returns a new figure,
-and never calls ``plt.show()``.
-"""
+"""Two-dimensional inputs (the moons model): probability surfaces on a grid, and how two
+fits' predictions compare point by point."""
 
 from __future__ import annotations
-
-import matplotlib
 
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
-import xarray as xr
 
-from .results import atomic_write
-
-_ = matplotlib  # the backend is the caller's choice (tests and the CLI use Agg)
-
-
-def _axes(ax, figsize=(6, 4)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
-def plot_elbo(result: xr.DataTree, *, ax=None, smooth: int = 100, label: str | None = None):
-    """ELBO per step (raw and a running mean) of an ADVI result."""
-    fig, ax = _axes(ax)
-    loss = result["fit_history"]["loss"].values
-    elbo = -loss
-    steps = np.arange(1, len(elbo) + 1)
-    ax.plot(steps, elbo, alpha=0.25, lw=0.5, color="C0")
-    if len(elbo) >= smooth:
-        kernel = np.ones(smooth) / smooth
-        ax.plot(steps[smooth - 1:], np.convolve(elbo, kernel, mode="valid"), color="C0",
-                label=label or f"running mean ({smooth} steps)")
-    lo = np.percentile(elbo[len(elbo) // 10:], 1) if len(elbo) > 10 else elbo.min()
-    ax.set_ylim(lo - 0.1 * abs(lo), elbo.max() + 0.05 * abs(elbo.max()) + 1e-9)
-    ax.set(xlabel="step", ylabel="ELBO", title="ADVI convergence")
-    ax.legend(loc="lower right")
-    return fig
+from ._figure import figure_and_axes
 
 
 def grid_2d(lim: float = 3.0, n: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +19,7 @@ def grid_2d(lim: float = 3.0, n: int = 100) -> tuple[np.ndarray, np.ndarray, np.
 
 def plot_surface(xx, yy, values, *, X=None, y=None, ax=None, title="", cmap="RdBu_r", label="", vmin=None, vmax=None):
     """A filled contour of a function on a 2-D grid, with labelled points on top."""
-    fig, ax = _axes(ax, figsize=(5.5, 4.5))
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 4.5))
     cs = ax.contourf(xx, yy, values.reshape(xx.shape), levels=20, cmap=cmap, vmin=vmin, vmax=vmax)
     fig.colorbar(cs, ax=ax, label=label)
     if X is not None:
@@ -87,15 +56,9 @@ def plot_method_comparison(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=No
 
 def plot_prob_scatter(p_a: np.ndarray, p_b: np.ndarray, *, names=("ADVI", "NUTS"), ax=None):
     """Predictive probability of one fit against another's, per test point."""
-    fig, ax = _axes(ax, figsize=(4.5, 4.5))
+    fig, ax = figure_and_axes(ax, figsize=(4.5, 4.5))
     sns.scatterplot(x=p_b, y=p_a, s=12, ax=ax, alpha=0.6)
     ax.plot([0, 1], [0, 1], color="k", lw=0.8, ls="--")
     ax.set(xlabel=f"{names[1]} P(y = 1)", ylabel=f"{names[0]} P(y = 1)", title="Agreement on test points")
     ax.set_aspect("equal")
     return fig
-
-
-def save_figure(fig, path) -> None:
-    """Save a figure as PNG atomically and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)

@@ -1,6 +1,6 @@
 """Execute the gallery notebooks (jupytext percent ``gallery/*.py``) and index them.
 
-``python -m bnngallery.gallery_build`` (``make gallery``) runs every notebook at full size
+``python -m bnngallery.runs.gallery`` (``make gallery``) runs every notebook at full size
 into ``gallery/_build/``: an executed ``.ipynb`` and an ``.html`` per notebook, and an
 ``index.html`` that links them with their key figure (the last figure a notebook draws)
 and the numbers its last text output printed. With ``--smoke`` (or ``BNNGALLERY_SMOKE=1``)

@@ -5,7 +5,7 @@ The vocabulary is closed and checked before anything compiles:
 ==========================  ===========================================================
 ``method``                  ``"advi"`` (mean-field), ``"fullrank_advi"``, ``"nuts"``
 ``backend``                 ``"jax"``: ADVI compiled end to end in JAX
-                            (:mod:`bnngallery.advi_jax`), NUTS by NumPyro through
+                            (:mod:`bnngallery.inference.advi_fit`), NUTS by NumPyro through
                             ``pm.sample``; ``"pytensor"``: PyMC's own ``pm.fit`` and
                             ``pm.sample`` samplers
 ``sampler`` (NUTS only)     ``"numpyro"`` or ``"pymc"``; by default follows ``backend``
@@ -18,21 +18,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import time
+from typing import Any
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .advi_jax import PRECISIONS
-from .jaxify import posterior_var_names, _minibatch_nodes
+from .inference.advi_fit import LR_SCHEDULES, ADVIDivergenceError, ADVIOutput, fit_advi_jax
+from .inference.jaxify import minibatch_nodes
+from .inference.precision import PRECISIONS
+from .models.info import ModelInfo, model_info
+from .models.validation import check_positive, check_positive_int
 from .results import final_elbo, make_result, posterior_dataset
 
 METHODS = ("advi", "fullrank_advi", "nuts")
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
-LR_SCHEDULES = ("cosine", "constant")
+#: ``method`` -> the ADVI engine's variational family
+ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank"}
 INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
 
 
@@ -40,22 +43,6 @@ def _require(module: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ImportError(f"{what} needs the optional package {module!r}, which is not installed. "
                           f"Install it with: {INSTALL_HINT}")
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def _positive_float(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number; got {value!r}.") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
-    return v
 
 
 def check_fit_options(model, method: str, backend: str, sampler: str | None, **opts) -> dict:
@@ -83,24 +70,25 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     if not model.observed_RVs:
         raise ValueError("The model has no observed data, so there is nothing to fit; build it with y "
                          "(a model built with y=None is for prediction only).")
-    out = {}
+    out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")
     for name in ("steps", "draws", "tune", "chains", "mc_samples", "chunk_size", "restarts"):
         if name in opts:
-            out[name] = _positive_int(opts[name], name) if not (name == "tune" and opts[name] == 0) else 0
+            out[name] = check_positive_int(opts[name], name=name, allow_zero=name == "tune")
     for name in ("learning_rate", "init_sd"):
         if name in opts:
-            out[name] = _positive_float(opts[name], name)
+            out[name] = check_positive(opts[name], name=name)
     ta = opts.get("target_accept")
     if ta is not None and not (isinstance(ta, (int, float)) and 0 < ta < 1):
         raise ValueError(f"target_accept must be in (0, 1); got {ta!r}.")
-    if opts.get("cores") is not None:
-        out["cores"] = _positive_int(opts["cores"], "cores")
+    for name in ("cores", "devices"):
+        if opts.get(name) is not None:
+            out[name] = check_positive_int(opts[name], name=name)
     seed = opts.get("random_seed")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"random_seed must be a non-negative integer; got {seed!r}.")
-    if method == "nuts" and _minibatch_nodes([model.logp()]):
+    if method == "nuts" and minibatch_nodes([model.logp()]):
         raise ValueError(
             "NUTS needs the exact full-data log density, but this model was built with batch_size; "
             "build it again with batch_size=None for NUTS."
@@ -170,37 +158,34 @@ def fit(
         Show progress bars.
     devices : int, optional
         JAX ADVI: split each minibatch over this many devices (data parallel, sharded);
-        default ``$BNNGALLERY_DEVICES`` (what the CLI's ``--devices`` sets), else every
-        visible accelerator, 1 on CPU. NUTS with NumPyro runs one chain per device when
-        there are enough devices.
+        default every visible accelerator, 1 on CPU. NUTS with NumPyro runs one chain per
+        device when there are enough devices.
     precision : {"float64", "float32"}
-        JAX ADVI arithmetic. ``"float32"`` (NumPyro's default) is about twice as fast on CPU
-        and much faster on GPUs; ``"float64"`` (the default) matches PyMC's own precision.
+        JAX ADVI arithmetic. ``"float32"`` (NumPyro's default) is faster on CPU and much
+        faster on GPUs; ``"float64"`` (the default) matches PyMC's own precision.
     restarts : int
         ADVI: run this many independent fits (seeds ``random_seed``, ``random_seed + 1``, ...)
         and keep the one with the highest final ELBO (mean over the last 1000 steps), the
         training objective, never a test score. Guards against the local optima that
-        stochastic ELBO ascent can fall into on a neural net (full-rank ADVI on moons does on
-        one seed in six). The result's ``restart_elbos`` attribute lists every fit's ELBO.
+        stochastic ELBO ascent can fall into on a neural net. The result's
+        ``restart_elbos`` attribute lists every fit's ELBO.
 
     Returns
     -------
     xarray.DataTree
         See :mod:`bnngallery.results`.
     """
+    info = model_info(model) if isinstance(model, pm.Model) else ModelInfo()
     if lr_schedule is None:
         lr_schedule = "cosine" if backend == "jax" else "constant"
     if init_sd is None:
-        init_sd = getattr(model, "gallery_info", {}).get("advi_init_sd", 0.1)
-    if devices is None and os.environ.get("BNNGALLERY_DEVICES"):
-        devices = int(os.environ["BNNGALLERY_DEVICES"])
+        init_sd = info.advi_init_sd if info.advi_init_sd is not None else 0.1
     opts = check_fit_options(
         model, method, backend, sampler, steps=steps, learning_rate=learning_rate, mc_samples=mc_samples,
-        lr_schedule=lr_schedule, precision=precision,
-        init_sd=init_sd, chunk_size=chunk_size, draws=draws, tune=tune, chains=chains, cores=cores,
-        target_accept=target_accept, random_seed=random_seed, restarts=restarts,
+        lr_schedule=lr_schedule, precision=precision, init_sd=init_sd, chunk_size=chunk_size, draws=draws,
+        tune=tune, chains=chains, cores=cores, target_accept=target_accept, random_seed=random_seed,
+        restarts=restarts, devices=devices,
     )
-    info = getattr(model, "gallery_info", {})
     if method == "nuts":
         return _fit_nuts(model, info=info, sampler=opts["sampler"], draws=opts["draws"], tune=opts["tune"],
                          chains=opts["chains"], cores=opts.get("cores") or opts["chains"],
@@ -212,15 +197,33 @@ def fit(
                              draws=draws, random_seed=seed, progressbar=progressbar, devices=devices,
                              precision=precision),
             int(random_seed), opts["restarts"])
-    kind = "meanfield" if method == "advi" else "fullrank"
+    family = ADVI_FAMILIES[method]
     settings = {"steps": opts["steps"], "learning_rate": opts["learning_rate"], "mc_samples": opts["mc_samples"],
                 "draws": opts["draws"], "random_seed": int(random_seed), "optimizer": "adam",
-                "lr_schedule": lr_schedule}
+                "lr_schedule": lr_schedule, "approximation": family}
     if backend == "jax":
-        settings["precision"] = precision
-        return _fit_advi_jax(model, info=info, kind=kind, settings=settings, init_sd=opts["init_sd"],
-                             chunk_size=opts["chunk_size"], progressbar=progressbar, method=method, devices=devices)
-    return _fit_advi_pytensor(model, info=info, kind=kind, settings=settings, progressbar=progressbar, method=method)
+        settings.update(precision=precision, init_sd=opts["init_sd"], chunk_size=opts["chunk_size"])
+
+        def to_result(out: ADVIOutput) -> xr.DataTree:
+            return _advi_result(model, out, info=info, method=method, backend="jax",
+                                settings={**settings, "batch_size": out.batch_size})
+
+        try:
+            out = fit_advi_jax(model, steps=opts["steps"], learning_rate=opts["learning_rate"], family=family,
+                               mc_samples=opts["mc_samples"], init_sd=opts["init_sd"], chunk_size=opts["chunk_size"],
+                               draws=opts["draws"], random_seed=int(random_seed), progressbar=progressbar,
+                               lr_schedule=lr_schedule, devices=opts.get("devices"), precision=precision)
+        except ADVIDivergenceError as err:
+            if err.result is not None:
+                err.result = to_result(err.result)
+            raise
+        return to_result(out)
+    from .inference.pymc_backend import fit_advi_pytensor
+
+    out = fit_advi_pytensor(model, family=family, steps=opts["steps"], learning_rate=opts["learning_rate"],
+                            mc_samples=opts["mc_samples"], draws=opts["draws"], random_seed=int(random_seed),
+                            progressbar=progressbar)
+    return _advi_result(model, out, info=info, method=method, backend="pytensor", settings=settings)
 
 
 def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
@@ -243,136 +246,47 @@ def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
     return out
 
 
-def _advi_groups(model, loss, mean, std, cholesky=None, order=None) -> dict[str, xr.Dataset]:
-    """``fit_history`` and ``approximation`` groups; a full-rank fit also stores its Cholesky
-    factor ``cholesky`` (unconstrained space, variables flattened in ``attrs["flat_order"]``)."""
-    history = xr.Dataset({"loss": (("step",), np.asarray(loss, dtype=np.float64))},
-                         coords={"step": np.arange(1, len(loss) + 1)})
+def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backend: str,
+                 settings: dict) -> xr.DataTree:
+    """The result of an ADVI fit: draws, ``fit_history`` (negative ELBO per step) and
+    ``approximation`` (means and sds in the unconstrained space; a full-rank fit also stores
+    its Cholesky factor ``cholesky``, variables flattened in ``attrs["flat_order"]``)."""
+    history = xr.Dataset({"loss": (("step",), np.asarray(out.loss, dtype=np.float64))},
+                         coords={"step": np.arange(1, len(out.loss) + 1)})
     value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
     approx = {}
-    for name in mean:
+    for name in out.mean:
         dims = list(model.named_vars_to_dims.get(value_to_rv.get(name, name), ()))
-        if len(dims) != np.ndim(mean[name]):
-            dims = [f"{name}_dim_{i}" for i in range(np.ndim(mean[name]))]
-        approx[f"{name}_mean"] = (dims, np.asarray(mean[name]))
-        approx[f"{name}_sd"] = (dims, np.asarray(std[name]))
+        if len(dims) != np.ndim(out.mean[name]):
+            dims = [f"{name}_dim_{i}" for i in range(np.ndim(out.mean[name]))]
+        approx[f"{name}_mean"] = (dims, np.asarray(out.mean[name]))
+        approx[f"{name}_sd"] = (dims, np.asarray(out.std[name]))
     approximation = xr.Dataset(approx)
-    if cholesky is not None:
-        approximation["cholesky"] = (("flat_row", "flat_col"), np.asarray(cholesky, dtype=np.float64))
-        approximation.attrs["flat_order"] = json.dumps(list(order))
-    return {"fit_history": history, "approximation": approximation}
-
-
-def _fit_advi_jax(model, *, info, kind, settings, init_sd, chunk_size, progressbar, method, devices):
-    from .advi_jax import ADVIDivergenceError, fit_advi_jax
-
-    settings = {**settings, "init_sd": init_sd, "chunk_size": chunk_size, "approximation": kind}
-
-    def to_result(out):
-        return make_result(
-            posterior=posterior_dataset(model, out.draws), method=method, backend="jax",
-            compile_seconds=out.compile_seconds, run_seconds=out.run_seconds,
-            settings={**settings, "batch_size": out.batch_size}, model_info=info,
-            groups=_advi_groups(model, out.loss, out.mean, out.std, out.extra.get("cholesky"), out.extra.get("order")),
-            extra_attrs={"steps_done": out.steps_done, "interrupted": int(out.interrupted), "device": out.device},
-        )
-
-    try:
-        out = fit_advi_jax(model, steps=settings["steps"], learning_rate=settings["learning_rate"], method=kind,
-                           mc_samples=settings["mc_samples"], init_sd=init_sd, chunk_size=chunk_size,
-                           draws=settings["draws"], random_seed=settings["random_seed"], progressbar=progressbar,
-                           lr_schedule=settings["lr_schedule"], devices=devices,
-                           precision=settings["precision"])
-    except ADVIDivergenceError as err:
-        if err.result is not None:
-            err.result = to_result(err.result)
-        raise
-    return to_result(out)
-
-
-def _fit_advi_pytensor(model, *, info, kind, settings, progressbar, method):
-    first_step: list[float] = []
-
-    def mark_first(approx, loss_hist, i):
-        if not first_step:
-            first_step.append(time.perf_counter())
-
-    var_names = posterior_var_names(model)
-    interrupted = False
-    t0 = time.perf_counter()
-    with model:
-        advi = pm.ADVI(random_seed=settings["random_seed"]) if kind == "meanfield" else pm.FullRankADVI(
-            random_seed=settings["random_seed"])
-        try:
-            advi.fit(settings["steps"], obj_optimizer=pm.adam(learning_rate=settings["learning_rate"]),
-                     obj_n_mc=settings["mc_samples"], callbacks=[mark_first], progressbar=progressbar)
-        except KeyboardInterrupt:
-            interrupted = True
-        approx = advi.approx
-    t_end = time.perf_counter()
-    compile_seconds = (first_step[0] - t0) if first_step else t_end - t0
-    run_seconds = t_end - t0 - compile_seconds
-    sample = approx.sample(settings["draws"], random_seed=settings["random_seed"] + 1)
-    draws = {n: sample.posterior[n].values for n in var_names}
-    # PyMC reports a minibatch loss divided by N / batch_size; undo that so fit_history
-    # holds the negative full-data ELBO on both backends.
-    loss = np.asarray(approx.hist, dtype=np.float64) * float(approx.symbolic_normalizing_constant.eval())
-    mean_flat, std_flat = approx.mean.eval(), approx.std.eval()
-    mean, std = {}, {}
-    ordering = _ordering(approx, model)
-    for name, (slc, shape) in ordering.items():
-        mean[name] = mean_flat[slc].reshape(shape)
-        std[name] = std_flat[slc].reshape(shape)
-    cholesky = approx.groups[0].L.eval() if kind == "fullrank" else None
+    if out.cholesky is not None:
+        approximation["cholesky"] = (("flat_row", "flat_col"), np.asarray(out.cholesky, dtype=np.float64))
+        approximation.attrs["flat_order"] = json.dumps(list(out.order or []))
     return make_result(
-        posterior=posterior_dataset(model, draws), method=method, backend="pytensor",
-        compile_seconds=compile_seconds, run_seconds=run_seconds,
-        settings={**settings, "approximation": kind}, model_info=info,
-        groups=_advi_groups(model, loss, mean, std, cholesky, list(ordering)),
-        extra_attrs={"steps_done": len(loss), "interrupted": int(interrupted), "device": "cpu"},
+        posterior=posterior_dataset(model, out.draws), method=method, backend=backend,
+        compile_seconds=out.compile_seconds, run_seconds=out.run_seconds, settings=settings, model_info=info,
+        groups={"fit_history": history, "approximation": approximation},
+        extra_attrs={"steps_done": out.steps_done, "interrupted": int(out.interrupted), "device": out.device},
     )
 
 
-def _ordering(approx, model) -> dict[str, tuple[slice, tuple]]:
-    """Where each value variable sits in PyMC's flat approximation vector."""
-    ip = model.initial_point()
-    out, start = {}, 0
-    for v in approx.groups[0].group:
-        name = model.rvs_to_values[v].name if v in model.rvs_to_values else v.name
-        shape = np.shape(ip[name])
-        size = int(np.prod(shape, dtype=int))
-        out[name] = (slice(start, start + size), shape)
-        start += size
-    return out
+def _fit_nuts(model, *, info: ModelInfo, sampler, draws, tune, chains, cores, target_accept, random_seed,
+              progressbar) -> xr.DataTree:
+    from .inference.pymc_backend import sample_nuts
 
-
-def _fit_nuts(model, *, info, sampler, draws, tune, chains, cores, target_accept, random_seed, progressbar):
-    var_names = posterior_var_names(model)
+    out = sample_nuts(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
+                      target_accept=target_accept, random_seed=random_seed, progressbar=progressbar)
     settings = {"draws": draws, "tune": tune, "chains": chains, "cores": cores, "target_accept": target_accept,
                 "random_seed": random_seed, "sampler": sampler}
-    nuts_kwargs = {"target_accept": target_accept}
-    if sampler == "numpyro":
-        import jax
-
-        # Chains run in parallel only with one XLA device each (on CPU: set
-        # XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts, as the CLI does).
-        parallel = jax.local_device_count() >= chains
-        settings["chain_method"] = "parallel" if parallel else "sequential"
-        nuts_kwargs["chain_method"] = settings["chain_method"]
-    t0 = time.perf_counter()
-    with model:
-        idata = pm.sample(
-            draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed, progressbar=progressbar,
-            var_names=var_names, nuts_sampler=sampler, nuts=nuts_kwargs, compute_convergence_checks=False,
-        )
-    total = time.perf_counter() - t0
-    sampling = float(idata.posterior.attrs.get("sampling_time", total))
-    compile_seconds = max(total - sampling, 0.0)
-    posterior = posterior_dataset(model, {n: idata.posterior[n].values for n in var_names})
-    groups = {"sample_stats": idata.sample_stats.to_dataset()}
+    if out.chain_method is not None:
+        settings["chain_method"] = out.chain_method
     return make_result(
-        posterior=posterior, method="nuts", backend="jax" if sampler == "numpyro" else "pytensor",
-        compile_seconds=compile_seconds, run_seconds=total - compile_seconds, settings=settings,
-        model_info=info, groups=groups,
-        extra_attrs={"divergences": int(idata.sample_stats["diverging"].sum()), "interrupted": 0},
+        posterior=posterior_dataset(model, out.draws), method="nuts",
+        backend="jax" if sampler == "numpyro" else "pytensor",
+        compile_seconds=out.compile_seconds, run_seconds=out.run_seconds, settings=settings,
+        model_info=info, groups={"sample_stats": out.sample_stats},
+        extra_attrs={"divergences": out.divergences, "interrupted": 0},
     )

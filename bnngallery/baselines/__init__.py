@@ -1,0 +1,1 @@
+"""Non-PyMC comparisons: the dropout network of article E (:mod:`.dropout_ode`)."""

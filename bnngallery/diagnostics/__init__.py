@@ -1,0 +1,3 @@
+"""Diagnostics of fitted models: predictive scores (:mod:`.metrics`), classifier uncertainty,
+calibration and OOD detection (:mod:`.uncertainty`), Pareto k-hat of ADVI fits (:mod:`.khat`),
+MCMC convergence (:mod:`.mcmc`) and the method comparison table (:mod:`.compare`)."""

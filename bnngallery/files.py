@@ -1,0 +1,64 @@
+"""Writing files safely: atomic replacement, and JSON that any reader accepts.
+
+Every file the package writes (results, figures, ``metrics.json``, comparison tables) goes
+through :func:`atomic_write`, so a failed or interrupted write leaves the previous file
+intact, never half of a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars and arrays, tuples and sets made JSON types, non-finite
+    floats made ``None`` (JSON has no NaN), dict keys made strings and anything else its ``str``."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, np.ndarray)):
+        return [jsonable(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    return str(obj)
+
+
+def write_json(obj, path: str | os.PathLike) -> Path:
+    """Write ``jsonable(obj)`` as indented JSON, atomically."""
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            json.dump(jsonable(obj), fh, indent=2)
+            fh.write("\n")
+    return atomic_write(path, write)
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -1,0 +1,268 @@
+"""Gaussian variational families and the pure ADVI step, in JAX.
+
+An ADVI fit is a state (:class:`ADVIState`: variational parameters, optimiser state, random
+key) moved by pure functions, in the manner of blackjax's ``vi`` module and NumPyro's SVI:
+
+- :func:`init` builds the first state from the model's initial point;
+- :func:`make_step` returns the step ``(state, data) -> (state, negative ELBO)``: one
+  stochastic-gradient step on a Monte Carlo estimate of the ELBO;
+- :func:`sample` draws from the fitted approximation.
+
+What tells mean-field from full-rank ADVI is the family (:class:`MeanField`,
+:class:`FullRank`, registered in :data:`FAMILIES`): how its parameters start, how a
+standard-normal draw becomes a draw of the model's variables (with the entropy of q), and
+its means, sds and draws once fitted. A new family is one more class with those methods;
+the step, the loop (:mod:`bnngallery.inference.advi_fit`) and the results are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+import numpy as np
+
+from .devices import shard_rows
+
+#: log(2 pi e): the Gaussian entropy is 0.5 * D * LOG_2PI_E + log |det scale|.
+LOG_2PI_E = float(np.log(2 * np.pi) + 1.0)
+
+
+def softplus_inv(x: float) -> float:
+    """The inverse of softplus, ``log(exp(x) - 1)``, in a form that stays finite for large ``x``:
+    the parameter whose softplus is ``x``."""
+    return float(x + np.log(-np.expm1(-x)))
+
+
+class Layout:
+    """Where each model variable sits in one flat parameter vector of length :attr:`dim`."""
+
+    def __init__(self, names: Sequence[str], shapes: Sequence[tuple[int, ...]]):
+        self.names = list(names)
+        self.shapes = [tuple(s) for s in shapes]
+        self.sizes = [int(np.prod(s, dtype=int)) for s in self.shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.dim = int(self.offsets[-1])
+
+    def unflatten(self, z):
+        """Split the last axis of ``z`` into one array per variable (leading axes kept)."""
+        lead = z.shape[:-1]
+        return [z[..., a:b].reshape((*lead, *s))
+                for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
+
+    def names_at(self, mask: np.ndarray) -> list[str]:
+        """The variables with at least one flat coordinate set in ``mask``."""
+        return [n for n, a, b in zip(self.names, self.offsets[:-1], self.offsets[1:], strict=True) if mask[a:b].any()]
+
+
+class ADVIState(NamedTuple):
+    """Everything one ADVI step reads and writes."""
+
+    params: Any  #: the family's variational parameters (a pytree)
+    opt_state: Any  #: the optax optimiser's state
+    key: Any  #: the JAX random key of the next step
+
+
+class Moments(NamedTuple):
+    """A fitted approximation in the unconstrained space, flattened in :class:`Layout` order."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    cholesky: np.ndarray | None = None  #: full-rank families only
+
+
+class Family(Protocol):
+    """A Gaussian variational family over the model's flattened value variables."""
+
+    name: ClassVar[str]
+    layout: Layout
+
+    def init_params(self, mu0: list, init_sd: float) -> Any:
+        """Parameters at means ``mu0`` (one array per variable) and sd ``init_sd`` everywhere."""
+
+    def reparameterize(self, params, eps) -> tuple[list, Any]:
+        """Standard-normal ``eps`` (draws, dim) -> one array per variable (leading draw axis),
+        and ``log |det scale|`` (the entropy of q without its constant)."""
+
+    def sample(self, params, eps):
+        """Flat draws ``mean + scale(eps)``, shape (draws, dim); evaluated eagerly, outside ``jit``."""
+
+    def moments(self, params) -> Moments:
+        """Means, marginal sds (and the Cholesky factor, if any) as float64 arrays."""
+
+    def nonfinite(self, params) -> np.ndarray:
+        """A (dim,) mask of the coordinates whose parameters hold NaN or inf."""
+
+
+def _softplus(x):
+    import jax
+
+    return jax.nn.softplus(x)
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """Independent Gaussians: a mean and a softplus-sd parameter per coordinate.
+
+    The parameters are one array per model variable, never one flat vector: slicing a flat
+    vector and gathering its gradient back makes a step far dearer on networks with many
+    weights.
+    """
+
+    layout: Layout
+    name: ClassVar[str] = "meanfield"
+
+    def init_params(self, mu0, init_sd):
+        import jax.numpy as jnp
+
+        rho0 = softplus_inv(init_sd)
+        return {"mu": list(mu0), "rho": [jnp.full(s, rho0, dtype=m.dtype) for m, s in zip(mu0, self.layout.shapes,
+                                                                                       strict=True)]}
+
+    def _sds(self, params) -> list:
+        return [_softplus(r) for r in params["rho"]]
+
+    def reparameterize(self, params, eps):
+        import jax.numpy as jnp
+
+        sd = self._sds(params)
+        z = [m + e * s for m, e, s in zip(params["mu"], self.layout.unflatten(eps), sd, strict=True)]
+        return z, sum(jnp.sum(jnp.log(s)) for s in sd)
+
+    def sample(self, params, eps):
+        import jax.numpy as jnp
+
+        mu = jnp.concatenate([m.ravel() for m in params["mu"]])
+        return mu + eps * jnp.concatenate([s.ravel() for s in self._sds(params)])
+
+    def moments(self, params):
+        sd = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in self._sds(params)])
+        mean = np.concatenate([np.asarray(m, dtype=np.float64).ravel() for m in params["mu"]])
+        return Moments(mean=mean, sd=sd)
+
+    def nonfinite(self, params):
+        return np.concatenate([~(np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r))).ravel()
+                               for m, r in zip(params["mu"], params["rho"], strict=True)])
+
+
+@dataclass(frozen=True)
+class FullRank:
+    """One multivariate Gaussian: a flat mean and a lower-triangular Cholesky factor whose
+    diagonal is a softplus (so it stays positive)."""
+
+    layout: Layout
+    name: ClassVar[str] = "fullrank"
+
+    def init_params(self, mu0, init_sd):
+        import jax.numpy as jnp
+
+        mu = jnp.concatenate([m.ravel() for m in mu0])
+        dim = self.layout.dim
+        return {"mu": mu, "L_off": jnp.zeros((dim, dim), dtype=mu.dtype),
+                "L_diag": jnp.full(dim, softplus_inv(init_sd), dtype=mu.dtype)}
+
+    def cholesky(self, params):
+        """The Cholesky factor L (q's covariance is L L^T) and its diagonal."""
+        import jax.numpy as jnp
+
+        diag = _softplus(params["L_diag"])
+        return jnp.tril(params["L_off"], -1) + jnp.diag(diag), diag
+
+    def reparameterize(self, params, eps):
+        import jax.numpy as jnp
+
+        L, diag = self.cholesky(params)
+        return self.layout.unflatten(params["mu"] + eps @ L.T), jnp.sum(jnp.log(diag))
+
+    def sample(self, params, eps):
+        return params["mu"] + eps @ self.cholesky(params)[0].T
+
+    def moments(self, params):
+        L = np.asarray(self.cholesky(params)[0], dtype=np.float64)
+        return Moments(mean=np.asarray(params["mu"], dtype=np.float64), sd=np.sqrt(np.sum(L**2, axis=1)), cholesky=L)
+
+    def nonfinite(self, params):
+        bad = np.zeros(self.layout.dim, dtype=bool)
+        for value in params.values():
+            finite = np.isfinite(np.asarray(value))
+            bad |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
+        return bad
+
+
+#: Family name -> class; ``fit(method=...)`` maps ``"advi"`` to ``"meanfield"`` and
+#: ``"fullrank_advi"`` to ``"fullrank"``.
+FAMILIES: dict[str, type] = {"meanfield": MeanField, "fullrank": FullRank}
+
+
+def init(family: Family, mu0: list, *, init_sd: float, optimizer, random_seed: int) -> ADVIState:
+    """The first state: means at ``mu0`` (one array per variable), sd ``init_sd`` everywhere."""
+    import jax
+
+    params = family.init_params(mu0, init_sd)
+    return ADVIState(params, optimizer.init(params), jax.random.PRNGKey(random_seed))
+
+
+def params_dtype(params):
+    """The floating dtype of a family's parameters (the loop's precision)."""
+    import jax
+
+    return jax.tree_util.tree_leaves(params)[0].dtype
+
+
+def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None, n_rows: int | None):
+    """The randomness of one step from its key: the next key, the ELBO's standard normals
+    ``(mc_samples, dim)`` and the minibatch rows (None without a minibatch)."""
+    import jax
+    import jax.numpy as jnp
+
+    key, k_eps, k_idx = jax.random.split(key, 3)
+    # float32 normals (used in float64 at that precision): the default generator costs half
+    # as much, and the noise needs no more than 24 bits. One call for every variable is
+    # cheaper for small models than one per variable.
+    eps = jax.random.normal(k_eps, (mc_samples, dim), dtype=jnp.float32).astype(dtype)
+    idx = jax.random.randint(k_idx, (batch_size,), 0, n_rows) if batch_size is not None else None
+    return key, eps, idx
+
+
+def make_step(family: Family, logp: Callable, optimizer, *, mc_samples: int, batch_size: int | None,
+              n_rows: int | None, mesh=None) -> Callable:
+    """The pure ADVI step ``(state, data) -> (state, negative ELBO)`` for ``jit`` and ``lax.scan``.
+
+    ``logp(values, data, idx)`` is the model's log density at one draw (one array per
+    variable); ``idx`` are the rows of a minibatch of ``batch_size`` drawn from ``n_rows``
+    (None without a minibatch). Each step draws ``mc_samples`` standard normals per
+    coordinate and, with a minibatch, the batch's rows; with a device ``mesh`` the rows are
+    split over its devices and XLA sums the gradient across them.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    dim = family.layout.dim
+
+    def negative_elbo(params, eps, data, idx):
+        z, log_det = family.reparameterize(params, eps)
+        if mc_samples == 1:  # vmap would turn every matmul into a batched one: slower on CPU
+            lp = logp([v[0] for v in z], data, idx)
+        else:
+            lp = jnp.mean(jax.vmap(lambda *zz: logp(zz, data, idx))(*z))
+        return -(lp + log_det + 0.5 * dim * LOG_2PI_E)
+
+    def step(state: ADVIState, data) -> tuple[ADVIState, Any]:
+        key, eps, idx = step_noise(state.key, params_dtype(state.params), dim=dim, mc_samples=mc_samples,
+                                   batch_size=batch_size, n_rows=n_rows)
+        loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        return ADVIState(optax.apply_updates(state.params, updates), opt_state, key), loss
+
+    return step
+
+
+def sample(family: Family, params, *, draws: int, random_seed: int):
+    """``draws`` flat draws from the fitted approximation, shape (draws, dim), in the loop's precision."""
+    import jax
+
+    key = jax.random.fold_in(jax.random.PRNGKey(random_seed), 1)
+    eps = jax.random.normal(key, (draws, family.layout.dim))
+    return family.sample(params, eps)

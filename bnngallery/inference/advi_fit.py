@@ -1,0 +1,311 @@
+"""Minibatch ADVI compiled end to end in JAX: the loop around :mod:`bnngallery.inference.advi`.
+
+The model stays a PyMC graph: its log density is jaxified with the data as inputs
+(:mod:`bnngallery.inference.jaxify`), then optimised with optax. The data live on the
+device, the minibatch indices are drawn on the device, and ``chunk_size`` steps run inside
+one compiled ``lax.scan`` call, so Python is visited once per chunk (for the progress bar,
+the ELBO history and the NaN guard) rather than once per step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from . import advi
+from .devices import make_mesh, put
+from .jaxify import constrain_graph, jaxify, logp_graph
+from .precision import check_precision, narrow, precision_scope
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+class ADVIDivergenceError(FloatingPointError):
+    """ADVI hit NaN or inf. ``.result`` holds the fit up to the last finite state."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class ADVIOutput:
+    """What an ADVI fit (either backend) hands back to ``fit``.
+
+    ``mean`` and ``std`` are keyed by value variable (unconstrained space); a full-rank fit
+    also has its Cholesky factor ``cholesky`` over the variables flattened in ``order``.
+    """
+
+    draws: dict[str, np.ndarray]
+    loss: np.ndarray
+    mean: dict[str, np.ndarray]
+    std: dict[str, np.ndarray]
+    compile_seconds: float
+    run_seconds: float
+    steps_done: int
+    interrupted: bool = False
+    batch_size: int | None = None
+    device: str = ""
+    cholesky: np.ndarray | None = None
+    order: list[str] | None = None
+
+
+def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosine"):
+    """Adam with a cosine decay of the step size to 1 % over ``steps`` (the end of the run
+    averages out the minibatch noise instead of bouncing around the optimum), or constant."""
+    import optax
+
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}.")
+    if lr_schedule == "cosine":
+        return optax.adam(optax.cosine_decay_schedule(learning_rate, decay_steps=steps, alpha=0.01))
+    return optax.adam(learning_rate)
+
+
+def fit_advi_jax(
+    model,
+    *,
+    steps: int,
+    learning_rate: float,
+    family: str = "meanfield",
+    mc_samples: int = 1,
+    init_sd: float = 0.1,
+    chunk_size: int = 1000,
+    draws: int = 1000,
+    random_seed: int = 0,
+    progressbar: bool = True,
+    start: dict | None = None,
+    lr_schedule: str = "cosine",
+    devices: int | None = None,
+    precision: str = "float64",
+) -> ADVIOutput:
+    """Fit a Gaussian approximation of ``family`` by stochastic ELBO ascent.
+
+    Parameters
+    ----------
+    model : pm.Model
+        Any PyMC model with observed data; a ``pm.Minibatch`` inside it sets the batch size.
+    steps : int
+        Optimiser steps.
+    learning_rate : float
+        Adam step size.
+    family : {"meanfield", "fullrank"}
+        Diagonal or dense Cholesky covariance in the unconstrained space (:data:`advi.FAMILIES`).
+    mc_samples : int
+        Monte Carlo samples of the ELBO gradient per step.
+    init_sd : float
+        Initial posterior standard deviation of every coordinate; the means start at the
+        model's initial point. Small values keep wide nets out of saturation early on.
+    chunk_size : int
+        Steps per compiled call: larger is faster, smaller updates the progress bar more often;
+        1 compiles a single step without a loop (faster on CPU for convolutional models).
+    draws : int
+        Posterior draws to return (in the constrained space).
+    random_seed : int
+        Seed of the ELBO noise, the minibatch indices and the draws.
+    progressbar : bool
+        Show a tqdm bar with the running ELBO.
+    start : dict, optional
+        Initial means keyed by value-variable name (defaults to ``model.initial_point()``).
+    lr_schedule : {"cosine", "constant"}
+        See :func:`make_optimizer`.
+    devices : int, optional
+        Data parallelism: split each minibatch (or, full-batch, the rows) across this many
+        devices with JAX sharding; the variational parameters are replicated and XLA reduces
+        the gradient across devices. Default: every visible accelerator, 1 on CPU.
+    precision : {"float64", "float32"}
+        Arithmetic of the whole loop. ``"float32"`` traces the model's log density with
+        JAX's 64-bit mode off (NumPyro's default): faster on CPU and far faster on most
+        GPUs; the returned draws and history are float64 either way.
+    """
+    check_precision(precision)
+    if family not in advi.FAMILIES:
+        raise ValueError(f"family must be one of {tuple(advi.FAMILIES)}; got {family!r}.")
+    with precision_scope(precision):
+        return _run(model, steps=steps, learning_rate=learning_rate, family_name=family, mc_samples=mc_samples,
+                    init_sd=init_sd, chunk_size=chunk_size, draws=draws, random_seed=random_seed,
+                    progressbar=progressbar, start=start, lr_schedule=lr_schedule, devices=devices,
+                    precision=precision)
+
+
+class _Compiled:
+    """The jitted chunk of steps, compiled once per chunk length."""
+
+    def __init__(self, step):
+        import jax
+
+        self.step = step
+        self.cache: dict[int, Any] = {}
+        self.seconds = 0.0
+
+        @partial(jax.jit, static_argnums=2)
+        def run_chunk(state, data, length):
+            if length == 1:
+                # chunk_size=1: one plain compiled step. XLA's CPU backend runs some ops (the
+                # convolutions of the CNN) far slower inside a scan loop than outside one.
+                state, loss = step(state, data)
+                return state, loss[None]
+            return jax.lax.scan(lambda s, _: step(s, data), state, None, length=length)
+
+        self._run_chunk = run_chunk
+
+    def compile(self, state, data, length: int) -> None:
+        """Compile the chunk of ``length`` steps (once), adding the time to :attr:`seconds`."""
+        if length not in self.cache:
+            t0 = time.perf_counter()
+            self.cache[length] = self._run_chunk.lower(state, data, length).compile()
+            self.seconds += time.perf_counter() - t0
+
+    def __call__(self, state, data, length: int):
+        self.compile(state, data, length)
+        return self.cache[length](state, data)
+
+
+def _run(model, *, steps, learning_rate, family_name, mc_samples, init_sd, chunk_size, draws, random_seed,
+         progressbar, start, lr_schedule, devices, precision):
+    import jax
+    import jax.numpy as jnp
+    from tqdm.auto import tqdm
+
+    t_setup = time.perf_counter()
+    graph = logp_graph(model)
+    layout = advi.Layout(graph.param_names, graph.param_shapes)
+    family = advi.FAMILIES[family_name](layout)
+    B, N = graph.batch_size, graph.n_rows
+    mesh, _ = make_mesh(devices, B if B is not None else N)
+    real = np.float32 if precision == "float32" else np.float64
+    data = [put(narrow(np.asarray(v), precision), mesh, rows=B is None) for v in graph.data_values]
+
+    def logp(values, data, idx):
+        return graph.fn(*values, *data, *((idx,) if B is not None else ()))[0]
+
+    point = dict(model.initial_point())
+    if start:
+        point.update(start)
+    mu0 = [jnp.asarray(np.asarray(point[n], dtype=real).reshape(s)) for n, s in zip(layout.names, layout.shapes, strict=True)]
+    optimizer = make_optimizer(learning_rate, steps=steps, lr_schedule=lr_schedule)
+    step = advi.make_step(family, logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
+    state = advi.init(family, mu0, init_sd=init_sd, optimizer=optimizer, random_seed=random_seed)
+    if mesh is not None:
+        state = jax.tree_util.tree_map(lambda a: put(a, mesh, rows=False), state)
+    chunk_size = max(1, min(chunk_size, steps))
+    compiled = _Compiled(step)
+    setup_seconds = time.perf_counter() - t_setup
+    compiled.compile(state, data, chunk_size)
+    first_compile = compiled.seconds
+
+    def finish(state, losses, done, run_seconds, interrupted):
+        # a chunk compiled inside the loop (the last, shorter one) counts as compile time
+        late = compiled.seconds - first_compile
+        return _finish(model, family, state, np.concatenate(losses) if losses else np.zeros(0),
+                       setup_seconds + compiled.seconds, run_seconds - late, done, draws,
+                       random_seed, interrupted=interrupted, batch_size=B, precision=precision)
+
+    losses: list[np.ndarray] = []
+    done, interrupted = 0, False
+    bar = tqdm(total=steps, desc="ADVI (jax)", disable=not progressbar, unit="step")
+    t_run = time.perf_counter()
+    try:
+        while done < steps:
+            length = min(chunk_size, steps - done)
+            new_state, chunk_loss = compiled(state, data, length)
+            chunk_loss = np.asarray(chunk_loss)
+            finite = np.isfinite(chunk_loss).all() and all(
+                bool(jnp.all(jnp.isfinite(v))) for v in jax.tree_util.tree_leaves(new_state.params)
+            )
+            if not finite:
+                bad_step, names, bad_state = _locate_divergence(state, data, step, family, len(chunk_loss))
+                terms = _nonfinite_terms(model, family, bad_state, mc_samples=mc_samples, batch_size=B, n_rows=N)
+                losses.append(chunk_loss[: max(bad_step, 0)])
+                done += max(bad_step, 0)
+                where = []
+                if names:
+                    where.append(f"the parameters of {', '.join(names)}")
+                if terms:
+                    where.append(f"the log density term(s) {', '.join(terms)}")
+                raise ADVIDivergenceError(
+                    f"ADVI diverged at step {done + 1}: the ELBO or its gradient became NaN/inf "
+                    f"in {' and '.join(where) or 'the variational parameters'}. The state of the last "
+                    f"finite step is kept in this error's .result. Try a smaller learning_rate "
+                    f"(now {learning_rate}) or a smaller init_sd (now {init_sd}).",
+                    result=finish(state, losses, done, time.perf_counter() - t_run, True),
+                )
+            state = new_state
+            losses.append(chunk_loss)
+            done += length
+            bar.update(length)
+            bar.set_postfix(elbo=f"{-float(chunk_loss[-min(100, length):].mean()):.4g}")
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    return finish(state, losses, done, time.perf_counter() - t_run, interrupted)
+
+
+def _locate_divergence(state, data, step, family, length: int):
+    """Replay a diverged chunk step by step.
+
+    Returns the first bad step, the variables whose parameters went non-finite and the
+    state from which that step started.
+    """
+    import jax
+
+    one = jax.jit(step)
+    for i in range(length):
+        new_state, loss = one(state, data)
+        bad = family.layout.names_at(family.nonfinite(new_state.params))
+        if not np.isfinite(loss) or bad:
+            return i, bad, state
+        state = new_state
+    return length, [], state
+
+
+def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) -> list[str]:
+    """Names of the model's log density terms that are NaN/inf at the draws of the step
+    that starts from ``state``."""
+    layout = family.layout
+    _, eps, idx = advi.step_noise(state.key, advi.params_dtype(state.params), dim=layout.dim,
+                                  mc_samples=mc_samples, batch_size=batch_size, n_rows=n_rows)
+    z_vars, _ = family.reparameterize(state.params, eps)
+    z = np.concatenate([np.asarray(v).reshape(mc_samples, -1) for v in z_vars], axis=1)
+    terms = [*model.free_RVs, *model.observed_RVs, *model.potentials]
+    outputs = [model.logp(vars=[t]) for t in terms]
+    fn, _, data_values, _, _ = jaxify(model, model.value_vars, outputs)
+    extra = (np.asarray(idx),) if idx is not None else ()
+    bad = set()
+    for zi in np.atleast_2d(z):
+        values = fn(*layout.unflatten(zi), *data_values, *extra)
+        bad |= {t.name for t, v in zip(terms, values, strict=True) if not np.all(np.isfinite(np.asarray(v)))}
+    return [t.name for t in terms if t.name in bad]
+
+
+def _finish(model, family, state, loss, compile_seconds, run_seconds, done, draws, random_seed, *,
+            interrupted, batch_size, precision) -> ADVIOutput:
+    """Draw from the fitted approximation and map the draws to the constrained space."""
+    import jax
+
+    layout, params = family.layout, state.params
+    moments = family.moments(params)
+    cgraph = constrain_graph(model)
+    cdata = [jax.device_put(narrow(np.asarray(v), precision)) for v in cgraph.data_values]
+
+    @jax.jit
+    def constrained(z):
+        return cgraph.fn(*layout.unflatten(z), *cdata)
+
+    z = advi.sample(family, params, draws=draws, random_seed=random_seed)
+    outs = jax.lax.map(constrained, z, batch_size=min(draws, 256))
+    out_draws = {n: np.asarray(o, dtype=np.float64)[None] for n, o in zip(cgraph.output_names, outs, strict=True)}
+    return ADVIOutput(
+        draws=out_draws, loss=np.asarray(loss, dtype=np.float64),
+        mean=dict(zip(layout.names, layout.unflatten(moments.mean), strict=True)),
+        std=dict(zip(layout.names, layout.unflatten(moments.sd), strict=True)),
+        cholesky=moments.cholesky, order=None if moments.cholesky is None else list(layout.names),
+        compile_seconds=compile_seconds, run_seconds=run_seconds, steps_done=done,
+        interrupted=interrupted, batch_size=batch_size,
+        device=", ".join(sorted(str(d) for d in jax.tree_util.tree_leaves(params)[0].sharding.device_set)),
+    )

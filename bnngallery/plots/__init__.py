@@ -1,0 +1,38 @@
+"""Figures of the gallery, one module per kind of data; every function draws on the given
+``ax`` (where it has one) or on a new figure, returns the ``Figure`` and never shows it.
+
+=====================  =====================================================================
+``fit``                :func:`plot_elbo`
+``surfaces``           2-D inputs: :func:`grid_2d`, :func:`plot_surface`,
+                       :func:`plot_probability_surfaces`, :func:`plot_method_comparison`,
+                       :func:`plot_prob_scatter`
+``classification``     :func:`plot_reliability_diagram`, :func:`plot_referral_curves`,
+                       :func:`plot_score_histograms`, :func:`plot_confusion`,
+                       :func:`plot_image_grid`
+``regression``         :func:`plot_regression_bands`
+``parameters``         :func:`plot_parameters` (ArviZ forest and density plots)
+``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,
+                       :func:`plot_parameter_distributions`, :func:`plot_sbc_ranks`
+=====================  =====================================================================
+"""
+
+from ._figure import figure_and_axes, save_figure
+from .classification import (
+                             plot_confusion,
+                             plot_image_grid,
+                             plot_referral_curves,
+                             plot_reliability_diagram,
+                             plot_score_histograms,
+)
+from .fit import plot_elbo
+from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
+from .parameters import plot_parameters
+from .regression import plot_regression_bands
+from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces, plot_surface
+
+__all__ = [
+    "figure_and_axes", "grid_2d", "plot_confusion", "plot_elbo", "plot_image_grid", "plot_method_comparison",
+    "plot_parameter_distributions", "plot_parameters", "plot_path_density", "plot_predictive_bands",
+    "plot_prob_scatter", "plot_probability_surfaces", "plot_referral_curves", "plot_regression_bands",
+    "plot_reliability_diagram", "plot_sbc_ranks", "plot_score_histograms", "plot_surface", "save_figure",
+]

@@ -1,0 +1,88 @@
+"""ODE figures: predictive paths with quantile bands, the density of sampled paths, the
+parameters' distributions per method, and SBC rank histograms. Each returns the ``Figure``."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ._figure import figure_and_axes
+
+#: Quantile bands drawn around the median path (article E: quantiles, not mean +- sd).
+BAND_QUANTILES = ((0.05, 0.95), (0.25, 0.75))
+
+
+def plot_predictive_bands(t_grid, paths, *, t=None, y=None, truth_path=None, ax=None, title: str = "",
+                          n_paths: int = 20, color: str = "C0", random_seed: int = 0):
+    """Median path, 50 % and 90 % quantile bands and a few single sample paths.
+
+    Quantiles, not mean +- sd, so the band respects the horizontal asymptote (article E).
+    """
+    fig, ax = figure_and_axes(ax, figsize=(6, 4))
+    paths = np.asarray(paths)
+    for (lo, hi), alpha in zip(BAND_QUANTILES, (0.2, 0.35), strict=True):
+        ql, qh = np.quantile(paths, [lo, hi], axis=0)
+        ax.fill_between(t_grid, ql, qh, color=color, alpha=alpha, lw=0, label=f"{int(lo * 100)}-{int(hi * 100)} %")
+    rng = np.random.default_rng(random_seed)
+    for i in rng.choice(len(paths), size=min(n_paths, len(paths)), replace=False):
+        ax.plot(t_grid, paths[i], color=color, lw=0.5, alpha=0.4)
+    ax.plot(t_grid, np.median(paths, axis=0), color=color, lw=1.5, label="median")
+    if truth_path is not None:
+        ax.plot(t_grid, truth_path, "k--", lw=1, label="truth")
+    if t is not None and y is not None:
+        ax.scatter(t, y, s=14, color="k", zorder=3, label="data")
+    ax.set(xlabel="t", ylabel="y(t)", title=title)
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_path_density(t_grid, paths, *, ax=None, bins: int = 80, title: str = ""):
+    """Density of sampled y(t) across t: a 2-D histogram of every path's values per time."""
+    fig, ax = figure_and_axes(ax, figsize=(6, 4))
+    paths = np.asarray(paths)
+    lo, hi = np.quantile(paths, [0.001, 0.999])
+    edges = np.linspace(lo, hi, bins + 1)
+    dens = np.stack([np.histogram(paths[:, j], bins=edges, density=True)[0] for j in range(paths.shape[1])], axis=1)
+    mesh = ax.pcolormesh(t_grid, 0.5 * (edges[1:] + edges[:-1]), np.log1p(dens), shading="auto", cmap="magma")
+    fig.colorbar(mesh, ax=ax, label="log(1 + density)")
+    ax.set(xlabel="t", ylabel="y(t)", title=title or "density of sampled y(t)")
+    return fig
+
+
+def plot_parameter_distributions(samples: dict[str, dict[str, np.ndarray]], *, truth: dict | None = None,
+                                 params=("r", "y0")):
+    """Distributions of the ODE parameters, one panel per parameter, one curve per method."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(params), figsize=(5 * len(params), 3.8), constrained_layout=True)
+    axes = np.atleast_1d(axes)
+    for ax, p in zip(axes, params, strict=True):
+        for i, (method, draws) in enumerate(samples.items()):
+            d = np.asarray(draws[p]).ravel()
+            sns.histplot(d, ax=ax, stat="density", element="step", fill=False, color=f"C{i}", label=method, bins=40)
+        if truth is not None and p in truth:
+            ax.axvline(truth[p], color="k", ls="--", lw=1, label="truth")
+        ax.set(xlabel=p, title=f"{p}: posterior / dropout distribution")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sbc_ranks(sbc: dict, *, params=("y0", "r", "sigma"), bins: int = 10):
+    """SBC rank histograms, one row per method; the band is the 99 % range of a uniform histogram."""
+    from scipy import stats
+
+    methods = [m for m in ("nuts", "advi") if m in sbc]
+    fig, axes = plt.subplots(len(methods), len(params), figsize=(4 * len(params), 3 * len(methods)),
+                             constrained_layout=True, squeeze=False)
+    n_rank = int(sbc["settings"]["n_rank"])
+    for row, m in enumerate(methods):
+        for col, p in enumerate(params):
+            ax = axes[row, col]
+            ranks = np.asarray(sbc[m][p]["ranks"])
+            n = len(ranks)
+            lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
+            ax.axhspan(lo, hi, color="0.85")
+            ax.hist(ranks, bins=bins, range=(0, n_rank + 1), color=f"C{row}", edgecolor="white")
+            ax.axhline(n / bins, color="k", lw=0.8)
+            ax.set(title=f"{m.upper()} {p}: 90 % cover {sbc[m][p]['coverage_90']:.2f}", xlabel="rank of truth")
+    return fig

@@ -1,0 +1,142 @@
+"""What every ``bnngallery run MODEL`` shares: the fit-each-method loop, the per-fit row of
+``metrics.json``, the machine line and the plain-text summary the CLI prints.
+
+Each run writes into its output folder the fitted results (``<method>.nc``), the figures
+(PNG) and ``metrics.json`` of the shape::
+
+    {"model": ..., "runs": [{"method": ..., "backend": ..., <metrics>, "fit_seconds": ...,
+     "compile_seconds": ..., ...}, ...], "agreement": {...}, "settings": {...}, "machine": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import xarray as xr
+
+from ..diagnostics.compare import format_number
+from ..diagnostics.mcmc import max_rhat
+from ..fitting import METHODS, fit
+from ..inference.devices import machine_description
+from ..models import call_builder
+from ..results import final_elbo, save_result
+from .settings import advi_options, nuts_options
+
+__all__ = ["check_methods", "fit_methods", "machine_description", "method_row", "summary_table", "use_agg"]
+
+
+def use_agg() -> None:
+    """Draw figures off screen: the runs write PNG files and never show a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def check_methods(methods: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a tuple if it is a non-empty selection from ``allowed``; a clear error otherwise."""
+    bad = [m for m in methods if m not in allowed]
+    if bad or not methods:
+        raise ValueError(f"methods must be drawn from {tuple(allowed)}; got {list(methods)!r}.")
+    return tuple(methods)
+
+
+def fit_methods(
+    builder: Callable,
+    X,
+    y,
+    *,
+    methods: Sequence[str],
+    size: dict,
+    backend: str = "jax",
+    random_seed: int = 0,
+    progressbar: bool = True,
+    devices: int | None = None,
+    build_kwargs: dict | None = None,
+    out_dir: str | Path | None = None,
+    log: Callable = print,
+    tag: str = "",
+) -> tuple[dict[str, xr.DataTree], dict[str, float]]:
+    """Build the model and fit it once per method; the one loop behind every run and comparison.
+
+    ADVI fits (``"advi"``, ``"fullrank_advi"``) get a model built with the run's
+    ``batch_size`` and :func:`~bnngallery.runs.settings.advi_options`; full-rank ADVI keeps
+    the best of ``fullrank_restarts`` fits. NUTS gets the full-data model and
+    :func:`~bnngallery.runs.settings.nuts_options`. With ``out_dir`` each result is saved as
+    ``<method>.nc``; a fit stopped by Ctrl-C is saved as ``<method>_interrupted.nc`` and the
+    run stops there (``KeyboardInterrupt``).
+
+    Returns
+    -------
+    (dict, dict)
+        Results and wall seconds (build + fit), both keyed by method, in the order run.
+    """
+    check_methods(methods, METHODS)
+    results, walls = {}, {}
+    for method in methods:
+        t0 = time.perf_counter()
+        if method == "nuts":
+            model = call_builder(builder, X, y, **(build_kwargs or {}), random_seed=random_seed)
+            opts = nuts_options(size)
+            log(f"[{tag}] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
+                f"({opts['tune']} tune + {opts['draws']} draws)")
+        else:
+            model = call_builder(builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"),
+                                 random_seed=random_seed)
+            opts = {**advi_options(size, backend=backend), "devices": devices}
+            if method == "fullrank_advi" and size.get("fullrank_restarts", 1) > 1:
+                opts["restarts"] = size["fullrank_restarts"]
+            log(f"[{tag}] {'full-rank' if method == 'fullrank_advi' else 'mean-field'} ADVI ({backend}), "
+                f"minibatch {size.get('batch_size') or 'none (full data)'}, {opts['steps']} steps"
+                + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else ""))
+        result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)
+        walls[method] = time.perf_counter() - t0
+        if int(result.attrs.get("interrupted", 0)):
+            if out_dir is not None:
+                save_result(result, Path(out_dir) / f"{method}_interrupted.nc")
+                log(f"[{tag}] {method} interrupted after {result.attrs.get('steps_done', '?')} steps; "
+                    f"saved {Path(out_dir) / f'{method}_interrupted.nc'}")
+            raise KeyboardInterrupt
+        if out_dir is not None:
+            save_result(result, Path(out_dir) / f"{method}.nc")
+        results[method] = result
+    return results, walls
+
+
+def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
+    """The fit part of a ``metrics.json`` row: timing, and the ELBO (ADVI) or divergences and
+    R-hat (NUTS); each run adds its own scores."""
+    row = {"method": method, "backend": result.attrs["backend"],
+           "fit_seconds": float(result.attrs["fit_seconds"]),
+           "compile_seconds": float(result.attrs["compile_seconds"]),
+           "run_seconds": float(result.attrs["run_seconds"]), "wall_seconds": wall_seconds}
+    if method == "nuts":
+        settings = json.loads(result.attrs["settings"])
+        row["steps"] = int(settings["tune"]) + int(settings["draws"])
+        row["divergences"] = int(result.attrs["divergences"])
+        row["max_rhat"] = max_rhat(result)
+        if "chain_method" in settings:
+            row["chain_method"] = settings["chain_method"]
+    else:
+        row["steps"] = int(result.attrs["steps_done"])
+        row["final_elbo"] = final_elbo(result)
+        if "restart_elbos" in result.attrs:
+            row["restart_elbos"] = json.loads(result.attrs["restart_elbos"])
+    return row
+
+
+def summary_table(metrics: dict) -> str:
+    """A plain-text table of a metrics dict: one row per fit, one column per scalar metric."""
+    cols: list[str] = []
+    for r in metrics["runs"]:
+        cols += [k for k, v in r.items() if k not in cols and isinstance(v, (str, int, float)) and k != "wall_seconds"]
+    rows = [[format_number(r.get(c), digits=4) for c in cols] for r in metrics["runs"]]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    if metrics.get("agreement"):
+        lines.append("agreement (ADVI vs NUTS): "
+                     + ", ".join(f"{k} = {format_number(v, digits=4)}" for k, v in metrics["agreement"].items()))
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""``bnngallery compare MODEL``: fit every feasible method of a gallery model and write one table.
+
+The data and sizes are those of ``bnngallery run MODEL`` (:mod:`.settings`); the fits come
+from the same loop (:func:`.common.fit_methods`) and the table from
+:func:`bnngallery.diagnostics.compare.compare`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..diagnostics.compare import compare, identifiable_vars, to_json, to_markdown
+from ..diagnostics.metrics import regression_predictive
+from ..files import write_json, write_text
+from ..plots import plot_parameters, plot_regression_bands, save_figure
+from ..predict import predict
+from ..results import fit_label
+from .common import fit_methods, use_agg
+from .settings import run_settings
+
+#: The models ``bnngallery compare`` takes, and the methods it fits for each. No full-rank
+#: ADVI for the regression net: its dense covariance over every weight diverged at the default
+#: step size and stayed far below mean-field at a smaller one. NUTS on the MNIST nets is not
+#: practical, so they have no comparison.
+COMPARISONS = {
+    "moons": ("advi", "fullrank_advi", "nuts"),
+    "regression": ("advi", "nuts"),
+    "ode": ("advi", "fullrank_advi", "nuts"),
+}
+
+
+def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
+    """Data, builder and sizes of the comparison for a gallery model.
+
+    Returns ``{"builder", "train": (X, y), "test": (X, y), "build_kwargs", "size", "methods",
+    "data"}``.
+    """
+    if name not in COMPARISONS:
+        raise ValueError(f"bnngallery compare takes one of {sorted(COMPARISONS)}; got {name!r}. "
+                         "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)")
+    size = run_settings(name, smoke=smoke)
+    spec = {"size": size, "methods": COMPARISONS[name], "build_kwargs": {}}
+    if name == "moons":
+        from ..data import make_moons_data
+        from ..models import moons
+
+        data = make_moons_data(random_state=random_seed)
+        return {**spec, "builder": moons.build_model, "train": (data.X_train, data.y_train),
+                "test": (data.X_test, data.y_test), "data": data}
+    if name == "regression":
+        from ..data.regression import make_regression_data
+        from ..models import regression
+
+        data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
+        return {**spec, "builder": regression.build_model, "train": (data.X_train, data.y_train),
+                "test": (data.X_test, data.y_test), "build_kwargs": {"hidden": size["hidden"]}, "data": data}
+    from ..data.ode import make_decay_data
+    from ..models import ode
+
+    # known truth: train and test are two noisy draws on one grid
+    train, test = make_decay_data(random_state=random_seed), make_decay_data(random_state=random_seed + 1000)
+    return {**spec, "builder": ode.build_model, "train": (train.t, train.y), "test": (test.t, test.y),
+            "data": train}
+
+
+def fit_spec(spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=print) -> dict[str, xr.DataTree]:
+    """Fit every method of a comparison spec; keys are ``"<method> (<backend>)"``."""
+    builder, (X, y) = spec["builder"], spec["train"]
+    results, _ = fit_methods(builder, X, y, methods=spec["methods"], size=spec["size"], random_seed=random_seed,
+                             progressbar=progressbar, build_kwargs=spec["build_kwargs"], log=log, tag="compare")
+    return {fit_label(r): r for r in results.values()}
+
+
+def run_comparison(
+    name: str,
+    *,
+    smoke: bool = False,
+    out_dir: str | Path | None = None,
+    random_seed: int = 0,
+    progressbar: bool = True,
+    log=print,
+) -> dict:
+    """``bnngallery compare MODEL``: fit the feasible methods and write table and figures.
+
+    Writes ``comparison.md``, ``comparison.json``, ``parameters_forest.png`` and
+    ``parameters_density.png`` (when the model has identifiable parameters) and, for a 1-D
+    regression, ``bands.png`` into ``out_dir`` (default ``out/compare/<model>``).
+    Returns the JSON-safe table.
+    """
+    use_agg()
+    out_dir = Path(out_dir) if out_dir is not None else Path("out") / "compare" / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = comparison_spec(name, smoke=smoke, random_seed=random_seed)
+    t0 = time.perf_counter()
+    results = fit_spec(spec, random_seed=random_seed, progressbar=progressbar, log=log)
+    table = compare(results, builder=spec["builder"], X_test=spec["test"][0], y_test=spec["test"][1],
+                    X_train=spec["train"][0], y_train=spec["train"][1], random_seed=random_seed)
+    if identifiable_vars(next(iter(results.values()))):
+        for kind in ("forest", "density"):
+            save_figure(plot_parameters(results, kind=kind), out_dir / f"parameters_{kind}.png")
+    if name == "regression":
+        from ..data.regression import true_function
+
+        lo = float(np.min(spec["train"][0])) - 1.0
+        hi = float(np.max(spec["train"][0])) + 1.0
+        grid = np.linspace(lo, hi, 300)[:, None]
+        bands = {k: regression_predictive(predict(spec["builder"], r, grid), r["posterior"]["sigma"].values.reshape(-1),
+                                          random_seed=random_seed) for k, r in results.items()}
+        fig = plot_regression_bands(grid, bands, X_test=spec["test"][0], y_test=spec["test"][1],
+                                    truth=true_function, x_range=spec["data"].x_range)
+        save_figure(fig, out_dir / "bands.png")
+    out = to_json(table)
+    out["settings"] = {**spec["size"], "smoke": smoke, "random_seed": random_seed}
+    out["wall_seconds"] = time.perf_counter() - t0
+    write_json(out, out_dir / "comparison.json")
+    write_text(to_markdown(table), out_dir / "comparison.md")
+    return out

@@ -1,0 +1,79 @@
+"""``bnngallery run moons``: the two-moons BNN by minibatch ADVI (mean-field, full-rank) and NUTS,
+with metrics, figures and saved results (the layout of ``metrics.json``: :mod:`.common`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
+from ..files import write_json
+from ..plots import (
+    grid_2d,
+    plot_elbo,
+    plot_method_comparison,
+    plot_prob_scatter,
+    plot_probability_surfaces,
+    save_figure,
+)
+from ..predict import predict
+from .common import check_methods, fit_methods, machine_description, method_row, use_agg
+from .settings import run_settings
+
+METHODS = ("advi", "fullrank_advi", "nuts")
+LABELS = {"advi": "ADVI", "fullrank_advi": "ADVI full-rank", "nuts": "NUTS"}
+
+
+def run_moons(
+    *,
+    methods=METHODS,
+    backend: str = "jax",
+    smoke: bool = False,
+    out_dir: str | Path = "out/moons",
+    random_seed: int = 0,
+    progressbar: bool = True,
+    devices: int | None = None,
+    log=print,
+) -> dict:
+    """The two-moons gallery run: minibatch ADVI and/or NUTS, metrics, figures, saved results.
+
+    ``methods`` is drawn from ``("advi", "fullrank_advi", "nuts")``: mean-field minibatch ADVI
+    (the article's), full-rank minibatch ADVI (best of ``fullrank_restarts`` fits by final
+    ELBO), NUTS. Sizes: :data:`bnngallery.runs.settings.SETTINGS` ``["moons"]``.
+    """
+    from ..data import make_moons_data
+    from ..models import moons
+
+    use_agg()
+    size = run_settings("moons", smoke=smoke)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = make_moons_data(random_state=random_seed)
+    methods = check_methods(methods, METHODS)
+    results, walls = fit_methods(moons.build_model, data.X_train, data.y_train, methods=methods, size=size,
+                                 backend=backend, random_seed=random_seed, progressbar=progressbar, devices=devices,
+                                 out_dir=out_dir, log=log, tag="moons")
+    xx, yy, grid = grid_2d(3.0, 100)
+    runs, test_probs, grids = [], {}, {}
+    for method, result in results.items():
+        p_test = predict(moons.build_model, result, data.X_test)
+        grids[method] = predict(moons.build_model, result, grid)
+        test_probs[method] = binary_probs(p_test)
+        runs.append({**method_row(method, result, walls[method]),
+                     "test_accuracy": accuracy(test_probs[method], data.y_test),
+                     "test_log_likelihood": log_predictive_density(p_test, data.y_test)})
+        if method != "nuts":
+            save_figure(plot_elbo(result), out_dir / ("elbo.png" if method == "advi" else f"elbo_{method}.png"))
+        save_figure(plot_probability_surfaces(xx, yy, grids[method], X=data.X_test, y=data.y_test,
+                                              method=method.upper()), out_dir / f"surfaces_{method}.png")
+    metrics = {"model": "moons", "runs": runs, "agreement": None,
+               "settings": {**size, "smoke": smoke, "random_seed": random_seed, "backend": backend},
+               "machine": machine_description()}
+    if {"advi", "nuts"} <= set(test_probs):
+        metrics["agreement"] = agreement(test_probs["advi"], test_probs["nuts"])
+    if {"fullrank_advi", "nuts"} <= set(test_probs):
+        metrics["agreement_fullrank"] = agreement(test_probs["fullrank_advi"], test_probs["nuts"])
+        save_figure(plot_method_comparison(xx, yy, {LABELS[m]: g for m, g in grids.items()},
+                                           X=data.X_test, y=data.y_test), out_dir / "advi_vs_nuts.png")
+        save_figure(plot_prob_scatter(test_probs["advi"], test_probs["nuts"]), out_dir / "agreement.png")
+    write_json(metrics, out_dir / "metrics.json")
+    return metrics

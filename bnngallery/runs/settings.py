@@ -1,0 +1,106 @@
+"""How big every gallery run is, in one table: ``"full"`` is the real run, ``"smoke"`` checks
+the plumbing in seconds. ``bnngallery run``, ``bnngallery compare``, the notebooks and the
+benchmarks all read their sizes here.
+
+One vocabulary for every model:
+
+=======================  ==================================================================
+``steps``                ADVI optimiser steps
+``batch_size``           ADVI minibatch (absent: full-batch)
+``advi_draws``           posterior draws kept from an ADVI fit
+``draws``, ``tune``,     NUTS draws and warm-up per chain, and chains
+``chains``
+``fullrank_restarts``    full-rank ADVI fits, the best final ELBO kept (a full-rank fit of
+                         a small net can stall in a poor optimum on some seeds)
+``model``                builder keywords (the MNIST nets)
+=======================  ==================================================================
+
+plus each model's data sizes (``n_train``, ``n_test``, ...) and its own extras.
+"""
+
+from __future__ import annotations
+
+import copy
+
+#: The MNIST nets' prior and units: ReLU and the scale-mixture weight prior with a fixed wide
+#: component Normal(0, 1) (``prior_sigma``), which predict far better than article A's tanh
+#: units under a Normal prior (README, "MNIST and the weight prior").
+MNIST_MODEL = {"activation": "relu", "prior": "scale-mixture", "hierarchical": False, "prior_sigma": 1.0}
+#: The MLP's posterior temperature: its Bayes posterior (T = 1) predicts under-confidently.
+#: Chosen by the lowest NLL on held-out training images (``benchmarks/mnist_temperature.py``);
+#: the CNN is calibrated at T = 1.
+MLP_TEMPERATURE = 0.25
+#: ADVI options of the MNIST runs, in float32 (the builders' matrix products already are).
+MNIST_FIT = {"learning_rate": 0.01, "init_sd": 1e-3, "mc_samples": 1, "precision": "float32"}
+
+SETTINGS: dict[str, dict[str, dict]] = {
+    "moons": {
+        "full": {"steps": 30_000, "batch_size": 50, "advi_draws": 1000, "draws": 1000, "tune": 1000, "chains": 2,
+                 "fullrank_restarts": 3},
+        "smoke": {"steps": 1500, "batch_size": 50, "advi_draws": 100, "draws": 100, "tune": 100, "chains": 2,
+                  "fullrank_restarts": 2},
+    },
+    "regression": {
+        # Every NUTS transition of this posterior hits the maximum tree depth (1023 leapfrog
+        # steps), so 500 + 500 per chain is what keeps NUTS a check of minutes, not an hour.
+        "full": {"hidden": (50,), "n_train": 500, "n_test": 500, "steps": 30_000, "batch_size": 100,
+                 "advi_draws": 1000, "draws": 500, "tune": 500, "chains": 2},
+        "smoke": {"hidden": (10,), "n_train": 200, "n_test": 200, "steps": 1500, "batch_size": 50,
+                  "advi_draws": 200, "draws": 100, "tune": 100, "chains": 2},
+    },
+    "ode": {
+        "full": {"steps": 20_000, "advi_draws": 2000, "draws": 1000, "tune": 1000, "chains": 2,
+                 "dropout_hidden": 2048, "dropout_prime_steps": 1000, "dropout_fine_steps": 3000, "n_grid": 200,
+                 "predict_draws": 1000},
+        "smoke": {"steps": 1000, "advi_draws": 200, "draws": 100, "tune": 100, "chains": 2,
+                  "dropout_hidden": 128, "dropout_prime_steps": 100, "dropout_fine_steps": 100, "n_grid": 50,
+                  "predict_draws": 100},
+    },
+    "mnist-mlp": {
+        "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 8000, "batch_size": 256, **MNIST_FIT,
+                 "advi_draws": 200, "predict_draws": 100,
+                 "model": {"hidden": (400, 400), **MNIST_MODEL, "temperature": MLP_TEMPERATURE}},
+        "smoke": {"n_train": 1000, "n_test": 300, "n_ood": 300, "steps": 150, "batch_size": 128, **MNIST_FIT,
+                  "advi_draws": 20, "predict_draws": 20,
+                  "model": {"hidden": (32, 32), **MNIST_MODEL, "temperature": MLP_TEMPERATURE}},
+    },
+    "mnist-cnn": {
+        "full": {"n_train": None, "n_test": None, "n_ood": None, "steps": 6000, "batch_size": 128, **MNIST_FIT,
+                 "advi_draws": 200, "predict_draws": 30, "model": {**MNIST_MODEL}},
+        "smoke": {"n_train": 1000, "n_test": 300, "n_ood": 300, "steps": 100, "batch_size": 64, **MNIST_FIT,
+                  "advi_draws": 20, "predict_draws": 20, "model": {"filters": (8, 8), "dense": (32,), **MNIST_MODEL}},
+    },
+}
+
+
+def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = None) -> dict:
+    """A copy of the settings of ``model``'s run, with ``overrides`` applied.
+
+    ``overrides`` replace entries; its ``"model"`` entries update the builder keywords
+    instead of replacing them.
+    """
+    if model not in SETTINGS:
+        raise ValueError(f"model must be one of {sorted(SETTINGS)}; got {model!r}.")
+    size = copy.deepcopy(SETTINGS[model]["smoke" if smoke else "full"])
+    overrides = overrides or {}
+    size.update({k: v for k, v in overrides.items() if k != "model"})
+    if "model" in size or "model" in overrides:
+        size["model"] = {**size.get("model", {}), **overrides.get("model", {})}
+    return size
+
+
+def advi_options(size: dict, *, backend: str = "jax") -> dict:
+    """The keywords of ``fit(model, "advi", ...)`` in run settings ``size``: one mapping for
+    the CLI and the notebooks. The PyTensor backend runs in float64."""
+    opts = {"steps": size["steps"], "draws": size["advi_draws"]}
+    for key in ("learning_rate", "init_sd", "mc_samples"):
+        if key in size:
+            opts[key] = size[key]
+    if "precision" in size:
+        opts["precision"] = size["precision"] if backend == "jax" else "float64"
+    return opts
+
+
+def nuts_options(size: dict) -> dict:
+    """The keywords of ``fit(model, "nuts", ...)`` in run settings ``size``."""
+    return {"draws": size["draws"], "tune": size["tune"], "chains": size["chains"]}
