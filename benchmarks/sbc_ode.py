@@ -35,12 +35,13 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bnngallery.inference.precision import precision_scope
 
 PARAMS = ("y0", "r", "sigma")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc_ode.json"
@@ -258,6 +259,7 @@ def _max_rhat(by_chain: dict) -> float:
     return float(max(float(r[p]) for p in by_chain))
 
 
+@precision_scope("float64")  # NumPyro's NUTS and the ADVI loop on the model's float64 graph
 def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = None, draws: int | None = None,
             advi_steps: int | None = None, methods=("nuts", "advi"), random_seed: int = 0,
             out: str | Path = DEFAULT_OUT, log=print) -> dict:
@@ -279,7 +281,7 @@ def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = 
     import jax
 
     from bnngallery.files import write_json
-    from bnngallery.results import atomic_write  # noqa: F401  (write_json below uses it)
+    from bnngallery.inference.devices import machine_description
 
     size = dict(SIZES["smoke" if smoke else "full"])
     for k, v in {"sims": sims, "tune": tune, "draws": draws, "advi_steps": advi_steps}.items():
@@ -296,8 +298,7 @@ def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = 
         "settings": {**size, "smoke": smoke, "random_seed": random_seed, "n_times": int(len(t)),
                      "t_max": float(t.max()), "priors": {"y0": "HalfNormal(10)", "r": "HalfNormal(1)",
                                                          "sigma": "HalfNormal(1)"}},
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs, "
-                   f"{jax.local_device_count()} XLA devices",
+        "machine": f"{machine_description()}, {jax.local_device_count()} XLA devices",
         "truth": {p: truths[p].tolist() for p in PARAMS},
     }
     if "nuts" in methods:

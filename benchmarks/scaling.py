@@ -15,7 +15,6 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
@@ -34,6 +33,7 @@ def main(argv=None) -> int:
     from bnngallery import fit, predict
     from bnngallery.diagnostics.metrics import accuracy
     from bnngallery.files import write_json
+    from bnngallery.inference.devices import machine_description
     from bnngallery.models import get_builder
     from bnngallery.runs.mnist import default_conv_impl, load_mnist_splits
     from bnngallery.runs.settings import SETTINGS
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             print(f"{family:10s} devices={n_dev} {row['s_per_1000_steps']:8.2f} s/1000 steps "
                   f"({row['steps_per_second']:.1f} steps/s), compile {row['compile_seconds']:.1f} s, "
                   f"acc after {steps} steps {row['test_accuracy_2k_after_steps']:.3f}", flush=True)
-    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, load {os.getloadavg()[0]:.1f}"
+    machine = f"{machine_description()}, load {os.getloadavg()[0]:.1f}"
     for row in rows:
         row["machine"] = machine
     if not args.smoke:

@@ -27,6 +27,11 @@ waits and then finds the verified file.
 
 The registry of data sets, file names, checksums and mirror URLs is ``manifest.json`` next to
 this module (:func:`load_manifest`).
+
+Why one module of about 800 lines: reading, finding, verifying and downloading a file are one
+path with one set of invariants (no unverified byte is ever read, no partial file ever appears
+under its final name, one lock per cache entry), and the loaders are thin ends of that path.
+Split, each part would need the others' private checks.
 """
 
 from __future__ import annotations

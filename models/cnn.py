@@ -22,9 +22,10 @@ import pytensor.tensor as pt
 from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2
 from .info import tag_model
 from .layers import (
-    OBS_DIM,
+    categorical_likelihood,
     check_weight_prior,
     data_and_batches,
+    dense_stack,
     get_activation,
     init_weights,
     initial_scale,
@@ -143,7 +144,6 @@ def build_model(
     rng = np.random.default_rng(random_seed)
     names = conv_layer_names(len(filters), len(dense))
     hier = dict(hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior)
-    nc = noncentered and hierarchical
 
     coords = {"pixel": np.arange(X.shape[1]), "class": np.arange(N_CLASSES),
               "kernel_row": np.arange(kernel), "kernel_col": np.arange(kernel)}
@@ -175,7 +175,7 @@ def build_model(
             sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
             init = init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng, scale=init_scale)
             W = weight(f"w_{name}", dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"), sigma=sigma,
-                       noncentered=nc, init=init, **prior_kw)
+                       noncentered=noncentered and hierarchical, init=init, **prior_kw)
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
             W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
             z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
@@ -187,21 +187,10 @@ def build_model(
         h = rows(h.reshape((-1, flat)), flat)
         widths = [flat, *dense, N_CLASSES]
         dims = ["flat", *[f"dense_{i}_unit" for i in range(len(dense))], "class"]
-        for j, name in enumerate(names[len(filters):]):
-            n_in, n_out = widths[j], widths[j + 1]
-            sigma = layer_scale(name, init=1.0 / np.sqrt(n_in), **hier)
-            W = weight(f"w_{name}", dims=(dims[j], dims[j + 1]), sigma=sigma, noncentered=nc,
-                       init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale), **prior_kw)
-            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[j + 1],), initval=np.zeros(n_out))
-            h = pt.dot(h, pt.cast(W, dtype)) + pt.cast(b, dtype)
-            if name != "out":
-                h = act(h)
-        logits = pt.cast(h, "float64")
-        obs_dims = OBS_DIM if batch_size is None else None
-        prob_dims = (OBS_DIM, "class") if batch_size is None else (None, "class")
-        pm.Deterministic(OUTPUT, pt.special.softmax(logits, axis=-1), dims=prob_dims)
-        size_kw = {"total_size": total_size} if y is not None else {}
-        pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
+        logits = dense_stack(h, widths=widths, names=names[len(filters):], dims=dims, act=act, rng=rng,
+                             init_scale=init_scale, prior_kw=prior_kw, dtype=dtype, noncentered=noncentered, **hier)
+        categorical_likelihood(logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT,
+                               fitted=y is not None)
     settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
                 "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
                 "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl,

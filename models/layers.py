@@ -170,3 +170,40 @@ def layer_scale(name: str, *, hierarchical: bool, prior_sigma: float, scale_prio
     s = pm.HalfNormal(f"sigma_{name}", scale_prior, initval=init)
     s.tag._bnn_init = init
     return s
+
+
+def dense_stack(h, *, widths, names, dims, act, rng, init_scale: float, prior_kw: dict, hierarchical: bool,
+                noncentered: bool, prior_sigma: float, scale_prior: float, dtype: str, bias: bool = True):
+    """The dense layers of a classifier: ``h @ W_l (+ b_l)`` per layer, ``act`` between them.
+
+    Layer ``l`` maps ``widths[l]`` to ``widths[l + 1]`` units along the named dims
+    ``dims[l] -> dims[l + 1]``; its weights ``w_<names[l]>`` get the prior of :func:`weight`
+    at the scale :func:`layer_scale` gives (learned per layer when ``hierarchical``), its
+    biases ``Normal(0, prior_sigma)``. The products run in ``dtype``. Returns the last
+    layer's output (the logits), without an activation.
+    """
+    for i, name in enumerate(names):
+        n_in, n_out = widths[i], widths[i + 1]
+        init = init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale)
+        sigma = layer_scale(name, hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior,
+                            init=1.0 / np.sqrt(n_in))
+        W = weight(f"w_{name}", dims=(dims[i], dims[i + 1]), sigma=sigma, noncentered=noncentered and hierarchical,
+                   init=init, **prior_kw)
+        h = pt.dot(h, pt.cast(W, dtype))
+        if bias:
+            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=np.zeros(n_out))
+            h = h + pt.cast(b, dtype)
+        if i < len(names) - 1:
+            h = act(h)
+    return h
+
+
+def categorical_likelihood(logits, y_in, *, total_size, batch_size, output: str, fitted: bool) -> None:
+    """Class probabilities ``output`` (softmax of the logits, dims (obs, class)) and the
+    Categorical likelihood ``y_obs``, scaled to ``total_size`` rows when the model is fitted."""
+    logits = pt.cast(logits, "float64")
+    obs_dims = OBS_DIM if batch_size is None else None
+    prob_dims = (OBS_DIM, "class") if batch_size is None else (None, "class")
+    pm.Deterministic(output, pt.special.softmax(logits, axis=-1), dims=prob_dims)
+    size_kw = {"total_size": total_size} if fitted else {}
+    pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)

@@ -20,14 +20,12 @@ import pytensor.tensor as pt
 
 from .info import tag_model
 from .layers import (
-    OBS_DIM,
+    categorical_likelihood,
     check_weight_prior,
     data_and_batches,
+    dense_stack,
     get_activation,
-    init_weights,
     initial_scale,
-    layer_scale,
-    weight,
 )
 from .validation import check_batch_size, check_features, check_hidden, check_labels, check_positive
 
@@ -157,26 +155,12 @@ def build_model(
     coords.update({f"hidden_{i}": np.arange(w) for i, w in enumerate(hidden)})
     with pm.Model(coords=coords) as model:
         X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size, temperature=temperature)
-        h = pt.cast(X_in, dtype)
-        for i, name in enumerate(names):
-            n_in, n_out = widths[i], widths[i + 1]
-            init = init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale)
-            sigma = layer_scale(name, hierarchical=hierarchical, prior_sigma=prior_sigma,
-                                scale_prior=scale_prior, init=1.0 / np.sqrt(n_in))
-            W = weight(f"w_{name}", dims=(dims[i], dims[i + 1]), sigma=sigma,
-                       noncentered=noncentered and hierarchical, init=init, **prior_kw)
-            h = pt.dot(h, pt.cast(W, dtype))
-            if bias:
-                b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=np.zeros(n_out))
-                h = h + pt.cast(b, dtype)
-            if name != "out":
-                h = act(h)
-        logits = pt.cast(h, "float64")
-        obs_dims = OBS_DIM if batch_size is None else None
-        prob_dims = (OBS_DIM, "class") if batch_size is None else (None, "class")
-        pm.Deterministic(OUTPUT, pt.special.softmax(logits, axis=-1), dims=prob_dims)
-        size_kw = {"total_size": total_size} if y is not None else {}
-        pm.Categorical("y_obs", logit_p=logits, observed=y_in, dims=obs_dims, **size_kw)
+        logits = dense_stack(pt.cast(X_in, dtype), widths=widths, names=names, dims=dims, act=act, rng=rng,
+                             init_scale=init_scale, prior_kw=prior_kw, hierarchical=hierarchical,
+                             noncentered=noncentered, prior_sigma=prior_sigma, scale_prior=scale_prior, dtype=dtype,
+                             bias=bias)
+        categorical_likelihood(logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT,
+                               fitted=y is not None)
     settings = {"hidden": list(hidden), "activation": activation, "hierarchical": bool(hierarchical),
                 "noncentered": bool(noncentered), "prior_sigma": prior_sigma, "scale_prior": scale_prior,
                 **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype,

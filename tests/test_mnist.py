@@ -330,7 +330,7 @@ def test_nuts_is_available_on_a_small_subset(small_mnist):
     """NUTS (NumPyro) on a tiny hierarchical MLP and 200 images: the practical scale for a check.
 
     On the full data and the article's widths NUTS is not practical (every gradient is a pass
-    over 60k images and hundreds of thousands of weights); the MNIST workflows skip it.
+    over 60k images and hundreds of thousands of weights); the MNIST runs skip it.
     """
     from bnngallery import fit, predict
 
