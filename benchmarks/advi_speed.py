@@ -14,9 +14,10 @@ One run measures, on the same network, data and batch size:
 Every path starts from the builder's initial means and the same initial posterior sd.
 Cases: ``moons`` (2x5 tanh, 500 train points, batch 50, 30k steps), ``wide`` (2x64 tanh,
 20k train points, batch 128, 20k steps) and ``mnist-mlp`` (article A's hierarchical MLP,
-2x256 tanh, 60k MNIST images, batch 256, 2000 steps; needs ``BNNGALLERY_DATA_DIR`` offline). Writes ``benchmarks/results/advi_speed.json``
-(a list of rows with ``case``, ``path``, ``s_per_1000_steps``, ``compile_seconds``,
-``test_accuracy``) and prints a table. ``--smoke`` runs a few hundred steps of each.
+2x256 tanh, 60k MNIST images, batch 256, 2000 steps; needs ``BNNGALLERY_DATA_DIR`` offline).
+Writes ``benchmarks/results/advi_speed.json`` (a list of rows with ``case``, ``path``,
+``s_per_1000_steps``, ``compile_seconds``, ``test_accuracy``) and prints a table.
+``--smoke`` runs a few hundred steps of each.
 """
 
 from __future__ import annotations
@@ -30,10 +31,22 @@ from pathlib import Path
 import numpy as np
 
 CASES = {
-    "moons": {"family": "moons", "n_samples": 1000, "hidden": (5, 5), "batch_size": 50, "steps": 30_000,
-              "init_sd": 1.0},
-    "wide": {"family": "moons", "n_samples": 40_000, "hidden": (64, 64), "batch_size": 128, "steps": 20_000,
-             "init_sd": 0.1},
+    "moons": {
+        "family": "moons",
+        "n_samples": 1000,
+        "hidden": (5, 5),
+        "batch_size": 50,
+        "steps": 30_000,
+        "init_sd": 1.0,
+    },
+    "wide": {
+        "family": "moons",
+        "n_samples": 40_000,
+        "hidden": (64, 64),
+        "batch_size": 128,
+        "steps": 20_000,
+        "init_sd": 0.1,
+    },
     # article A's hierarchical MLP (builder defaults: Normal prior, tanh) on 60k images, 2x256
     "mnist-mlp": {"family": "mnist-mlp", "hidden": (256, 256), "batch_size": 256, "steps": 2000, "init_sd": 1e-3},
 }
@@ -63,8 +76,9 @@ def builder(case):
 
 
 def build(case, data, seed):
-    return builder(case)(data.X_train, data.y_train, hidden=case["hidden"], batch_size=case["batch_size"],
-                         random_seed=seed)
+    return builder(case)(
+        data.X_train, data.y_train, hidden=case["hidden"], batch_size=case["batch_size"], random_seed=seed
+    )
 
 
 def _accuracy(case, result, data):
@@ -78,8 +92,17 @@ def _accuracy(case, result, data):
 def run_engine(case, data, seed, precision="float64"):
     from bnngallery import fit
 
-    r = fit(build(case, data, seed), "advi", steps=case["steps"], learning_rate=LR, init_sd=case["init_sd"],
-            draws=DRAWS, random_seed=seed, progressbar=False, precision=precision)
+    r = fit(
+        build(case, data, seed),
+        "advi",
+        steps=case["steps"],
+        learning_rate=LR,
+        init_sd=case["init_sd"],
+        draws=DRAWS,
+        random_seed=seed,
+        progressbar=False,
+        precision=precision,
+    )
     return r.attrs["run_seconds"], r.attrs["compile_seconds"], _accuracy(case, r, data)
 
 
@@ -97,17 +120,30 @@ def run_pm_fit(case, data, seed, mode=None):
     start_sigma = {name: np.full(np.size(v), case["init_sd"]) for name, v in model.initial_point().items()}
     t0 = time.perf_counter()
     with model:
-        approx = pm.fit(case["steps"], method="advi", obj_optimizer=pm.adam(learning_rate=LR), random_seed=seed,
-                        progressbar=False, start_sigma=start_sigma,
-                        callbacks=[lambda *a: first.append(time.perf_counter()) if not first else None], **kwargs)
+        approx = pm.fit(
+            case["steps"],
+            method="advi",
+            obj_optimizer=pm.adam(learning_rate=LR),
+            random_seed=seed,
+            progressbar=False,
+            start_sigma=start_sigma,
+            callbacks=[lambda *a: first.append(time.perf_counter()) if not first else None],
+            **kwargs,
+        )
     t1 = time.perf_counter()
     compile_s = first[0] - t0
     run_s = t1 - first[0]
     sample = approx.sample(DRAWS, random_seed=seed)
     names = posterior_var_names(model)
-    result = make_result(posterior=posterior_dataset(model, {n: sample.posterior[n].values for n in names}),
-                         method="advi", backend="pytensor", compile_seconds=compile_s, run_seconds=run_s,
-                         settings={}, model_info=model_info(model))
+    result = make_result(
+        posterior=posterior_dataset(model, {n: sample.posterior[n].values for n in names}),
+        method="advi",
+        backend="pytensor",
+        compile_seconds=compile_s,
+        run_seconds=run_s,
+        settings={},
+        model_info=model_info(model),
+    )
     return run_s, compile_s, _accuracy(case, result, data)
 
 
@@ -147,8 +183,14 @@ def _run_numpyro(case, data, seed, start):
                 h_layers.append((W, b))
         else:
             for i in range(len(case["hidden"])):
-                h_layers.append((numpyro.sample(f"w_{names[i]}", dist.Normal(0, 1).expand(
-                    [widths[i], widths[i + 1]]).to_event(2)), 0.0))
+                h_layers.append(
+                    (
+                        numpyro.sample(
+                            f"w_{names[i]}", dist.Normal(0, 1).expand([widths[i], widths[i + 1]]).to_event(2)
+                        ),
+                        0.0,
+                    )
+                )
             h_layers.append((numpyro.sample("w_out", dist.Normal(0, 1).expand([widths[-1]]).to_event(1)), 0.0))
         with numpyro.plate("data", X.shape[0], subsample_size=case["batch_size"]) as idx:
             h = X[idx]
@@ -163,7 +205,9 @@ def _run_numpyro(case, data, seed, start):
                 numpyro.sample("y", dist.Bernoulli(logits=h), obs=obs)
 
     init = {k: np.asarray(v, np.float32) for k, v in start.items() if not k.endswith("_log__")}
-    init.update({k[: -len("_log__")]: np.exp(np.asarray(v, np.float32)) for k, v in start.items() if k.endswith("_log__")})
+    init.update(
+        {k[: -len("_log__")]: np.exp(np.asarray(v, np.float32)) for k, v in start.items() if k.endswith("_log__")}
+    )
     guide = AutoNormal(model, init_loc_fn=init_to_value(values=init), init_scale=case["init_sd"])
     svi = SVI(model, guide, optax.adam(LR), Trace_ELBO())
     # The fastest way to drive NumPyro: svi.update inside one compiled lax.scan (svi.run
@@ -194,13 +238,20 @@ def _run_numpyro(case, data, seed, start):
     return run_s, compile_s, float(np.mean(pred == data.y_test))
 
 
-RUN = {"engine": run_engine, "engine[f32]": lambda c, d, s: run_engine(c, d, s, "float32"),
-       "pm.fit": run_pm_fit, "pm.fit[JAX]": lambda c, d, s: run_pm_fit(c, d, s, "JAX"), "numpyro-svi": run_numpyro}
+RUN = {
+    "engine": run_engine,
+    "engine[f32]": lambda c, d, s: run_engine(c, d, s, "float32"),
+    "pm.fit": run_pm_fit,
+    "pm.fit[JAX]": lambda c, d, s: run_pm_fit(c, d, s, "JAX"),
+    "numpyro-svi": run_numpyro,
+}
 
 
 def _with_machine(rows: list[dict]) -> list[dict]:
     """Rows stamped with the machine and its current 1-minute load average."""
-    machine = f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, {platform.system()}"
+    from bnngallery.inference.devices import machine_description
+
+    machine = f"{platform.processor() or platform.machine()}; {machine_description()}"
     load = os.getloadavg()[0]
     return [{**row, "machine": machine, "load_average_1min_at_end": load} for row in rows]
 
@@ -233,22 +284,35 @@ def main(argv=None) -> int:
         data = load_case(case, args.seed)
         for path in args.paths:
             run_s, compile_s, acc = RUN[path](case, data, args.seed)
-            row = {"case": name, "path": path, "s_per_1000_steps": 1000 * run_s / case["steps"],
-                   "compile_seconds": compile_s, "test_accuracy": acc, "steps": case["steps"],
-                   "batch_size": case["batch_size"], "hidden": list(case["hidden"]), "n_train": len(data.y_train),
-                   "device": _device(path)}
+            row = {
+                "case": name,
+                "path": path,
+                "s_per_1000_steps": 1000 * run_s / case["steps"],
+                "compile_seconds": compile_s,
+                "test_accuracy": acc,
+                "steps": case["steps"],
+                "batch_size": case["batch_size"],
+                "hidden": list(case["hidden"]),
+                "n_train": len(data.y_train),
+                "device": _device(path),
+            }
             rows.append(row)
             if not args.smoke:  # after every row, so a run stopped part way keeps what it measured
                 write_json(_with_machine(rows), args.out)
-            print(f"{name:9s} {path:12s} {row['s_per_1000_steps']:8.3f} s/1000  compile {compile_s:6.1f} s  "
-                  f"acc {acc:.3f}", flush=True)
+            print(
+                f"{name:9s} {path:12s} {row['s_per_1000_steps']:8.3f} s/1000  compile {compile_s:6.1f} s  "
+                f"acc {acc:.3f}",
+                flush=True,
+            )
     rows = _with_machine(rows)
     machine, load = rows[0]["machine"], rows[0]["load_average_1min_at_end"]
     print()
     print(f"{'case':9s} {'path':12s} {'s/1000 steps':>12s} {'compile s':>9s} {'test acc':>8s}  device")
     for r in rows:
-        print(f"{r['case']:9s} {r['path']:12s} {r['s_per_1000_steps']:12.3f} {r['compile_seconds']:9.1f} "
-              f"{r['test_accuracy']:8.3f}  {r['device']}")
+        print(
+            f"{r['case']:9s} {r['path']:12s} {r['s_per_1000_steps']:12.3f} {r['compile_seconds']:9.1f} "
+            f"{r['test_accuracy']:8.3f}  {r['device']}"
+        )
     print(f"machine: {machine}; 1-min load average at the end: {load:.1f}")
     return 0
 

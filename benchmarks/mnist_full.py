@@ -44,17 +44,35 @@ VARIANTS = {
 
 #: Article A's networks as the earlier GPU rows ran them: tanh, hierarchical Normal prior, N(0, 0.1)
 #: biases, the Bayes posterior (T = 1).
-ARTICLE = {"activation": "tanh", "prior": "normal", "hierarchical": True, "prior_sigma": 0.1, "init_scale": None,
-           "temperature": 1.0}
+ARTICLE = {
+    "activation": "tanh",
+    "prior": "normal",
+    "hierarchical": True,
+    "prior_sigma": 0.1,
+    "init_scale": None,
+    "temperature": 1.0,
+}
 
 #: Settings overrides per preset and model ("cpu" = the workflow's own full settings).
 PRESETS = {
     "cpu": {"mlp": {}, "cnn": {}},
     "gpu": {
-        "mlp": {"steps": 200_000, "batch_size": 500, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
-                "model": {"hidden": (800, 800), **ARTICLE}},
-        "cnn": {"steps": 200_000, "batch_size": 128, "learning_rate": 0.005, "draws": 200, "predict_draws": 200,
-                "model": {"conv_impl": "op", **ARTICLE}},
+        "mlp": {
+            "steps": 200_000,
+            "batch_size": 500,
+            "learning_rate": 0.005,
+            "draws": 200,
+            "predict_draws": 200,
+            "model": {"hidden": (800, 800), **ARTICLE},
+        },
+        "cnn": {
+            "steps": 200_000,
+            "batch_size": 128,
+            "learning_rate": 0.005,
+            "draws": 200,
+            "predict_draws": 200,
+            "model": {"conv_impl": "op", **ARTICLE},
+        },
     },
 }
 
@@ -63,8 +81,9 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=sorted(RUNS), action="append", help="run only this model (repeatable)")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="settings preset")
-    ap.add_argument("--variant", choices=sorted(VARIANTS), default="default",
-                    help="weight prior or temperature (see VARIANTS)")
+    ap.add_argument(
+        "--variant", choices=sorted(VARIANTS), default="default", help="weight prior or temperature (see VARIANTS)"
+    )
     ap.add_argument("--steps", type=int, help="override the ADVI steps")
     ap.add_argument("--out", default="out/bench", help="folder for each run's figures and results")
     ap.add_argument("--results", default=str(RESULTS), help="JSON file the numbers are merged into")

@@ -45,24 +45,33 @@ def main(argv=None, run=run_mnist_mlp) -> dict:
         overrides = {"holdout": args.holdout, "model": {"temperature": t}}
         if args.steps:
             overrides["steps"] = args.steps
-        metrics = run(out_dir=Path(args.out) / f"T{t:g}", random_seed=args.seed, progressbar=False,
-                      settings=overrides)
+        metrics = run(out_dir=Path(args.out) / f"T{t:g}", random_seed=args.seed, progressbar=False, settings=overrides)
         row = metrics["runs"][0]
         rows.append({"temperature": t, **{k: row[k] for k in REPORTED}, "model_settings": row.get("model_settings")})
         # names as they are: the "test" metrics of these runs are scored on the held-out images
-        print(f"T = {t:g}: held-out accuracy {row['test_accuracy']:.4f}, NLL {row['test_nll']:.4f}, "
-              f"ECE {row['ece']:.4f}, OOD AUROC {row['best_ood_auroc']:.3f}, fit {row['fit_seconds']:.0f} s")
+        print(
+            f"T = {t:g}: held-out accuracy {row['test_accuracy']:.4f}, NLL {row['test_nll']:.4f}, "
+            f"ECE {row['ece']:.4f}, OOD AUROC {row['best_ood_auroc']:.3f}, fit {row['fit_seconds']:.0f} s"
+        )
     finite = [r for r in rows if math.isfinite(r["test_nll"])]
     if not finite:
         raise SystemExit("No fit gave a finite held-out NLL; nothing to choose from.")
     best = min(finite, key=lambda r: r["test_nll"])
-    settings = {**metrics["settings"], "model": {k: v for k, v in metrics["settings"]["model"].items()
-                                                 if k != "temperature"}}
-    table = {"chosen_temperature": best["temperature"], "criterion": "lowest held-out NLL",
-             "scored_on": f"the last {args.holdout} MNIST training images (trained on the rest)",
-             "seed": args.seed, "runs": rows, "settings": settings,
-             "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-             "machine": metrics.get("machine", ""), "python": platform.python_version()}
+    settings = {
+        **metrics["settings"],
+        "model": {k: v for k, v in metrics["settings"]["model"].items() if k != "temperature"},
+    }
+    table = {
+        "chosen_temperature": best["temperature"],
+        "criterion": "lowest held-out NLL",
+        "scored_on": f"the last {args.holdout} MNIST training images (trained on the rest)",
+        "seed": args.seed,
+        "runs": rows,
+        "settings": settings,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": metrics.get("machine", ""),
+        "python": platform.python_version(),
+    }
     write_json(table, Path(args.results))
     print(json.dumps({"chosen_temperature": best["temperature"], "by": table["criterion"]}))
     return table

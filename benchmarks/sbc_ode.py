@@ -48,10 +48,16 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sbc_ode.json"
 
 #: Sizes: "full" is the benchmark, "smoke" checks the plumbing in seconds.
 SIZES = {
-    "full": {"sims": 200, "tune": 1000, "draws": 1000, "chains": 2, "advi_steps": 20_000, "advi_draws": 1000,
-             "n_rank": 99},
-    "smoke": {"sims": 4, "tune": 100, "draws": 100, "chains": 2, "advi_steps": 500, "advi_draws": 200,
-              "n_rank": 19},
+    "full": {
+        "sims": 200,
+        "tune": 1000,
+        "draws": 1000,
+        "chains": 2,
+        "advi_steps": 20_000,
+        "advi_draws": 1000,
+        "n_rank": 99,
+    },
+    "smoke": {"sims": 4, "tune": 100, "draws": 100, "chains": 2, "advi_steps": 500, "advi_draws": 200, "n_rank": 19},
 }
 
 
@@ -120,8 +126,9 @@ class _Problem:
         self.z0 = np.array([float(ip[n]) for n in self.param_names])
 
 
-def run_nuts(problem: _Problem, ys: np.ndarray, *, tune: int, draws: int, chains: int, random_seed: int,
-             progress=None) -> list[dict]:
+def run_nuts(
+    problem: _Problem, ys: np.ndarray, *, tune: int, draws: int, chains: int, random_seed: int, progress=None
+) -> list[dict]:
     """NumPyro's NUTS kernel on every simulated data set, compiled once for all of them.
 
     ``numpyro.infer.MCMC`` re-traces its warm-up for new data even with ``jit_model_args``
@@ -133,7 +140,7 @@ def run_nuts(problem: _Problem, ys: np.ndarray, *, tune: int, draws: int, chains
     import jax.numpy as jnp
     from numpyro.infer.hmc import hmc
 
-    init_kernel, sample_kernel = hmc(potential_fn_gen=lambda y: (lambda z: -problem.logp(z, y)), algo="NUTS")
+    init_kernel, sample_kernel = hmc(potential_fn_gen=lambda y: lambda z: -problem.logp(z, y), algo="NUTS")
     z0 = jnp.asarray(problem.z0)
 
     def one_chain(key, y):
@@ -154,16 +161,29 @@ def run_nuts(problem: _Problem, ys: np.ndarray, *, tune: int, draws: int, chains
         z, div = run(jax.random.split(jax.random.fold_in(key, i), chains), jnp.asarray(y))
         z = np.asarray(z)  # (chains, draws, dim)
         post = problem.constrain(z.reshape(-1, problem.dim))
-        out.append({"post": {p: np.asarray(post[p]) for p in PARAMS},
-                    "by_chain": {p: np.asarray(post[p]).reshape(chains, draws) for p in PARAMS},
-                    "divergences": int(np.asarray(div).sum()), "seconds": time.perf_counter() - t0})
+        out.append(
+            {
+                "post": {p: np.asarray(post[p]) for p in PARAMS},
+                "by_chain": {p: np.asarray(post[p]).reshape(chains, draws) for p in PARAMS},
+                "divergences": int(np.asarray(div).sum()),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         if progress:
             progress(i)
     return out
 
 
-def run_advi(problem: _Problem, ys: np.ndarray, *, steps: int, draws: int, random_seed: int,
-             learning_rate: float = 0.01, init_sd: float = 0.1) -> tuple[list[dict], float]:
+def run_advi(
+    problem: _Problem,
+    ys: np.ndarray,
+    *,
+    steps: int,
+    draws: int,
+    random_seed: int,
+    learning_rate: float = 0.01,
+    init_sd: float = 0.1,
+) -> tuple[list[dict], float]:
     """Mean-field ADVI (the JAX engine's objective and optimiser) on all data sets at once."""
     import jax
     import jax.numpy as jnp
@@ -200,8 +220,13 @@ def run_advi(problem: _Problem, ys: np.ndarray, *, steps: int, draws: int, rando
         mu, sd = np.asarray(vps["mu"][i]), np.asarray(jax.nn.softplus(vps["rho"][i]))
         eps = np.asarray(jax.random.normal(jax.random.fold_in(keys[i], 1), (draws, D)))
         post = problem.constrain(mu + eps * sd)
-        out.append({"post": {p: np.asarray(post[p]) for p in PARAMS}, "final_loss": float(losses[i, -100:].mean()),
-                    "finite": bool(np.isfinite(mu).all() and np.isfinite(sd).all())})
+        out.append(
+            {
+                "post": {p: np.asarray(post[p]) for p in PARAMS},
+                "final_loss": float(losses[i, -100:].mean()),
+                "finite": bool(np.isfinite(mu).all() and np.isfinite(sd).all()),
+            }
+        )
     return out, seconds
 
 
@@ -215,8 +240,12 @@ def engine_check(ys0: np.ndarray, t, advi_first: dict, *, steps: int, random_see
     for p in PARAMS:
         eng = res["posterior"][p].values.ravel()
         mine = advi_first["post"][p]
-        out[p] = {"engine_mean": float(eng.mean()), "sbc_mean": float(mine.mean()),
-                  "engine_sd": float(eng.std()), "sbc_sd": float(mine.std())}
+        out[p] = {
+            "engine_mean": float(eng.mean()),
+            "sbc_mean": float(mine.mean()),
+            "engine_sd": float(eng.std()),
+            "sbc_sd": float(mine.std()),
+        }
     return out
 
 
@@ -260,9 +289,18 @@ def _max_rhat(by_chain: dict) -> float:
 
 
 @precision_scope("float64")  # NumPyro's NUTS and the ADVI loop on the model's float64 graph
-def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = None, draws: int | None = None,
-            advi_steps: int | None = None, methods=("nuts", "advi"), random_seed: int = 0,
-            out: str | Path = DEFAULT_OUT, log=print) -> dict:
+def run_sbc(
+    *,
+    smoke: bool = False,
+    sims: int | None = None,
+    tune: int | None = None,
+    draws: int | None = None,
+    advi_steps: int | None = None,
+    methods=("nuts", "advi"),
+    random_seed: int = 0,
+    out: str | Path = DEFAULT_OUT,
+    log=print,
+) -> dict:
     """Run the SBC benchmark and write its JSON; returns the same dict.
 
     Parameters
@@ -294,44 +332,62 @@ def run_sbc(*, smoke: bool = False, sims: int | None = None, tune: int | None = 
     t, truths, ys = simulate(size["sims"], random_seed=random_seed)
     problem = _Problem(t)
     result = {
-        "benchmark": "sbc_ode", "model": "ode",
-        "settings": {**size, "smoke": smoke, "random_seed": random_seed, "n_times": int(len(t)),
-                     "t_max": float(t.max()), "priors": {"y0": "HalfNormal(10)", "r": "HalfNormal(1)",
-                                                         "sigma": "HalfNormal(1)"}},
+        "benchmark": "sbc_ode",
+        "model": "ode",
+        "settings": {
+            **size,
+            "smoke": smoke,
+            "random_seed": random_seed,
+            "n_times": int(len(t)),
+            "t_max": float(t.max()),
+            "priors": {"y0": "HalfNormal(10)", "r": "HalfNormal(1)", "sigma": "HalfNormal(1)"},
+        },
         "machine": f"{machine_description()}, {jax.local_device_count()} XLA devices",
         "truth": {p: truths[p].tolist() for p in PARAMS},
     }
     if "nuts" in methods:
         log(f"[sbc] NUTS on {size['sims']} data sets, {size['chains']} chains x ({size['tune']} + {size['draws']})")
         t0 = time.perf_counter()
-        fits = run_nuts(problem, ys, tune=size["tune"], draws=size["draws"], chains=size["chains"],
-                        random_seed=random_seed,
-                        progress=lambda i: log(f"[sbc]   NUTS {i + 1}/{size['sims']}") if (i + 1) % 10 == 0 else None)
+        fits = run_nuts(
+            problem,
+            ys,
+            tune=size["tune"],
+            draws=size["draws"],
+            chains=size["chains"],
+            random_seed=random_seed,
+            progress=lambda i: log(f"[sbc]   NUTS {i + 1}/{size['sims']}") if (i + 1) % 10 == 0 else None,
+        )
         summary = summarise(fits, truths, size["n_rank"])
         rhats = [_max_rhat(f["by_chain"]) for f in fits]
-        summary.update({
-            "seconds": time.perf_counter() - t0,
-            "seconds_per_fit_median": float(np.median([f["seconds"] for f in fits[1:]] or [fits[0]["seconds"]])),
-            "divergences_total": int(sum(f["divergences"] for f in fits)),
-            "fits_with_divergences": int(sum(f["divergences"] > 0 for f in fits)),
-            "max_rhat_max": float(np.max(rhats)),
-            "fits_with_rhat_above_1_01": int(np.sum(np.asarray(rhats) > 1.01)),
-        })
+        summary.update(
+            {
+                "seconds": time.perf_counter() - t0,
+                "seconds_per_fit_median": float(np.median([f["seconds"] for f in fits[1:]] or [fits[0]["seconds"]])),
+                "divergences_total": int(sum(f["divergences"] for f in fits)),
+                "fits_with_divergences": int(sum(f["divergences"] > 0 for f in fits)),
+                "max_rhat_max": float(np.max(rhats)),
+                "fits_with_rhat_above_1_01": int(np.sum(np.asarray(rhats) > 1.01)),
+            }
+        )
         result["nuts"] = summary
-        log(f"[sbc] NUTS coverage 50 % / 90 %: {summary['coverage_50_mean']:.3f} / {summary['coverage_90_mean']:.3f}"
-            f" ({summary['seconds']:.0f} s)")
+        log(
+            f"[sbc] NUTS coverage 50 % / 90 %: {summary['coverage_50_mean']:.3f} / {summary['coverage_90_mean']:.3f}"
+            f" ({summary['seconds']:.0f} s)"
+        )
     if "advi" in methods:
         log(f"[sbc] ADVI (mean-field) on {size['sims']} data sets, {size['advi_steps']} steps each, vmapped")
-        fits, seconds = run_advi(problem, ys, steps=size["advi_steps"], draws=size["advi_draws"],
-                                 random_seed=random_seed)
+        fits, seconds = run_advi(
+            problem, ys, steps=size["advi_steps"], draws=size["advi_draws"], random_seed=random_seed
+        )
         summary = summarise(fits, truths, size["n_rank"])
         summary.update({"seconds": seconds, "non_finite_fits": int(sum(not f["finite"] for f in fits))})
         if not smoke:  # one more compile; the smoke run checks the plumbing only
-            summary["engine_check"] = engine_check(ys[0], t, fits[0], steps=size["advi_steps"],
-                                                   random_seed=random_seed)
+            summary["engine_check"] = engine_check(ys[0], t, fits[0], steps=size["advi_steps"], random_seed=random_seed)
         result["advi"] = summary
-        log(f"[sbc] ADVI coverage 50 % / 90 %: {summary['coverage_50_mean']:.3f} / {summary['coverage_90_mean']:.3f}"
-            f" ({seconds:.0f} s)")
+        log(
+            f"[sbc] ADVI coverage 50 % / 90 %: {summary['coverage_50_mean']:.3f} / {summary['coverage_90_mean']:.3f}"
+            f" ({seconds:.0f} s)"
+        )
     result["seconds_total"] = time.perf_counter() - t_all
     write_json(result, out)
     log(f"[sbc] wrote {out}")
@@ -349,8 +405,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    run_sbc(smoke=args.smoke, sims=args.sims, tune=args.tune, draws=args.draws, advi_steps=args.advi_steps,
-            methods=tuple(args.methods), random_seed=args.seed, out=args.out)
+    run_sbc(
+        smoke=args.smoke,
+        sims=args.sims,
+        tune=args.tune,
+        draws=args.draws,
+        advi_steps=args.advi_steps,
+        methods=tuple(args.methods),
+        random_seed=args.seed,
+        out=args.out,
+    )
     return 0
 
 

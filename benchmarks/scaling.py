@@ -53,19 +53,37 @@ def main(argv=None) -> int:
             if family == "mnist-cnn":  # the same convolution the gallery run picks for this platform
                 model_kw.setdefault("conv_impl", default_conv_impl("jax"))
             model = build(X_train, y_train, batch_size=cfg["batch_size"], **model_kw)
-            r = fit(model, "advi", steps=steps, learning_rate=cfg["learning_rate"], init_sd=cfg["init_sd"],
-                    draws=20, devices=n_dev, progressbar=False)
+            r = fit(
+                model,
+                "advi",
+                steps=steps,
+                learning_rate=cfg["learning_rate"],
+                init_sd=cfg["init_sd"],
+                draws=20,
+                devices=n_dev,
+                progressbar=False,
+            )
             p = predict(build, r, X_test[:2000], draws=20, chunk_rows=500)
-            row = {"family": family, "devices": n_dev, "platform": jax.devices()[0].platform, "steps": steps,
-                   "batch_size": cfg["batch_size"], "s_per_1000_steps": 1000 * r.attrs["run_seconds"] / steps,
-                   "steps_per_second": steps / r.attrs["run_seconds"], "compile_seconds": r.attrs["compile_seconds"],
-                   "test_accuracy_2k_after_steps": accuracy(p.mean(0), y_test[:2000]),
-                   "full_run_steps": SETTINGS[family]["full"]["steps"]}
+            row = {
+                "family": family,
+                "devices": n_dev,
+                "platform": jax.devices()[0].platform,
+                "steps": steps,
+                "batch_size": cfg["batch_size"],
+                "s_per_1000_steps": 1000 * r.attrs["run_seconds"] / steps,
+                "steps_per_second": steps / r.attrs["run_seconds"],
+                "compile_seconds": r.attrs["compile_seconds"],
+                "test_accuracy_2k_after_steps": accuracy(p.mean(0), y_test[:2000]),
+                "full_run_steps": SETTINGS[family]["full"]["steps"],
+            }
             row["estimated_full_fit_seconds"] = row["full_run_steps"] * row["s_per_1000_steps"] / 1000
             rows.append(row)
-            print(f"{family:10s} devices={n_dev} {row['s_per_1000_steps']:8.2f} s/1000 steps "
-                  f"({row['steps_per_second']:.1f} steps/s), compile {row['compile_seconds']:.1f} s, "
-                  f"acc after {steps} steps {row['test_accuracy_2k_after_steps']:.3f}", flush=True)
+            print(
+                f"{family:10s} devices={n_dev} {row['s_per_1000_steps']:8.2f} s/1000 steps "
+                f"({row['steps_per_second']:.1f} steps/s), compile {row['compile_seconds']:.1f} s, "
+                f"acc after {steps} steps {row['test_accuracy_2k_after_steps']:.3f}",
+                flush=True,
+            )
     machine = f"{machine_description()}, load {os.getloadavg()[0]:.1f}"
     for row in rows:
         row["machine"] = machine
@@ -73,8 +91,11 @@ def main(argv=None) -> int:
         if args.append and args.out.exists():
             import json
 
-            old = [r for r in json.loads(args.out.read_text())
-                   if (r["family"], r["devices"]) not in {(n["family"], n["devices"]) for n in rows}]
+            old = [
+                r
+                for r in json.loads(args.out.read_text())
+                if (r["family"], r["devices"]) not in {(n["family"], n["devices"]) for n in rows}
+            ]
             rows = old + rows
         write_json(rows, args.out)
     print(f"machine: {machine}")

@@ -12,6 +12,5 @@ from .models.info import ModelInfo, model_info
 from .predict import predict
 from .results import load_result, save_result
 
-__all__ = ["BACKENDS", "METHODS", "SAMPLERS", "ModelInfo", "fit", "load_result", "model_info", "predict",
-           "save_result"]
+__all__ = ["BACKENDS", "METHODS", "SAMPLERS", "ModelInfo", "fit", "load_result", "model_info", "predict", "save_result"]
 __version__ = "0.1.0"

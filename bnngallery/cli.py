@@ -23,21 +23,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fit a gallery model and write figures, results and metrics.json")
     run.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
-    run.add_argument("--method", choices=["advi", "fullrank_advi", "nuts", "both", "all"], default="both",
-                     help="mean-field minibatch ADVI, full-rank ADVI (moons), NUTS, both = advi and nuts "
-                          "with a comparison (default), all = every method the model's run offers")
-    run.add_argument("--backend", choices=BACKENDS, default="jax",
-                     help="jax: compiled ADVI and NumPyro NUTS (default); pytensor: pm.fit and PyMC NUTS")
+    run.add_argument(
+        "--method",
+        choices=["advi", "fullrank_advi", "nuts", "both", "all"],
+        default="both",
+        help="mean-field minibatch ADVI, full-rank ADVI (moons), NUTS, both = advi and nuts "
+        "with a comparison (default), all = every method the model's run offers",
+    )
+    run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="jax",
+        help="jax: compiled ADVI and NumPyro NUTS (default); pytensor: pm.fit and PyMC NUTS",
+    )
     run.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     run.add_argument("--out", type=Path, default=None, help="output folder (default: out/<model>/)")
     run.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    run.add_argument("--devices", type=int, default=None,
-                     help="JAX devices for data-parallel ADVI (default: all visible accelerators, 1 on CPU)")
-    run.add_argument("--sbc", type=Path, default=None,
-                     help="ode only: the SBC benchmark's JSON (benchmarks/results/sbc_ode.json) to report with the run")
-    cmp_ = sub.add_parser("compare", help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
-                                          "and write one comparison table (markdown, JSON) and figures")
+    run.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="JAX devices for data-parallel ADVI (default: all visible accelerators, 1 on CPU)",
+    )
+    run.add_argument(
+        "--sbc",
+        type=Path,
+        default=None,
+        help="ode only: the SBC benchmark's JSON (benchmarks/results/sbc_ode.json) to report with the run",
+    )
+    cmp_ = sub.add_parser(
+        "compare",
+        help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
+        "and write one comparison table (markdown, JSON) and figures",
+    )
     cmp_.add_argument("model", choices=sorted(COMPARISONS), help="which gallery model")
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
@@ -51,8 +70,12 @@ def _compare(args) -> int:
     from .runs.compare import run_comparison
 
     out = args.out or Path("out") / "compare" / args.model
-    code, table = _guarded(out, lambda: run_comparison(args.model, smoke=args.smoke, out_dir=out,
-                                                         random_seed=args.seed, progressbar=not args.no_progress))
+    code, table = _guarded(
+        out,
+        lambda: run_comparison(
+            args.model, smoke=args.smoke, out_dir=out, random_seed=args.seed, progressbar=not args.no_progress
+        ),
+    )
     if code:
         return code
     print()
@@ -73,15 +96,15 @@ def _guarded(out: Path, call):
         # Ctrl-C can land inside a compiler or a sampler callback that re-raises it as
         # another exception: the flag, not the exception type, says the user stopped us.
         if pressed() or isinstance(err, KeyboardInterrupt):
-            print(f"\ninterrupted: nothing more was written; files already complete in {out} are kept.",
-                  file=sys.stderr)
+            print(
+                f"\ninterrupted: nothing more was written; files already complete in {out} are kept.", file=sys.stderr
+            )
             return 130, None
         if isinstance(err, (ValueError, ImportError, RuntimeError, MemoryError)):
             print(f"error: {err}", file=sys.stderr)
             return 1, None
         if isinstance(err, OSError):
-            print(f"error: could not write the results to {out}: {err}. Choose another --out folder.",
-                  file=sys.stderr)
+            print(f"error: could not write the results to {out}: {err}. Choose another --out folder.", file=sys.stderr)
             return 1, None
         raise
     if pressed():  # an ADVI fit caught Ctrl-C and returned its state: still a stopped run
@@ -132,9 +155,19 @@ def main(argv=None) -> int:
         extra["sbc"] = args.sbc
     methods = {"both": {"methods": ("advi", "nuts")}, "all": {}}.get(args.method, {"methods": (args.method,)})
     out = args.out or Path("out") / args.model
-    code, metrics = _guarded(out, lambda: get_runner(args.model)(
-        **methods, **extra, backend=args.backend, smoke=args.smoke, out_dir=out, random_seed=args.seed,
-        progressbar=not args.no_progress, devices=args.devices))
+    code, metrics = _guarded(
+        out,
+        lambda: get_runner(args.model)(
+            **methods,
+            **extra,
+            backend=args.backend,
+            smoke=args.smoke,
+            out_dir=out,
+            random_seed=args.seed,
+            progressbar=not args.no_progress,
+            devices=args.devices,
+        ),
+    )
     if code:
         return code
     print()

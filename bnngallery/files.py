@@ -52,10 +52,12 @@ def jsonable(obj):
 
 def write_json(obj, path: str | os.PathLike) -> Path:
     """Write ``jsonable(obj)`` as indented JSON, atomically."""
+
     def write(tmp):
         with open(tmp, "w") as fh:
             json.dump(jsonable(obj), fh, indent=2)
             fh.write("\n")
+
     return atomic_write(path, write)
 
 

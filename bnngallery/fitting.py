@@ -41,8 +41,9 @@ INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
 
 def _require(module: str, what: str) -> None:
     if importlib.util.find_spec(module) is None:
-        raise ImportError(f"{what} needs the optional package {module!r}, which is not installed. "
-                          f"Install it with: {INSTALL_HINT}")
+        raise ImportError(
+            f"{what} needs the optional package {module!r}, which is not installed. Install it with: {INSTALL_HINT}"
+        )
 
 
 def check_fit_options(model, method: str, backend: str, sampler: str | None, **opts) -> dict:
@@ -63,13 +64,17 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
     if precision != "float64" and (backend != "jax" or method == "nuts"):
-        raise ValueError(f"precision={precision!r} applies to ADVI with backend='jax' only; "
-                         f"use precision='float64' with method={method!r}, backend={backend!r}.")
+        raise ValueError(
+            f"precision={precision!r} applies to ADVI with backend='jax' only; "
+            f"use precision='float64' with method={method!r}, backend={backend!r}."
+        )
     if sampler is not None and method != "nuts":
         raise ValueError(f"sampler applies to method='nuts' only; got sampler={sampler!r} with method={method!r}.")
     if not model.observed_RVs:
-        raise ValueError("The model has no observed data, so there is nothing to fit; build it with y "
-                         "(a model built with y=None is for prediction only).")
+        raise ValueError(
+            "The model has no observed data, so there is nothing to fit; build it with y "
+            "(a model built with y=None is for prediction only)."
+        )
     out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")
@@ -181,38 +186,95 @@ def fit(
     if init_sd is None:
         init_sd = info.advi_init_sd if info.advi_init_sd is not None else 0.1
     opts = check_fit_options(
-        model, method, backend, sampler, steps=steps, learning_rate=learning_rate, mc_samples=mc_samples,
-        lr_schedule=lr_schedule, precision=precision, init_sd=init_sd, chunk_size=chunk_size, draws=draws,
-        tune=tune, chains=chains, cores=cores, target_accept=target_accept, random_seed=random_seed,
-        restarts=restarts, devices=devices,
+        model,
+        method,
+        backend,
+        sampler,
+        steps=steps,
+        learning_rate=learning_rate,
+        mc_samples=mc_samples,
+        lr_schedule=lr_schedule,
+        precision=precision,
+        init_sd=init_sd,
+        chunk_size=chunk_size,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        target_accept=target_accept,
+        random_seed=random_seed,
+        restarts=restarts,
+        devices=devices,
     )
     if method == "nuts":
-        return _fit_nuts(model, info=info, sampler=opts["sampler"], draws=opts["draws"], tune=opts["tune"],
-                         chains=opts["chains"], cores=opts.get("cores") or opts["chains"],
-                         target_accept=target_accept, random_seed=int(random_seed), progressbar=progressbar)
+        return _fit_nuts(
+            model,
+            info=info,
+            sampler=opts["sampler"],
+            draws=opts["draws"],
+            tune=opts["tune"],
+            chains=opts["chains"],
+            cores=opts.get("cores") or opts["chains"],
+            target_accept=target_accept,
+            random_seed=int(random_seed),
+            progressbar=progressbar,
+        )
     if opts["restarts"] > 1:
         return _best_of_restarts(
-            lambda seed: fit(model, method, backend=backend, steps=steps, learning_rate=learning_rate,
-                             lr_schedule=lr_schedule, mc_samples=mc_samples, init_sd=init_sd, chunk_size=chunk_size,
-                             draws=draws, random_seed=seed, progressbar=progressbar, devices=devices,
-                             precision=precision),
-            int(random_seed), opts["restarts"])
+            lambda seed: fit(
+                model,
+                method,
+                backend=backend,
+                steps=steps,
+                learning_rate=learning_rate,
+                lr_schedule=lr_schedule,
+                mc_samples=mc_samples,
+                init_sd=init_sd,
+                chunk_size=chunk_size,
+                draws=draws,
+                random_seed=seed,
+                progressbar=progressbar,
+                devices=devices,
+                precision=precision,
+            ),
+            int(random_seed),
+            opts["restarts"],
+        )
     family = ADVI_FAMILIES[method]
-    settings = {"steps": opts["steps"], "learning_rate": opts["learning_rate"], "mc_samples": opts["mc_samples"],
-                "draws": opts["draws"], "random_seed": int(random_seed), "optimizer": "adam",
-                "lr_schedule": lr_schedule, "approximation": family}
+    settings = {
+        "steps": opts["steps"],
+        "learning_rate": opts["learning_rate"],
+        "mc_samples": opts["mc_samples"],
+        "draws": opts["draws"],
+        "random_seed": int(random_seed),
+        "optimizer": "adam",
+        "lr_schedule": lr_schedule,
+        "approximation": family,
+    }
     if backend == "jax":
         settings.update(precision=precision, init_sd=opts["init_sd"], chunk_size=opts["chunk_size"])
 
         def to_result(out: ADVIOutput) -> xr.DataTree:
-            return _advi_result(model, out, info=info, method=method, backend="jax",
-                                settings={**settings, "batch_size": out.batch_size})
+            return _advi_result(
+                model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
+            )
 
         try:
-            out = fit_advi_jax(model, steps=opts["steps"], learning_rate=opts["learning_rate"], family=family,
-                               mc_samples=opts["mc_samples"], init_sd=opts["init_sd"], chunk_size=opts["chunk_size"],
-                               draws=opts["draws"], random_seed=int(random_seed), progressbar=progressbar,
-                               lr_schedule=lr_schedule, devices=opts.get("devices"), precision=precision)
+            out = fit_advi_jax(
+                model,
+                steps=opts["steps"],
+                learning_rate=opts["learning_rate"],
+                family=family,
+                mc_samples=opts["mc_samples"],
+                init_sd=opts["init_sd"],
+                chunk_size=opts["chunk_size"],
+                draws=opts["draws"],
+                random_seed=int(random_seed),
+                progressbar=progressbar,
+                lr_schedule=lr_schedule,
+                devices=opts.get("devices"),
+                precision=precision,
+            )
         except ADVIDivergenceError as err:
             if err.result is not None:
                 err.result = to_result(err.result)
@@ -220,9 +282,16 @@ def fit(
         return to_result(out)
     from .inference.pymc_backend import fit_advi_pytensor
 
-    out = fit_advi_pytensor(model, family=family, steps=opts["steps"], learning_rate=opts["learning_rate"],
-                            mc_samples=opts["mc_samples"], draws=opts["draws"], random_seed=int(random_seed),
-                            progressbar=progressbar)
+    out = fit_advi_pytensor(
+        model,
+        family=family,
+        steps=opts["steps"],
+        learning_rate=opts["learning_rate"],
+        mc_samples=opts["mc_samples"],
+        draws=opts["draws"],
+        random_seed=int(random_seed),
+        progressbar=progressbar,
+    )
     return _advi_result(model, out, info=info, method=method, backend="pytensor", settings=settings)
 
 
@@ -236,8 +305,9 @@ def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
     elbos = [-np.inf if (e := final_elbo(r)) is None else e for r in results]
     best = len(results) - 1 if int(results[-1].attrs.get("interrupted", 0)) else int(np.argmax(elbos))
     out = results[best]
-    out.attrs["settings"] = json.dumps({**json.loads(out.attrs["settings"]), "restarts": restarts,
-                                        "random_seed": random_seed}, sort_keys=True)
+    out.attrs["settings"] = json.dumps(
+        {**json.loads(out.attrs["settings"]), "restarts": restarts, "random_seed": random_seed}, sort_keys=True
+    )
     out.attrs["restart_elbos"] = json.dumps([float(e) for e in elbos])
     out.attrs["restart_chosen"] = best
     out.attrs["compile_seconds"] = float(sum(float(r.attrs["compile_seconds"]) for r in results))
@@ -246,13 +316,13 @@ def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
     return out
 
 
-def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backend: str,
-                 settings: dict) -> xr.DataTree:
+def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backend: str, settings: dict) -> xr.DataTree:
     """The result of an ADVI fit: draws, ``fit_history`` (negative ELBO per step) and
     ``approximation`` (means and sds in the unconstrained space; a full-rank fit also stores
     its Cholesky factor ``cholesky``, variables flattened in ``attrs["flat_order"]``)."""
-    history = xr.Dataset({"loss": (("step",), np.asarray(out.loss, dtype=np.float64))},
-                         coords={"step": np.arange(1, len(out.loss) + 1)})
+    history = xr.Dataset(
+        {"loss": (("step",), np.asarray(out.loss, dtype=np.float64))}, coords={"step": np.arange(1, len(out.loss) + 1)}
+    )
     value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
     approx = {}
     for name in out.mean:
@@ -266,27 +336,53 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
         approximation["cholesky"] = (("flat_row", "flat_col"), np.asarray(out.cholesky, dtype=np.float64))
         approximation.attrs["flat_order"] = json.dumps(list(out.order or []))
     return make_result(
-        posterior=posterior_dataset(model, out.draws), method=method, backend=backend,
-        compile_seconds=out.compile_seconds, run_seconds=out.run_seconds, settings=settings, model_info=info,
+        posterior=posterior_dataset(model, out.draws),
+        method=method,
+        backend=backend,
+        compile_seconds=out.compile_seconds,
+        run_seconds=out.run_seconds,
+        settings=settings,
+        model_info=info,
         groups={"fit_history": history, "approximation": approximation},
         extra_attrs={"steps_done": out.steps_done, "interrupted": int(out.interrupted), "device": out.device},
     )
 
 
-def _fit_nuts(model, *, info: ModelInfo, sampler, draws, tune, chains, cores, target_accept, random_seed,
-              progressbar) -> xr.DataTree:
+def _fit_nuts(
+    model, *, info: ModelInfo, sampler, draws, tune, chains, cores, target_accept, random_seed, progressbar
+) -> xr.DataTree:
     from .inference.pymc_backend import sample_nuts
 
-    out = sample_nuts(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
-                      target_accept=target_accept, random_seed=random_seed, progressbar=progressbar)
-    settings = {"draws": draws, "tune": tune, "chains": chains, "cores": cores, "target_accept": target_accept,
-                "random_seed": random_seed, "sampler": sampler}
+    out = sample_nuts(
+        model,
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        target_accept=target_accept,
+        random_seed=random_seed,
+        progressbar=progressbar,
+    )
+    settings = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "cores": cores,
+        "target_accept": target_accept,
+        "random_seed": random_seed,
+        "sampler": sampler,
+    }
     if out.chain_method is not None:
         settings["chain_method"] = out.chain_method
     return make_result(
-        posterior=posterior_dataset(model, out.draws), method="nuts",
+        posterior=posterior_dataset(model, out.draws),
+        method="nuts",
         backend="jax" if sampler == "numpyro" else "pytensor",
-        compile_seconds=out.compile_seconds, run_seconds=out.run_seconds, settings=settings,
-        model_info=info, groups={"sample_stats": out.sample_stats},
+        compile_seconds=out.compile_seconds,
+        run_seconds=out.run_seconds,
+        settings=settings,
+        model_info=info,
+        groups={"sample_stats": out.sample_stats},
         extra_attrs={"divergences": out.divergences, "interrupted": 0},
     )

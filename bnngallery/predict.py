@@ -109,8 +109,15 @@ def predict(
     chunk_draws = check_positive_int(chunk_draws, name="chunk_draws")
     model = prediction_model(model_or_builder, result, X_new)
     with precision_scope("float64"):  # the PyMC graph's own precision
-        return _predict(model, result, output=output, draws=draws, chunk_rows=chunk_rows, chunk_draws=chunk_draws,
-                        random_seed=random_seed)
+        return _predict(
+            model,
+            result,
+            output=output,
+            draws=draws,
+            chunk_rows=chunk_rows,
+            chunk_draws=chunk_draws,
+            random_seed=random_seed,
+        )
 
 
 def _predict(model, result, *, output, draws, chunk_rows, chunk_draws, random_seed) -> np.ndarray:
@@ -147,9 +154,11 @@ def _predict(model, result, *, output, draws, chunk_rows, chunk_draws, random_se
     batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
     if not info.rows_independent:
         chunk_rows = max(n_rows, 1)  # e.g. an ODE solution: each row depends on the whole grid
-    probe = jax.eval_shape(lambda th, X: one([t[0] for t in th], X),
-                           [jnp.asarray(params[n]) for n in graph.param_names],
-                           X_all[:chunk_rows] if X_all is not None else None)
+    probe = jax.eval_shape(
+        lambda th, X: one([t[0] for t in th], X),
+        [jnp.asarray(params[n]) for n in graph.param_names],
+        X_all[:chunk_rows] if X_all is not None else None,
+    )
     per_row = probe.shape[1:] if X_all is not None else probe.shape
     need = 4 * n_draws * n_rows * int(np.prod(per_row, dtype=int))
     if need > MAX_OUTPUT_BYTES:
@@ -160,13 +169,14 @@ def _predict(model, result, *, output, draws, chunk_rows, chunk_draws, random_se
     out = np.empty((n_draws, n_rows, *per_row), dtype=np.float32)
     theta_all = [params[n] for n in graph.param_names]
     rows_fixed = not info.rows_independent or X_all is None
-    chunk_draws, chunk_rows = _fit_chunks(batched, theta_all, X_all, min(chunk_draws, n_draws),
-                                          min(chunk_rows, n_rows), rows_fixed=rows_fixed)
+    chunk_draws, chunk_rows = _fit_chunks(
+        batched, theta_all, X_all, min(chunk_draws, n_draws), min(chunk_rows, n_rows), rows_fixed=rows_fixed
+    )
     for d0 in range(0, n_draws, chunk_draws):
-        theta = [jnp.asarray(t[d0:d0 + chunk_draws]) for t in theta_all]
+        theta = [jnp.asarray(t[d0 : d0 + chunk_draws]) for t in theta_all]
         for r0 in range(0, n_rows, chunk_rows):
-            X = X_all[r0:r0 + chunk_rows] if X_all is not None else None
-            out[d0:d0 + chunk_draws, r0:r0 + chunk_rows] = np.asarray(batched(theta, X))
+            X = X_all[r0 : r0 + chunk_rows] if X_all is not None else None
+            out[d0 : d0 + chunk_draws, r0 : r0 + chunk_rows] = np.asarray(batched(theta, X))
     return out
 
 

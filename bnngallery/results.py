@@ -134,8 +134,9 @@ def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: result.to_netcdf(tmp, engine="h5netcdf"))
 
 
-def load_result(path: str | os.PathLike, *, expect_family: str | None = None,
-                expect_model_settings: dict | None = None) -> xr.DataTree:
+def load_result(
+    path: str | os.PathLike, *, expect_family: str | None = None, expect_model_settings: dict | None = None
+) -> xr.DataTree:
     """Read a saved result, refusing files from a newer format or another model configuration.
 
     Parameters
@@ -162,14 +163,14 @@ def load_result(path: str | os.PathLike, *, expect_family: str | None = None,
             f"({FORMAT_VERSION}); upgrade bnngallery to read it."
         )
     if expect_family is not None and dt.attrs.get("model_family") != expect_family:
-        raise ResultFormatError(
-            f"{path} holds a fit of model {dt.attrs.get('model_family')!r}, not {expect_family!r}."
-        )
+        raise ResultFormatError(f"{path} holds a fit of model {dt.attrs.get('model_family')!r}, not {expect_family!r}.")
     if expect_model_settings is not None:
         stored = model_settings_of(dt)
         wanted = jsonable(expect_model_settings)
         if stored != wanted:
-            diff = {k: (stored.get(k), wanted.get(k)) for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k)}
+            diff = {
+                k: (stored.get(k), wanted.get(k)) for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k)
+            }
             raise ResultFormatError(
                 f"{path} was fitted with other model settings (stored vs expected: {diff}); re-run the fit."
             )

@@ -192,9 +192,7 @@ def _parse_idx(stream: Any, path: Path, compressed_size: int | None) -> np.ndarr
     if len(magic) < 4:
         raise _format_error(path, "a 4-byte IDX magic number", f"only {len(magic)} byte(s) in total")
     if magic[0] != 0 or magic[1] != 0:
-        raise _format_error(
-            path, "magic bytes 00 00 <type> <ndim>", f"{magic.hex(' ')} (first two bytes not zero)"
-        )
+        raise _format_error(path, "magic bytes 00 00 <type> <ndim>", f"{magic.hex(' ')} (first two bytes not zero)")
     code, ndim = magic[2], magic[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X} ({n})" for c, (_, n) in _IDX_DTYPES.items())
@@ -219,19 +217,13 @@ def _parse_idx(stream: Any, path: Path, compressed_size: int | None) -> np.ndarr
         have = compressed_size - header
         if have != nbytes:
             what = "truncated" if have < nbytes else "trailing bytes"
-            raise _format_error(
-                path, f"{nbytes} data bytes for shape {shape_txt}", f"{have} ({what})"
-            )
+            raise _format_error(path, f"{nbytes} data bytes for shape {shape_txt}", f"{have} ({what})")
     payload = _read_payload(stream, nbytes)
     if len(payload) < nbytes:
-        raise _format_error(
-            path, f"{nbytes} data bytes for shape {shape_txt}", f"only {len(payload)} (truncated)"
-        )
+        raise _format_error(path, f"{nbytes} data bytes for shape {shape_txt}", f"only {len(payload)} (truncated)")
     extra = stream.read(1)
     if extra:
-        raise _format_error(
-            path, f"the file to end after {nbytes} data bytes for shape {shape_txt}", "trailing bytes"
-        )
+        raise _format_error(path, f"the file to end after {nbytes} data bytes for shape {shape_txt}", "trailing bytes")
     arr = np.frombuffer(payload, dtype=be_dtype, count=count).reshape(dims)
     if itemsize > 1:
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -420,8 +412,7 @@ def _find_local(dataset: str, entry: Mapping[str, Any], dirs: Sequence[Path]) ->
                 f"{p}{size_txt} does not match the manifest: {algo} expected {expected}, "
                 f"found {actual}. The file is corrupt, truncated or a different file, so it was "
                 f"not used. Delete it (rm '{p}') and run again to download a fresh copy, or "
-                f"replace it with a good copy"
-                + (f" from one of:\n  {urls}" if urls else ".")
+                f"replace it with a good copy" + (f" from one of:\n  {urls}" if urls else ".")
             )
     return None
 
@@ -494,18 +485,14 @@ def _download_one(url: str, dest_dir: Path, entry: Mapping[str, Any], timeout: f
             os.fsync(out.fileno())
         actual = h.hexdigest()
         if actual != expected:
-            raise ChecksumError(
-                f"downloaded {received} bytes but {algo} is {actual}, expected {expected}"
-            )
+            raise ChecksumError(f"downloaded {received} bytes but {algo} is {actual}, expected {expected}")
         return tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _download(
-    dataset: str, entry: Mapping[str, Any], timeout: float
-) -> tuple[Path | None, list[str]]:
+def _download(dataset: str, entry: Mapping[str, Any], timeout: float) -> tuple[Path | None, list[str]]:
     """Fill the cache entry for ``entry``; return (path or None, one line per URL tried)."""
     folder = cache_dir() / dataset
     final = folder / entry["filename"]
@@ -513,8 +500,9 @@ def _download(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        tried.append(f"(no download: cannot create the cache folder {folder}: {exc}; "
-                     f"set {CACHE_DIR_ENV} to a writable folder)")
+        tried.append(
+            f"(no download: cannot create the cache folder {folder}: {exc}; set {CACHE_DIR_ENV} to a writable folder)"
+        )
         return None, tried
     with _locked(folder / f".{entry['filename']}.lock"):
         # Another process may have filled it while we waited for the lock.
@@ -565,15 +553,21 @@ def _unavailable(
             lines.append(
                 f"Note: {', '.join(direct)} found directly in {d}, but a data folder holds one "
                 f"subfolder per data set: "
-                + (f"pass its parent {d.parent} instead." if d.name == dataset
-                   else f"move the files into {d / dataset}/.")
+                + (
+                    f"pass its parent {d.parent} instead."
+                    if d.name == dataset
+                    else f"move the files into {d / dataset}/."
+                )
             )
     lines.append(
         f"Fix: put the file(s) into the folder {target}/ (or any folder looked in above), or "
         f"into <DIR>/{dataset}/ for a folder DIR that you pass as data_dir= or set in the "
         f"environment variable {DATA_DIR_ENV}"
-        + (", or connect to the internet and retry with download=True." if not download
-           else ", or retry when the mirrors are reachable.")
+        + (
+            ", or connect to the internet and retry with download=True."
+            if not download
+            else ", or retry when the mirrors are reachable."
+        )
     )
     return DataUnavailableError("\n".join(lines))
 
@@ -755,7 +749,9 @@ def load_idx_dataset(
     else:
         folder = Path(name_or_path).expanduser()
         looks_like_path = (
-            not isinstance(name_or_path, str) or os.sep in name_or_path or folder.exists()
+            not isinstance(name_or_path, str)
+            or os.sep in name_or_path
+            or folder.exists()
             or (os.altsep is not None and os.altsep in name_or_path)
         )
         if not looks_like_path:

@@ -86,8 +86,9 @@ def make_decay_data(
     return ODEData(t=t, y=y, y_true=y_true, truth={"y0": float(y0), "r": float(r), "sigma": float(sigma)})
 
 
-def lotka_volterra_solution(t, *, x0: float, z0: float, alpha: float, beta: float, gamma: float,
-                            delta: float) -> np.ndarray:
+def lotka_volterra_solution(
+    t, *, x0: float, z0: float, alpha: float, beta: float, gamma: float, delta: float
+) -> np.ndarray:
     """Prey and predator numbers at times ``t`` (shape (n, 2)), solved by SciPy at rtol 1e-10."""
     from scipy.integrate import solve_ivp
 

@@ -91,11 +91,12 @@ def make_regression_data(
     X_train, y_train = draw(int(n_train))
     X_test, y_test = draw(int(n_test))
     half = int(n_extrap) // 2
-    x_ext = np.concatenate([
-        np.linspace(lo - extrap_width, lo, half, endpoint=False),
-        np.linspace(hi, hi + extrap_width, int(n_extrap) - half + 1)[1:],
-    ])
+    x_ext = np.concatenate(
+        [
+            np.linspace(lo - extrap_width, lo, half, endpoint=False),
+            np.linspace(hi, hi + extrap_width, int(n_extrap) - half + 1)[1:],
+        ]
+    )
     f_ext = true_function(x_ext)
     y_ext = f_ext + rng.normal(0.0, noise_sd, size=x_ext.size)
-    return RegressionData(X_train, y_train, X_test, y_test, x_ext[:, None], y_ext, f_ext,
-                          float(noise_sd), (lo, hi))
+    return RegressionData(X_train, y_train, X_test, y_test, x_ext[:, None], y_ext, f_ext, float(noise_sd), (lo, hi))

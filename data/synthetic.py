@@ -69,7 +69,5 @@ def make_moons_data(
     X = X.astype(np.float64)
     if standardize:
         X = (X - X.mean(axis=0)) / X.std(axis=0)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_fraction, random_state=random_state
-    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_fraction, random_state=random_state)
     return SplitData(X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64))

@@ -38,9 +38,10 @@ from bnngallery.data import make_moons_data
 from bnngallery.diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from bnngallery.models import moons
 from bnngallery.plots import grid_2d, plot_elbo, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces
+from bnngallery.runs.settings import run_settings
 
-STEPS = 1500 if SMOKE else 30_000
-DRAWS, TUNE = (100, 100) if SMOKE else (1000, 1000)
+S = run_settings("moons", smoke=SMOKE)  # the sizes of `bnngallery run moons` (`make demo`)
+STEPS, DRAWS, TUNE, RESTARTS = S["steps"], S["draws"], S["tune"], S["fullrank_restarts"]
 
 # %% [markdown]
 # ## Data
@@ -58,7 +59,7 @@ ax.set(title="Two moons, training half", xlabel="$x_1$", ylabel="$x_2$");
 # random minibatch each step, scaled by `total_size` so the ELBO stays a full-data ELBO.
 
 # %%
-model = moons.build_model(data.X_train, data.y_train, batch_size=50, random_seed=SEED)
+model = moons.build_model(data.X_train, data.y_train, batch_size=S["batch_size"], random_seed=SEED)
 model
 
 # %% [markdown]
@@ -91,7 +92,7 @@ plot_probability_surfaces(xx, yy, p_grid_advi, X=data.X_test, y=data.y_test, met
 # three times and keeps the highest final ELBO: the training objective, never a test score.
 
 # %%
-fullrank = fit(model, "fullrank_advi", steps=STEPS, random_seed=SEED, restarts=2 if SMOKE else 3)
+fullrank = fit(model, "fullrank_advi", steps=STEPS, random_seed=SEED, restarts=RESTARTS)
 print("final ELBO of each restart:", [round(e, 1) for e in json.loads(fullrank.attrs["restart_elbos"])])
 p_test_fr = predict(moons.build_model, fullrank, data.X_test)
 p_grid_fr = predict(moons.build_model, fullrank, grid)

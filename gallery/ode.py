@@ -172,7 +172,8 @@ if SBC_RESULTS.exists():
           f"ADVI {st['advi_steps']} steps")
     for m in ("nuts", "advi"):
         cov = {p: (sbc[m][p]["coverage_50"], sbc[m][p]["coverage_90"]) for p in ("y0", "r", "sigma")}
-        print(f"{m.upper():5s} coverage (50 %, 90 %): " + ", ".join(f"{p} {a:.2f}/{b:.2f}" for p, (a, b) in cov.items()))
+        covered = ", ".join(f"{p} {a:.2f}/{b:.2f}" for p, (a, b) in cov.items())
+        print(f"{m.upper():5s} coverage (50 %, 90 %): {covered}")
     plot_sbc_ranks(sbc)
 else:
     print("No SBC result yet: run python benchmarks/sbc_ode.py")

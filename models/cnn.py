@@ -113,7 +113,9 @@ def build_model(
     """
     X = _as_images(X)
     if X.shape[1] != IMAGE_SIDE * IMAGE_SIDE:
-        raise ValueError(f"X must hold {IMAGE_SIDE}x{IMAGE_SIDE} images ((n, 28, 28) or (n, 784)); got {X.shape[1]} pixels.")
+        raise ValueError(
+            f"X must hold {IMAGE_SIDE}x{IMAGE_SIDE} images ((n, 28, 28) or (n, 784)); got {X.shape[1]} pixels."
+        )
     filters = check_hidden(filters, name="filters")
     dense = check_hidden(dense, name="dense") if len(tuple(dense)) else ()
     if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or kernel < 1:
@@ -132,8 +134,10 @@ def build_model(
     for i in range(len(filters)):
         conv_side = side - kernel + 1
         if conv_side < 2 or conv_side % 2:
-            raise ValueError(f"Convolution block {i} would give {conv_side}x{conv_side} maps; each block needs an "
-                             "even size >= 2 to pool 2x2 (use fewer blocks or another kernel).")
+            raise ValueError(
+                f"Convolution block {i} would give {conv_side}x{conv_side} maps; each block needs an "
+                "even size >= 2 to pool 2x2 (use fewer blocks or another kernel)."
+            )
         side = conv_side // 2
     n = X.shape[0]
     if y is not None:
@@ -145,8 +149,12 @@ def build_model(
     names = conv_layer_names(len(filters), len(dense))
     hier = dict(hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior)
 
-    coords = {"pixel": np.arange(X.shape[1]), "class": np.arange(N_CLASSES),
-              "kernel_row": np.arange(kernel), "kernel_col": np.arange(kernel)}
+    coords = {
+        "pixel": np.arange(X.shape[1]),
+        "class": np.arange(N_CLASSES),
+        "kernel_row": np.arange(kernel),
+        "kernel_col": np.arange(kernel),
+    }
     in_channels = [1, *filters[:-1]]
     for i, f in enumerate(filters):
         coords[f"filter_{i}"] = np.arange(f)
@@ -174,8 +182,14 @@ def build_model(
             in_dim = "channel_in" if i == 0 else f"filter_{i - 1}"
             sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
             init = init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng, scale=init_scale)
-            W = weight(f"w_{name}", dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"), sigma=sigma,
-                       noncentered=noncentered and hierarchical, init=init, **prior_kw)
+            W = weight(
+                f"w_{name}",
+                dims=(f"filter_{i}", in_dim, "kernel_row", "kernel_col"),
+                sigma=sigma,
+                noncentered=noncentered and hierarchical,
+                init=init,
+                **prior_kw,
+            )
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
             W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
             z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
@@ -187,12 +201,37 @@ def build_model(
         h = rows(h.reshape((-1, flat)), flat)
         widths = [flat, *dense, N_CLASSES]
         dims = ["flat", *[f"dense_{i}_unit" for i in range(len(dense))], "class"]
-        logits = dense_stack(h, widths=widths, names=names[len(filters):], dims=dims, act=act, rng=rng,
-                             init_scale=init_scale, prior_kw=prior_kw, dtype=dtype, noncentered=noncentered, **hier)
-        categorical_likelihood(logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT,
-                               fitted=y is not None)
-    settings = {"filters": list(filters), "kernel": kernel, "dense": list(dense), "activation": activation,
-                "hierarchical": bool(hierarchical), "noncentered": bool(noncentered), "prior_sigma": prior_sigma,
-                "scale_prior": scale_prior, **prior_kw, "init_scale": init_scale, "conv_impl": conv_impl,
-                "dtype": dtype, "temperature": temperature, "batch_size": batch_size, "random_seed": int(random_seed)}
+        logits = dense_stack(
+            h,
+            widths=widths,
+            names=names[len(filters) :],
+            dims=dims,
+            act=act,
+            rng=rng,
+            init_scale=init_scale,
+            prior_kw=prior_kw,
+            dtype=dtype,
+            noncentered=noncentered,
+            **hier,
+        )
+        categorical_likelihood(
+            logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT, fitted=y is not None
+        )
+    settings = {
+        "filters": list(filters),
+        "kernel": kernel,
+        "dense": list(dense),
+        "activation": activation,
+        "hierarchical": bool(hierarchical),
+        "noncentered": bool(noncentered),
+        "prior_sigma": prior_sigma,
+        "scale_prior": scale_prior,
+        **prior_kw,
+        "init_scale": init_scale,
+        "conv_impl": conv_impl,
+        "dtype": dtype,
+        "temperature": temperature,
+        "batch_size": batch_size,
+        "random_seed": int(random_seed),
+    }
     return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")

@@ -82,7 +82,7 @@ class Conv2D(Op):
         w_flip = w[:, :, ::-1, ::-1].dimshuffle(1, 0, 2, 3)
         gx = Conv2D((kh - 1, kw - 1))(g, w_flip)
         if ph or pw:
-            gx = gx[:, :, ph:gx.shape[2] - ph, pw:gx.shape[3] - pw]
+            gx = gx[:, :, ph : gx.shape[2] - ph, pw : gx.shape[3] - pw]
         # d/dw: correlate the (padded) inputs, channels as batch, with g, samples as channels
         gw = Conv2D(self.padding)(x.dimshuffle(1, 0, 2, 3), g.dimshuffle(1, 0, 2, 3)).dimshuffle(1, 0, 2, 3)
         return [pt.cast(gx, x.dtype), pt.cast(gw, w.dtype)]
@@ -103,8 +103,9 @@ def _jax_conv2d(op, **kwargs):
     ph, pw = op.padding
 
     def conv(x, w):
-        return jax.lax.conv_general_dilated(x, w, window_strides=(1, 1), padding=((ph, ph), (pw, pw)),
-                                            dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        return jax.lax.conv_general_dilated(
+            x, w, window_strides=(1, 1), padding=((ph, ph), (pw, pw)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
 
     return conv
 
@@ -117,7 +118,9 @@ def conv2d_im2col(x, w, *, kernel: tuple[int, int]):
     kh, kw = kernel
     ho = x.shape[2] - kh + 1
     wo = x.shape[3] - kw + 1
-    patches = pt.stack([x[:, :, a:a + ho, b:b + wo] for a in range(kh) for b in range(kw)], axis=2)  # N, C, k, Ho, Wo
+    patches = pt.stack(
+        [x[:, :, a : a + ho, b : b + wo] for a in range(kh) for b in range(kw)], axis=2
+    )  # N, C, k, Ho, Wo
     w3 = w.reshape((w.shape[0], w.shape[1], kh * kw))
     return pt.tensordot(patches, w3, axes=[[1, 2], [1, 2]]).dimshuffle(0, 3, 1, 2)
 

@@ -55,12 +55,25 @@ class ModelInfo:
             raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
 
 
-def tag_model(model: pm.Model, *, family: str, settings: dict, output: str, task: str,
-              advi_init_sd: float | None = None, rows_independent: bool = True) -> pm.Model:
+def tag_model(
+    model: pm.Model,
+    *,
+    family: str,
+    settings: dict,
+    output: str,
+    task: str,
+    advi_init_sd: float | None = None,
+    rows_independent: bool = True,
+) -> pm.Model:
     """Attach a :class:`ModelInfo` to ``model`` and return the model."""
-    info = ModelInfo(family=family, settings=dict(settings), output=output, task=task,
-                     advi_init_sd=None if advi_init_sd is None else float(advi_init_sd),
-                     rows_independent=bool(rows_independent))
+    info = ModelInfo(
+        family=family,
+        settings=dict(settings),
+        output=output,
+        task=task,
+        advi_init_sd=None if advi_init_sd is None else float(advi_init_sd),
+        rows_independent=bool(rows_independent),
+    )
     setattr(model, _ATTR, info)
     return model
 

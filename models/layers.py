@@ -34,8 +34,9 @@ def get_activation(name: str):
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}.") from None
 
 
-def data_and_batches(X: np.ndarray, y: np.ndarray | None, *, batch_size: int | None, y_dims=OBS_DIM,
-                     temperature: float = 1.0):
+def data_and_batches(
+    X: np.ndarray, y: np.ndarray | None, *, batch_size: int | None, y_dims=OBS_DIM, temperature: float = 1.0
+):
     """Register ``X`` (and ``y``) as ``pm.Data`` and return the tensors the likelihood should see.
 
     With ``batch_size`` set, both are wrapped in one ``pm.Minibatch`` so the rows of a batch
@@ -91,8 +92,13 @@ def dense_layer(
     ``sigma`` may be a number or a random variable (a hierarchical scale). Returns the
     pre-activation tensor.
     """
-    W = weight(f"w_{name}", dims=(in_dim, out_dim), sigma=sigma, noncentered=False,
-               init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale))
+    W = weight(
+        f"w_{name}",
+        dims=(in_dim, out_dim),
+        sigma=sigma,
+        noncentered=False,
+        init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale),
+    )
     out = pt.dot(inputs, W)
     if bias:
         b = pm.Normal(f"b_{name}", 0.0, sigma, dims=(out_dim,), initval=np.zeros(n_out))
@@ -120,8 +126,10 @@ def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> di
     slab_weight = check_positive(slab_weight, name="slab_weight")
     spike_ratio = check_positive(spike_ratio, name="spike_ratio")
     if slab_weight >= 1 or spike_ratio >= 1:
-        raise ValueError(f"slab_weight and spike_ratio must lie in (0, 1); got {slab_weight} and {spike_ratio} "
-                         "(slab_weight=1 is the plain Normal prior: use prior='normal').")
+        raise ValueError(
+            f"slab_weight and spike_ratio must lie in (0, 1); got {slab_weight} and {spike_ratio} "
+            "(slab_weight=1 is the plain Normal prior: use prior='normal')."
+        )
     return {"prior": prior, "slab_weight": slab_weight, "spike_ratio": spike_ratio}
 
 
@@ -130,12 +138,27 @@ def _prior(name: str, sigma, *, dims, init, prior: str, slab_weight: float, spik
     (1 - slab_weight) * Normal(0, spike_ratio * sigma)``."""
     if prior == "normal":
         return pm.Normal(name, 0.0, sigma, dims=dims, initval=init)
-    return pm.NormalMixture(name, w=np.array([slab_weight, 1.0 - slab_weight]), mu=np.zeros(2),
-                            sigma=pt.stack([sigma, spike_ratio * sigma]), dims=dims, initval=init)
+    return pm.NormalMixture(
+        name,
+        w=np.array([slab_weight, 1.0 - slab_weight]),
+        mu=np.zeros(2),
+        sigma=pt.stack([sigma, spike_ratio * sigma]),
+        dims=dims,
+        initval=init,
+    )
 
 
-def weight(name: str, *, dims, sigma, noncentered: bool, init, prior: str = "normal",
-           slab_weight: float = 0.25, spike_ratio: float = 0.0025):
+def weight(
+    name: str,
+    *,
+    dims,
+    sigma,
+    noncentered: bool,
+    init,
+    prior: str = "normal",
+    slab_weight: float = 0.25,
+    spike_ratio: float = 0.0025,
+):
     """A weight tensor with prior scale ``sigma``, centred or as ``sigma * raw`` (non-centred).
 
     ``prior="normal"`` is ``Normal(0, sigma)``. ``prior="scale-mixture"`` is Blundell et al.'s
@@ -172,8 +195,23 @@ def layer_scale(name: str, *, hierarchical: bool, prior_sigma: float, scale_prio
     return s
 
 
-def dense_stack(h, *, widths, names, dims, act, rng, init_scale: float, prior_kw: dict, hierarchical: bool,
-                noncentered: bool, prior_sigma: float, scale_prior: float, dtype: str, bias: bool = True):
+def dense_stack(
+    h,
+    *,
+    widths,
+    names,
+    dims,
+    act,
+    rng,
+    init_scale: float,
+    prior_kw: dict,
+    hierarchical: bool,
+    noncentered: bool,
+    prior_sigma: float,
+    scale_prior: float,
+    dtype: str,
+    bias: bool = True,
+):
     """The dense layers of a classifier: ``h @ W_l (+ b_l)`` per layer, ``act`` between them.
 
     Layer ``l`` maps ``widths[l]`` to ``widths[l + 1]`` units along the named dims
@@ -185,10 +223,17 @@ def dense_stack(h, *, widths, names, dims, act, rng, init_scale: float, prior_kw
     for i, name in enumerate(names):
         n_in, n_out = widths[i], widths[i + 1]
         init = init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale)
-        sigma = layer_scale(name, hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior,
-                            init=1.0 / np.sqrt(n_in))
-        W = weight(f"w_{name}", dims=(dims[i], dims[i + 1]), sigma=sigma, noncentered=noncentered and hierarchical,
-                   init=init, **prior_kw)
+        sigma = layer_scale(
+            name, hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior, init=1.0 / np.sqrt(n_in)
+        )
+        W = weight(
+            f"w_{name}",
+            dims=(dims[i], dims[i + 1]),
+            sigma=sigma,
+            noncentered=noncentered and hierarchical,
+            init=init,
+            **prior_kw,
+        )
         h = pt.dot(h, pt.cast(W, dtype))
         if bias:
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=np.zeros(n_out))

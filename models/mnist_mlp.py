@@ -155,14 +155,38 @@ def build_model(
     coords.update({f"hidden_{i}": np.arange(w) for i, w in enumerate(hidden)})
     with pm.Model(coords=coords) as model:
         X_in, y_in, total_size = data_and_batches(X, y, batch_size=batch_size, temperature=temperature)
-        logits = dense_stack(pt.cast(X_in, dtype), widths=widths, names=names, dims=dims, act=act, rng=rng,
-                             init_scale=init_scale, prior_kw=prior_kw, hierarchical=hierarchical,
-                             noncentered=noncentered, prior_sigma=prior_sigma, scale_prior=scale_prior, dtype=dtype,
-                             bias=bias)
-        categorical_likelihood(logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT,
-                               fitted=y is not None)
-    settings = {"hidden": list(hidden), "activation": activation, "hierarchical": bool(hierarchical),
-                "noncentered": bool(noncentered), "prior_sigma": prior_sigma, "scale_prior": scale_prior,
-                **prior_kw, "init_scale": init_scale, "bias": bool(bias), "dtype": dtype,
-                "temperature": temperature, "batch_size": batch_size, "random_seed": int(random_seed)}
+        logits = dense_stack(
+            pt.cast(X_in, dtype),
+            widths=widths,
+            names=names,
+            dims=dims,
+            act=act,
+            rng=rng,
+            init_scale=init_scale,
+            prior_kw=prior_kw,
+            hierarchical=hierarchical,
+            noncentered=noncentered,
+            prior_sigma=prior_sigma,
+            scale_prior=scale_prior,
+            dtype=dtype,
+            bias=bias,
+        )
+        categorical_likelihood(
+            logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT, fitted=y is not None
+        )
+    settings = {
+        "hidden": list(hidden),
+        "activation": activation,
+        "hierarchical": bool(hierarchical),
+        "noncentered": bool(noncentered),
+        "prior_sigma": prior_sigma,
+        "scale_prior": scale_prior,
+        **prior_kw,
+        "init_scale": init_scale,
+        "bias": bool(bias),
+        "dtype": dtype,
+        "temperature": temperature,
+        "batch_size": batch_size,
+        "random_seed": int(random_seed),
+    }
     return tag_model(model, family="mnist-mlp", settings=settings, output=OUTPUT, task="multiclass")

@@ -81,12 +81,22 @@ def build_model(
             name = "in" if i == 0 else str(i)
             h = act(
                 dense_layer(
-                    name, h, n_in=widths[i], n_out=widths[i + 1], in_dim=dims[i], out_dim=dims[i + 1],
-                    sigma=prior_sigma, rng=rng, bias=bias,
+                    name,
+                    h,
+                    n_in=widths[i],
+                    n_out=widths[i + 1],
+                    in_dim=dims[i],
+                    out_dim=dims[i + 1],
+                    sigma=prior_sigma,
+                    rng=rng,
+                    bias=bias,
                 )
             )
         W_out = pm.Normal(
-            "w_out", 0.0, prior_sigma, dims=(dims[-1],),
+            "w_out",
+            0.0,
+            prior_sigma,
+            dims=(dims[-1],),
             initval=rng.normal(0.0, 1.0 / np.sqrt(widths[-1]), size=widths[-1]),
         )
         logit = pt.dot(h, W_out)
@@ -96,9 +106,14 @@ def build_model(
         pm.Deterministic(OUTPUT, pm.math.sigmoid(logit), dims=obs_dims)
         size_kw = {"total_size": total_size} if y is not None else {}
         pm.Bernoulli("y_obs", logit_p=logit, observed=y_in, dims=obs_dims, **size_kw)
-    settings = {"hidden": list(hidden), "activation": activation, "prior_sigma": prior_sigma,
-                "bias": bool(bias), "batch_size": batch_size, "random_seed": int(random_seed)}
+    settings = {
+        "hidden": list(hidden),
+        "activation": activation,
+        "prior_sigma": prior_sigma,
+        "bias": bool(bias),
+        "batch_size": batch_size,
+        "random_seed": int(random_seed),
+    }
     # Starting ADVI at the prior's width: a narrow start (sd 0.1-0.5) sometimes collapses
     # to a near-linear boundary with pruned units.
-    return tag_model(model, family="moons", settings=settings, output=OUTPUT, task="binary",
-                     advi_init_sd=prior_sigma)
+    return tag_model(model, family="moons", settings=settings, output=OUTPUT, task="binary", advi_init_sd=prior_sigma)

@@ -129,9 +129,11 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
     if n_times is None:
         n_times = t.type.shape[0]
     if n_times is None:
-        raise ValueError("The length of t must be known when the graph is built: pass a NumPy array, or "
-                         "n_times=len(t) with a symbolic grid (pm.Data); JAX needs the number of solver "
-                         "steps at trace time.")
+        raise ValueError(
+            "The length of t must be known when the graph is built: pass a NumPy array, or "
+            "n_times=len(t) with a symbolic grid (pm.Data); JAX needs the number of solver "
+            "steps at trace time."
+        )
 
     def interval(i, y, starts_, h_, theta_):
         t_start, h_i = starts_[i], h_[i]
@@ -143,8 +145,12 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
     # length is a constant of the graph: JAX needs it at trace time, and a length computed
     # from the grid's (symbolic) shape would be a traced value.
     ys = pytensor.scan(
-        interval, sequences=[pt.arange(n_times, dtype="int64")], outputs_info=[y0],
-        non_sequences=[starts, h, theta], return_updates=False, name="rk4",
+        interval,
+        sequences=[pt.arange(n_times, dtype="int64")],
+        outputs_info=[y0],
+        non_sequences=[starts, h, theta],
+        return_updates=False,
+        name="rk4",
     )
     return ys
 
@@ -152,6 +158,7 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
 # ---------------------------------------------------------------------------------------
 # Input checks
 # ---------------------------------------------------------------------------------------
+
 
 def check_times(t, *, name: str = "t", t0: float = 0.0) -> np.ndarray:
     """Return ``t`` as a finite, non-decreasing float64 grid of at least one time, none before ``t0``."""
@@ -167,11 +174,15 @@ def check_times(t, *, name: str = "t", t0: float = 0.0) -> np.ndarray:
         raise ValueError(f"{name} contains NaN or infinite times; every time must be a finite number.")
     if np.any(np.diff(arr) < 0):
         i = int(np.argmax(np.diff(arr) < 0))
-        raise ValueError(f"{name} must be sorted in increasing order; {name}[{i + 1}] = {arr[i + 1]} "
-                         f"comes after {name}[{i}] = {arr[i]}. Sort t and y together (np.argsort).")
+        raise ValueError(
+            f"{name} must be sorted in increasing order; {name}[{i + 1}] = {arr[i + 1]} "
+            f"comes after {name}[{i}] = {arr[i]}. Sort t and y together (np.argsort)."
+        )
     if arr[0] < t0:
-        raise ValueError(f"{name} starts at {arr[0]}, before the initial time t0 = {t0}; the ODE is "
-                         "integrated forward from t0, so every time must be >= t0.")
+        raise ValueError(
+            f"{name} starts at {arr[0]}, before the initial time t0 = {t0}; the ODE is "
+            "integrated forward from t0, so every time must be >= t0."
+        )
     return arr
 
 
@@ -183,8 +194,11 @@ def check_observations(y, *, n_times: int, n_states: int = 1, name: str = "y") -
         raise ValueError(f"{name} must be an array of numbers; could not convert it: {err}") from err
     want = (n_times,) if n_states == 1 else (n_times, n_states)
     if arr.shape != want:
-        raise ValueError(f"{name} must have shape {want} (one value per time in t"
-                         + ("" if n_states == 1 else ", one column per state") + f"); got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must have shape {want} (one value per time in t"
+            + ("" if n_states == 1 else ", one column per state")
+            + f"); got shape {arr.shape}."
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values; drop those times from t and y.")
     return arr
@@ -203,6 +217,7 @@ def _check_t0(t0) -> float:
 # ---------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------
+
 
 def build_model(
     t,
@@ -258,14 +273,12 @@ def build_model(
         r = pm.HalfNormal("r", settings["r_scale"])
         sigma = pm.HalfNormal("sigma", settings["sigma_scale"])
         # A static length lets JAX trace the scan (see the module docstring).
-        states = odeint_rk4(decay_rhs, pt.stack([y0]), t_data, pt.stack([r]),
-                            t0=t0, substeps=substeps, n_times=n)
+        states = odeint_rk4(decay_rhs, pt.stack([y0]), t_data, pt.stack([r]), t0=t0, substeps=substeps, n_times=n)
         y_hat = pm.Deterministic(OUTPUT, states[:, 0], dims=(OBS_DIM,))
         y_in = pm.Data("y", y, dims=(OBS_DIM,)) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM,))
     # the solver integrates across the whole grid: rows of X are not independent
-    return tag_model(model, family="ode", settings=settings, output=OUTPUT, task="regression",
-                     rows_independent=False)
+    return tag_model(model, family="ode", settings=settings, output=OUTPUT, task="regression", rows_independent=False)
 
 
 #: Parameter names of the Lotka-Volterra model, in the order ``lotka_volterra_rhs`` reads them.
@@ -336,15 +349,19 @@ def build_lotka_volterra_model(
     start = np.maximum(y[0], 1.0) if y is not None else np.array([settings["state_scale"]] * 2)
     with pm.Model(coords={OBS_DIM: np.arange(n), "state": ["prey", "predator"]}) as model:
         t_data = pm.Data("X", t, dims=(OBS_DIM,))
-        rates = [pm.LogNormal(name, mu=np.log(m), sigma=settings["rate_log_sd"])
-                 for name, m in zip(LV_PARAMS, medians, strict=True)]
+        rates = [
+            pm.LogNormal(name, mu=np.log(m), sigma=settings["rate_log_sd"])
+            for name, m in zip(LV_PARAMS, medians, strict=True)
+        ]
         x0 = pm.HalfNormal("x0", settings["state_scale"], initval=float(start[0]))
         z0 = pm.HalfNormal("z0", settings["state_scale"], initval=float(start[1]))
         sigma = pm.HalfNormal("sigma", settings["sigma_scale"])
-        states = odeint_rk4(lotka_volterra_rhs, pt.stack([x0, z0]), t_data,
-                            pt.stack(rates), t0=t0, substeps=substeps, n_times=n)
+        states = odeint_rk4(
+            lotka_volterra_rhs, pt.stack([x0, z0]), t_data, pt.stack(rates), t0=t0, substeps=substeps, n_times=n
+        )
         y_hat = pm.Deterministic(OUTPUT, states, dims=(OBS_DIM, "state"))
         y_in = pm.Data("y", y, dims=(OBS_DIM, "state")) if y is not None else None
         pm.Normal("y_obs", mu=y_hat, sigma=sigma, observed=y_in, dims=(OBS_DIM, "state"))
-    return tag_model(model, family="ode-lotka-volterra", settings=settings, output=OUTPUT, task="regression",
-                     rows_independent=False)
+    return tag_model(
+        model, family="ode-lotka-volterra", settings=settings, output=OUTPUT, task="regression", rows_independent=False
+    )

@@ -117,22 +117,40 @@ def build_model(
         h = X_in
         for i in range(len(hidden)):
             name = "in" if i == 0 else str(i)
-            W = pm.Normal(f"w_{name}", 0.0, prior_sigma, dims=(dims[i], dims[i + 1]),
-                          initval=rng.normal(0.0, np.sqrt(2.0 / widths[i]), size=(widths[i], widths[i + 1])))
+            W = pm.Normal(
+                f"w_{name}",
+                0.0,
+                prior_sigma,
+                dims=(dims[i], dims[i + 1]),
+                initval=rng.normal(0.0, np.sqrt(2.0 / widths[i]), size=(widths[i], widths[i + 1])),
+            )
             # Random start biases spread the ReLU kinks over the inputs; all-zero biases
             # would put every kink at x = 0 and start the optimiser on a symmetric point.
-            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],),
-                          initval=rng.normal(0.0, 1.0, size=widths[i + 1]))
+            b = pm.Normal(
+                f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=rng.normal(0.0, 1.0, size=widths[i + 1])
+            )
             h = act(pt.dot(h, W) + b)
-        W_out = pm.Normal("w_out", 0.0, prior_sigma, dims=(dims[-1],),
-                          initval=rng.normal(0.0, 1.0 / np.sqrt(widths[-1]), size=widths[-1]))
+        W_out = pm.Normal(
+            "w_out",
+            0.0,
+            prior_sigma,
+            dims=(dims[-1],),
+            initval=rng.normal(0.0, 1.0 / np.sqrt(widths[-1]), size=widths[-1]),
+        )
         b_out = pm.Normal("b_out", 0.0, prior_sigma, initval=0.0)
         sigma = pm.HalfNormal(NOISE, sigma=noise_prior * y_scale, initval=0.5 * y_scale)
         obs_dims = OBS_DIM if batch_size is None else None
         mu = pm.Deterministic(OUTPUT, y_loc + y_scale * (pt.dot(h, W_out) + b_out), dims=obs_dims)
         size_kw = {"total_size": total_size} if y is not None else {}
         pm.Normal("y_obs", mu=mu, sigma=sigma, observed=y_in, dims=obs_dims, **size_kw)
-    settings = {"hidden": list(hidden), "activation": activation, "prior_sigma": prior_sigma,
-                "noise_prior": noise_prior, "y_loc": y_loc, "y_scale": y_scale,
-                "batch_size": batch_size, "random_seed": int(random_seed)}
+    settings = {
+        "hidden": list(hidden),
+        "activation": activation,
+        "prior_sigma": prior_sigma,
+        "noise_prior": noise_prior,
+        "y_loc": y_loc,
+        "y_scale": y_scale,
+        "batch_size": batch_size,
+        "random_seed": int(random_seed),
+    }
     return tag_model(model, family="regression", settings=settings, output=OUTPUT, task="regression")

@@ -63,8 +63,10 @@ def test_pure_step_is_deterministic_and_converges(family_name):
         a, loss_a = step(state, data)
         b, loss_b = step(state, data)  # pure: same state in, same state out
         assert float(loss_a) == float(loss_b)
-        assert all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b),
-                                                          strict=True))
+        assert all(
+            np.array_equal(x, y)
+            for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+        )
 
         def body(s, _):
             return step(s, data)
@@ -89,8 +91,10 @@ class Isotropic:
     def init_params(self, mu0, init_sd):
         import jax.numpy as jnp
 
-        return {"mu": jnp.concatenate([m.ravel() for m in mu0]),
-                "rho": jnp.asarray(advi.softplus_inv(init_sd), dtype=mu0[0].dtype)}
+        return {
+            "mu": jnp.concatenate([m.ravel() for m in mu0]),
+            "rho": jnp.asarray(advi.softplus_inv(init_sd), dtype=mu0[0].dtype),
+        }
 
     def _sd(self, params):
         import jax
@@ -116,8 +120,15 @@ class Isotropic:
 
 def test_a_third_family_plugs_into_the_same_loop(monkeypatch):
     monkeypatch.setitem(advi.FAMILIES, "isotropic", Isotropic)
-    out = fit_advi_jax(two_means_model(), steps=3000, learning_rate=0.05, family="isotropic", draws=2000,
-                       progressbar=False, random_seed=2)
+    out = fit_advi_jax(
+        two_means_model(),
+        steps=3000,
+        learning_rate=0.05,
+        family="isotropic",
+        draws=2000,
+        progressbar=False,
+        random_seed=2,
+    )
     mean = np.concatenate([np.ravel(v) for v in out.mean.values()])
     sd = np.concatenate([np.ravel(v) for v in out.std.values()])
     np.testing.assert_allclose(mean, POST_MEAN, atol=0.03)
@@ -151,8 +162,13 @@ print(json.dumps({"after_import": after_import, "draw_dtype": str(r.posterior["w
                   "same_history": bool(np.array_equal(out[False][0], out[True][0])),
                   "same_predictions": bool(np.array_equal(out[False][1], out[True][1]))}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res == {"after_import": False, "draw_dtype": "float64", "same_history": True, "same_predictions": True}

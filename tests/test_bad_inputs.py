@@ -54,8 +54,9 @@ BUILDER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("family,case,args,kwargs,argument", BUILDER_CASES,
-                         ids=[f"{c[0]}: {c[1]}" for c in BUILDER_CASES])
+@pytest.mark.parametrize(
+    "family,case,args,kwargs,argument", BUILDER_CASES, ids=[f"{c[0]}: {c[1]}" for c in BUILDER_CASES]
+)
 def test_builders_reject_bad_input(family, case, args, kwargs, argument):
     with pytest.raises(ValueError) as info:
         get_builder(family)(*args, **kwargs)
@@ -107,8 +108,11 @@ def test_nuts_on_a_minibatch_model_names_the_fix(family, small_models):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    X=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6),
-                 elements=st.floats(allow_nan=True, allow_infinity=True, width=64)),
+    X=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=6),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    ),
     y=hnp.arrays(np.int64, st.integers(0, 7), elements=st.integers(-2, 3)),
 )
 def test_moons_builder_fuzz_only_raises_valueerror(X, y):

@@ -25,9 +25,19 @@ def test_smoke_run_writes_everything(moons_smoke):
     code, out = moons_smoke
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["advi.nc", "advi_vs_nuts.png", "agreement.png", "elbo.png", "elbo_fullrank_advi.png",
-                     "fullrank_advi.nc", "metrics.json", "nuts.nc", "surfaces_advi.png", "surfaces_fullrank_advi.png",
-                     "surfaces_nuts.png"]
+    assert names == [
+        "advi.nc",
+        "advi_vs_nuts.png",
+        "agreement.png",
+        "elbo.png",
+        "elbo_fullrank_advi.png",
+        "fullrank_advi.nc",
+        "metrics.json",
+        "nuts.nc",
+        "surfaces_advi.png",
+        "surfaces_fullrank_advi.png",
+        "surfaces_nuts.png",
+    ]
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -44,7 +54,9 @@ def test_metrics_json_has_the_documented_shape(moons_smoke):
     assert set(metrics["agreement"]) == {"label_agreement", "mean_abs_prob_diff"}
     assert set(metrics["agreement_fullrank"]) == {"label_agreement", "mean_abs_prob_diff"}
     # full-rank: best of the smoke size's 2 restarts, chosen by final ELBO
-    assert len(fullrank["restart_elbos"]) == 2 and fullrank["final_elbo"] == pytest.approx(max(fullrank["restart_elbos"]))
+    assert len(fullrank["restart_elbos"]) == 2 and fullrank["final_elbo"] == pytest.approx(
+        max(fullrank["restart_elbos"])
+    )
 
 
 def test_bad_arguments_exit_nonzero(capsys):
@@ -83,8 +95,13 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
 def _run_and_interrupt(args, ready, tmp_path, *, from_stderr=False, timeout=300):
     """Start the CLI, wait until ``ready`` shows in its output, send SIGINT, return (code, output)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen([sys.executable, "-m", "bnngallery.cli", *args, "--out", str(tmp_path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "bnngallery.cli", *args, "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
         stream = proc.stderr if from_stderr else proc.stdout
         deadline, seen = time.time() + timeout, ""
         while time.time() < deadline and ready not in seen and proc.poll() is None:
@@ -101,8 +118,9 @@ def _run_and_interrupt(args, ready, tmp_path, *, from_stderr=False, timeout=300)
 def test_sigint_during_nuts_exits_130_without_half_written_files(tmp_path):
     """Ctrl-C during NUTS: exit 130 and a message. NumPyro runs a chain as one compiled call,
     so the signal is acted on when that call returns (a smoke-sized chain here)."""
-    code, output = _run_and_interrupt(["run", "moons", "--method", "nuts", "--smoke", "--no-progress"], "NUTS",
-                                      tmp_path)
+    code, output = _run_and_interrupt(
+        ["run", "moons", "--method", "nuts", "--smoke", "--no-progress"], "NUTS", tmp_path
+    )
     assert code == 130, output[-2000:]
     assert "interrupted" in output
     assert not [p for p in tmp_path.iterdir() if p.suffix in {".part", ".nc", ".json"}]

@@ -33,8 +33,13 @@ def build_conjugate(X, y=None, *, batch_size=None, random_seed=0):
         f = pm.Deterministic("f", mu + 0.0 * X_in[:, 0], dims=dims)
         kw = {"total_size": total_size} if y is not None else {}
         pm.Normal("y_obs", f, 1.0, observed=y_in, dims=dims, **kw)
-    return tag_model(model, family="conjugate", settings={"batch_size": batch_size, "random_seed": random_seed},
-                     output="f", task="regression")
+    return tag_model(
+        model,
+        family="conjugate",
+        settings={"batch_size": batch_size, "random_seed": random_seed},
+        output="f",
+        task="regression",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +49,30 @@ def conjugate_data():
     y = rng.normal(1.5, 1.0, size=n)
     X = np.zeros((n, 1))
     post_prec = n + 1.0 / PRIOR_SD**2
-    return {"X": X, "y": y, "X_test": np.zeros((200, 1)), "y_test": rng.normal(1.5, 1.0, size=200),
-            "mean": y.sum() / post_prec, "sd": 1.0 / np.sqrt(post_prec)}
+    return {
+        "X": X,
+        "y": y,
+        "X_test": np.zeros((200, 1)),
+        "y_test": rng.normal(1.5, 1.0, size=200),
+        "mean": y.sum() / post_prec,
+        "sd": 1.0 / np.sqrt(post_prec),
+    }
 
 
 def _fake_advi(mean: float, sd: float, *, draws: int = 4000, seed: int = 0):
     """A result whose Gaussian approximation of mu is N(mean, sd) (no fitting involved)."""
     post = xr.Dataset({"mu": (("chain", "draw"), np.random.default_rng(seed).normal(mean, sd, (1, draws)))})
     approx = xr.Dataset({"mu_mean": ((), mean), "mu_sd": ((), sd)})
-    return make_result(posterior=post, method="advi", backend="jax", compile_seconds=0.0, run_seconds=0.0,
-                       settings={"approximation": "meanfield"}, model_info=ModelInfo(family="conjugate"),
-                       groups={"approximation": approx})
+    return make_result(
+        posterior=post,
+        method="advi",
+        backend="jax",
+        compile_seconds=0.0,
+        run_seconds=0.0,
+        settings={"approximation": "meanfield"},
+        model_info=ModelInfo(family="conjugate"),
+        groups={"approximation": approx},
+    )
 
 
 def test_khat_against_analytic_posterior(conjugate_data):
@@ -76,8 +94,14 @@ def test_khat_rejects_minibatch_model_and_nuts(conjugate_data):
     mb = build_conjugate(d["X"], d["y"], batch_size=10)
     with pytest.raises(ValueError, match="full-data"):
         khat.vi_khat(_fake_advi(d["mean"], d["sd"]), mb)
-    nuts_like = make_result(posterior=xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 10)))}), method="nuts",
-                            backend="jax", compile_seconds=0, run_seconds=0, settings={})
+    nuts_like = make_result(
+        posterior=xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 10)))}),
+        method="nuts",
+        backend="jax",
+        compile_seconds=0,
+        run_seconds=0,
+        settings={},
+    )
     with pytest.raises(ValueError, match="approximation"):
         khat.vi_khat(nuts_like, build_conjugate(d["X"], d["y"]))
 
@@ -87,16 +111,25 @@ def conjugate_fits(conjugate_data):
     from bnngallery import fit
 
     d = conjugate_data
-    advi = fit(build_conjugate(d["X"], d["y"], batch_size=10), "advi", steps=4000, draws=4000,
-               init_sd=0.5, progressbar=False)
+    advi = fit(
+        build_conjugate(d["X"], d["y"], batch_size=10), "advi", steps=4000, draws=4000, init_sd=0.5, progressbar=False
+    )
     nuts = fit(build_conjugate(d["X"], d["y"]), "nuts", draws=1000, tune=500, chains=2, progressbar=False)
     return {"advi": advi, "nuts": nuts}
 
 
 def test_toolkit_numbers_match_conjugate_posterior(conjugate_data, conjugate_fits):
     d = conjugate_data
-    table = cmp.compare(conjugate_fits, builder=build_conjugate, X_test=d["X_test"], y_test=d["y_test"],
-                        X_train=d["X"], y_train=d["y"], noise_var=1.0, var_names=["mu"])
+    table = cmp.compare(
+        conjugate_fits,
+        builder=build_conjugate,
+        X_test=d["X_test"],
+        y_test=d["y_test"],
+        X_train=d["X"],
+        y_train=d["y"],
+        noise_var=1.0,
+        var_names=["mu"],
+    )
     params = {r["fit"]: r for r in table["parameters"]}
     for key in ("advi", "nuts"):
         assert params[key]["mean"] == pytest.approx(d["mean"], abs=0.25 * d["sd"])
@@ -121,7 +154,9 @@ def test_scores_against_hand_computed_values():
     lo, hi = np.zeros(4), np.ones(4)
     assert metrics.interval_coverage(lo, hi, np.array([0.5, 1.0, 2.0, -0.1])) == 0.5
     assert metrics.band_overlap(lo, hi, lo, hi) == 1.0
-    assert metrics.band_overlap(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([3.0])) == pytest.approx(1 / 3)
+    assert metrics.band_overlap(np.array([0.0]), np.array([2.0]), np.array([1.0]), np.array([3.0])) == pytest.approx(
+        1 / 3
+    )
     assert metrics.band_overlap(np.array([0.0]), np.array([1.0]), np.array([2.0]), np.array([3.0])) == 0.0
     # perfectly calibrated at 0.8 confidence: ECE 0
     p = np.full(10, 0.8)
@@ -150,10 +185,13 @@ def test_parameter_table_and_plots_accept_different_chain_counts():
     rng = np.random.default_rng(0)
 
     def res(method, sd, chains):
-        post = xr.Dataset({"sigma": (("chain", "draw"), rng.normal(1.0, sd, (chains, 300))),
-                           "w_in": (("chain", "draw", "k"), rng.normal(size=(chains, 300, 4)))})
-        return make_result(posterior=post, method=method, backend="jax", compile_seconds=0, run_seconds=1,
-                           settings={})
+        post = xr.Dataset(
+            {
+                "sigma": (("chain", "draw"), rng.normal(1.0, sd, (chains, 300))),
+                "w_in": (("chain", "draw", "k"), rng.normal(size=(chains, 300, 4))),
+            }
+        )
+        return make_result(posterior=post, method=method, backend="jax", compile_seconds=0, run_seconds=1, settings={})
 
     results = {"ADVI": res("advi", 0.05, 1), "NUTS": res("nuts", 0.1, 2)}
     assert cmp.identifiable_vars(results["NUTS"]) == ["sigma"]  # weights are not identifiable
@@ -174,8 +212,13 @@ def test_compare_refuses_mixed_families(conjugate_data, conjugate_fits):
     other = conjugate_fits["nuts"].copy()
     other.attrs["model_family"] = "moons"
     with pytest.raises(ValueError, match="one model family"):
-        cmp.compare({"a": conjugate_fits["advi"], "b": other}, builder=build_conjugate,
-                    X_test=conjugate_data["X_test"], y_test=conjugate_data["y_test"], noise_var=1.0)
+        cmp.compare(
+            {"a": conjugate_fits["advi"], "b": other},
+            builder=build_conjugate,
+            X_test=conjugate_data["X_test"],
+            y_test=conjugate_data["y_test"],
+            noise_var=1.0,
+        )
 
 
 def test_cli_compare_unknown_model_spec(capsys):
@@ -205,8 +248,16 @@ def test_fullrank_fit_stores_its_covariance_and_khat_uses_it():
     assert corr < -0.95
     full = []
     for backend, steps, lr in (("jax", 20_000, 0.02), ("pytensor", 20_000, 0.01)):
-        res = fit(model, "fullrank_advi", backend=backend, steps=steps, learning_rate=lr, draws=500,
-                  progressbar=False, lr_schedule="cosine" if backend == "jax" else "constant")
+        res = fit(
+            model,
+            "fullrank_advi",
+            backend=backend,
+            steps=steps,
+            learning_rate=lr,
+            draws=500,
+            progressbar=False,
+            lr_schedule="cosine" if backend == "jax" else "constant",
+        )
         approx = res["approximation"]
         L = approx["cholesky"].values
         fitted = L @ L.T

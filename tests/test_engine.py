@@ -35,11 +35,14 @@ def conjugate_model(batch_size=None):
     return m
 
 
-@pytest.mark.parametrize("method,precision", [("advi", "float64"), ("fullrank_advi", "float64"),
-                                              ("advi", "float32"), ("fullrank_advi", "float32")])
+@pytest.mark.parametrize(
+    "method,precision",
+    [("advi", "float64"), ("fullrank_advi", "float64"), ("advi", "float32"), ("fullrank_advi", "float32")],
+)
 def test_jax_advi_recovers_conjugate_posterior(method, precision):
-    r = fit(conjugate_model(), method, steps=4000, learning_rate=0.05, draws=4000, progressbar=False,
-            precision=precision)
+    r = fit(
+        conjugate_model(), method, steps=4000, learning_rate=0.05, draws=4000, progressbar=False, precision=precision
+    )
     assert settings_of(r)["precision"] == precision
     assert r.posterior["mu"].dtype == np.float64 and r["approximation"]["mu_sd"].dtype == np.float64
     mu = r.posterior["mu"].values.ravel()
@@ -61,8 +64,9 @@ def test_jax_advi_with_minibatch_recovers_conjugate_posterior():
 def test_pytensor_advi_recovers_conjugate_posterior():
     # pm.fit keeps Adam's step size constant, so the end point jitters by about 0.2
     # posterior sd at this step size (measured over seeds): allow 0.4 sd.
-    r = fit(conjugate_model(), "advi", backend="pytensor", steps=12_000, learning_rate=0.003, draws=4000,
-            progressbar=False)
+    r = fit(
+        conjugate_model(), "advi", backend="pytensor", steps=12_000, learning_rate=0.003, draws=4000, progressbar=False
+    )
     approx = r["approximation"]
     assert abs(float(approx["mu_mean"]) - POST_MEAN) < 0.4 * POST_SD
     assert abs(float(approx["mu_sd"]) - POST_SD) / POST_SD < 0.15
@@ -85,13 +89,27 @@ def test_nuts_recovers_conjugate_posterior():
 def test_result_shape_is_the_same_for_advi_and_nuts(moons_data):
     m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
     advi = fit(m, "advi", steps=1000, draws=50, progressbar=False)
-    nuts = fit(moons.build_model(moons_data.X_train, moons_data.y_train), "nuts", draws=30, tune=30, chains=1,
-               progressbar=False)
+    nuts = fit(
+        moons.build_model(moons_data.X_train, moons_data.y_train),
+        "nuts",
+        draws=30,
+        tune=30,
+        chains=1,
+        progressbar=False,
+    )
     for r in (advi, nuts):
         assert set(r.posterior.data_vars) == {"w_in", "w_1", "w_out"}  # data-sized `p` left out
         assert r.posterior["w_1"].dims == ("chain", "draw", "hidden_0", "hidden_1")
-        for key in ("method", "backend", "compile_seconds", "run_seconds", "fit_seconds", "settings",
-                    "model_family", "model_settings"):
+        for key in (
+            "method",
+            "backend",
+            "compile_seconds",
+            "run_seconds",
+            "fit_seconds",
+            "settings",
+            "model_family",
+            "model_settings",
+        ):
             assert key in r.attrs
         assert r.attrs["model_family"] == "moons"
     assert advi["fit_history"]["loss"].sizes["step"] == 1000
@@ -231,6 +249,7 @@ def test_float32_fit_matches_float64_on_moons(moons_data):
 def test_restarts_keep_the_fit_with_the_highest_elbo(moons_data):
     """Three full-rank fits with seeds 4, 5, 6: the result is the one with the best final ELBO,
     identical to fitting that seed alone, and every restart's ELBO is recorded."""
+
     def model():
         return moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
 

@@ -34,8 +34,10 @@ def test_index_page_links_notebooks(tmp_path, monkeypatch):
 
     def fake_execute(path, *, smoke, timeout=3600, cwd=None):
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell("# A title"),
-                    nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="acc 0.9")])]
+        nb.cells = [
+            nbformat.v4.new_markdown_cell("# A title"),
+            nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="acc 0.9")]),
+        ]
         return nb
 
     monkeypatch.setattr(gb, "execute_notebook", fake_execute)

@@ -419,12 +419,16 @@ def test_manifest_every_file_has_checksum_and_mirrors() -> None:
             for kind in ("images", "labels"):
                 assert ds["splits"][split][kind] in files
         assert set(files) == {
-            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
         }
         for fname, e in files.items():
             assert len(e.get("sha256", "")) == 64 or len(e.get("md5", "")) == 32, (name, fname)
-            assert e["urls"] and all(u.endswith("/" + fname) and u.startswith(("http://", "https://")) for u in e["urls"])
+            assert e["urls"] and all(
+                u.endswith("/" + fname) and u.startswith(("http://", "https://")) for u in e["urls"]
+            )
 
 
 def test_manifest_matches_shared_checksum_lists() -> None:
@@ -433,9 +437,7 @@ def test_manifest_matches_shared_checksum_lists() -> None:
     manifest = idx.load_manifest()
     for name, ds in manifest["datasets"].items():
         for algo in ("sha256", "md5"):
-            listed = dict(
-                reversed(line.split()) for line in (_SHARED / name / f"{algo}sums").read_text().splitlines()
-            )
+            listed = dict(reversed(line.split()) for line in (_SHARED / name / f"{algo}sums").read_text().splitlines())
             for e in ds["files"]:
                 if e["filename"] in listed:
                     assert e[algo] == listed[e["filename"]], (name, e["filename"], algo)
@@ -653,7 +655,10 @@ def test_two_processes_fill_cache_once(tmp_path: Path, toy, server: Server, isol
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(mpath), str(m)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for m in markers
     ]

@@ -94,8 +94,10 @@ def test_no_lower_layer_imports_a_higher_one():
     for module, path in package_modules().items():
         for line, target in imports_of(module, path):
             if layer_of(target) > layer_of(module):
-                violations.append(f"{path.relative_to(REPO)}:{line}: {module} (layer {layer_of(module)}) imports "
-                                  f"{target} (layer {layer_of(target)})")
+                violations.append(
+                    f"{path.relative_to(REPO)}:{line}: {module} (layer {layer_of(module)}) imports "
+                    f"{target} (layer {layer_of(target)})"
+                )
     assert not violations, "\n".join(violations)
 
 

@@ -56,10 +56,18 @@ def test_mlp_variants(small_mnist):
     assert np.isfinite(nc.compile_logp(mode=PY_MODE)(ip))
 
 
-@pytest.mark.parametrize("bad, match", [({"hidden": ()}, "hidden"), ({"dtype": "float16"}, "dtype"),
-                                        ({"prior_sigma": -1}, "prior_sigma"), ({"prior": "laplace"}, "prior must"),
-                                        ({"prior": "scale-mixture", "slab_weight": 1.0}, "use prior='normal'"),
-                                        ({"prior": "scale-mixture", "spike_ratio": 0}, "spike_ratio"), ({"init_scale": -1}, "init_scale")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"hidden": ()}, "hidden"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"prior_sigma": -1}, "prior_sigma"),
+        ({"prior": "laplace"}, "prior must"),
+        ({"prior": "scale-mixture", "slab_weight": 1.0}, "use prior='normal'"),
+        ({"prior": "scale-mixture", "spike_ratio": 0}, "spike_ratio"),
+        ({"init_scale": -1}, "init_scale"),
+    ],
+)
 def test_mlp_bad_settings(small_mnist, bad, match):
     X, y, _, _ = small_mnist
     with pytest.raises(ValueError, match=match):
@@ -81,8 +89,7 @@ def test_temperature_raises_the_likelihood_to_one_over_t(small_mnist, builder, k
         assert m.gallery_info.settings["temperature"] == t
         fn, _, data, _, _ = jaxify(m, m.value_vars, [m.logp(vars=m.observed_RVs), m.logp(vars=m.free_RVs)])
         ip = m.initial_point()
-        terms[t] = [float(v) for v in fn(*[ip[v.name] for v in m.value_vars], *data,
-                                          *([idx] if batch_size else []))]
+        terms[t] = [float(v) for v in fn(*[ip[v.name] for v in m.value_vars], *data, *([idx] if batch_size else []))]
     lik, prior = terms[1.0]
     assert terms[0.25] == pytest.approx([4 * lik, prior], rel=1e-9)
     with pytest.raises(ValueError, match="temperature"):
@@ -95,8 +102,17 @@ def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
     from scipy import stats
 
     X, y, _, _ = small_mnist
-    m = mnist_mlp.build_model(X, y, hidden=(6,), hierarchical=hierarchical, noncentered=noncentered,
-                              prior="scale-mixture", prior_sigma=0.7, slab_weight=0.3, spike_ratio=0.01)
+    m = mnist_mlp.build_model(
+        X,
+        y,
+        hidden=(6,),
+        hierarchical=hierarchical,
+        noncentered=noncentered,
+        prior="scale-mixture",
+        prior_sigma=0.7,
+        slab_weight=0.3,
+        spike_ratio=0.01,
+    )
     assert m.gallery_info.settings["prior"] == "scale-mixture"
     point = m.initial_point()
     name = "w_in_raw" if noncentered else "w_in"
@@ -169,9 +185,15 @@ def test_jax_path_compiles_a_real_convolution(small_mnist):
 
 
 @pytest.mark.filterwarnings(OBJECT_MODE)
-@pytest.mark.parametrize("impl, mode", [("op", PY_MODE), pytest.param("im2col", PY_MODE, marks=pytest.mark.slow),
-                                        pytest.param("op", None, marks=pytest.mark.slow),
-                                        pytest.param("im2col", None, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "impl, mode",
+    [
+        ("op", PY_MODE),
+        pytest.param("im2col", PY_MODE, marks=pytest.mark.slow),
+        pytest.param("op", None, marks=pytest.mark.slow),
+        pytest.param("im2col", None, marks=pytest.mark.slow),
+    ],
+)
 def test_cnn_logp_on_pytensor_backend_matches_jax(small_mnist, impl, mode):
     """Forward + logp + gradient on PyTensor's own backends (Python linker; Numba, the default, is slow)."""
     import jax
@@ -232,8 +254,9 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
     from bnngallery.predict import prediction_model
 
     X, y, Xt, _ = small_mnist
-    m = mnist_mlp.build_model(X, y, hidden=(16,), hierarchical=False, prior_sigma=1.0, prior="scale-mixture",
-                              batch_size=64)
+    m = mnist_mlp.build_model(
+        X, y, hidden=(16,), hierarchical=False, prior_sigma=1.0, prior="scale-mixture", batch_size=64
+    )
     r = fit(m, "advi", steps=100, learning_rate=0.01, init_sd=1e-3, draws=8, progressbar=False)
     rebuilt = prediction_model(mnist_mlp.build_model, r, Xt[:20])
     assert rebuilt.gallery_info.settings == {**m.gallery_info.settings, "batch_size": None}
@@ -244,8 +267,11 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
     old = mnist_mlp.build_model(X, y, hidden=(16,), hierarchical=False, batch_size=64)
     r_old = fit(old, "advi", steps=20, learning_rate=0.01, init_sd=1e-3, draws=4, progressbar=False)
     expected = predict(mnist_mlp.build_model, r_old, Xt[:20])
-    legacy = {k: v for k, v in json.loads(r_old.attrs["model_settings"]).items()
-              if k not in ("prior", "slab_weight", "spike_ratio", "init_scale")}
+    legacy = {
+        k: v
+        for k, v in json.loads(r_old.attrs["model_settings"]).items()
+        if k not in ("prior", "slab_weight", "spike_ratio", "init_scale")
+    }
     r_old.attrs["model_settings"] = json.dumps(legacy)
     assert prediction_model(mnist_mlp.build_model, r_old, Xt[:20]).gallery_info.settings["prior"] == "normal"
     np.testing.assert_array_equal(predict(mnist_mlp.build_model, r_old, Xt[:20]), expected)
@@ -270,8 +296,14 @@ def test_advi_options_are_the_fit_keywords_of_the_settings():
     from bnngallery.runs.mnist import advi_options, mnist_settings
 
     s = mnist_settings("mnist-mlp", overrides={"steps": 7, "mc_samples": 2})
-    assert advi_options(s) == {"steps": 7, "learning_rate": s["learning_rate"], "init_sd": s["init_sd"],
-                               "mc_samples": 2, "draws": s["advi_draws"], "precision": "float32"}
+    assert advi_options(s) == {
+        "steps": 7,
+        "learning_rate": s["learning_rate"],
+        "init_sd": s["init_sd"],
+        "mc_samples": 2,
+        "draws": s["advi_draws"],
+        "precision": "float32",
+    }
     assert advi_options(s, backend="pytensor")["precision"] == "float64"
 
 
@@ -294,12 +326,22 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
     # (and two Monte Carlo samples of the ELBO per step, passed through to the engine), scored
     # on held-out training images
     hier = {"mc_samples": 2, "holdout": 200, "model": {"prior": "normal", "hierarchical": True, "init_scale": None}}
-    metrics = get_runner("mnist-mlp")(methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False,
-                                      log=logs.append, settings=hier)
+    metrics = get_runner("mnist-mlp")(
+        methods=("advi", "nuts"), smoke=True, out_dir=tmp_path, progressbar=False, log=logs.append, settings=hier
+    )
     saved = json.loads((tmp_path / "metrics.json").read_text())
     row = saved["runs"][0]
-    for key in ("test_accuracy", "test_nll", "ece", "accuracy_at_95pct_kept", "fit_seconds", "compile_seconds",
-                "ood_auroc", "ood_flagged_at_p99", "learned_scales"):
+    for key in (
+        "test_accuracy",
+        "test_nll",
+        "ece",
+        "accuracy_at_95pct_kept",
+        "fit_seconds",
+        "compile_seconds",
+        "ood_auroc",
+        "ood_flagged_at_p99",
+        "learned_scales",
+    ):
         assert key in row
     assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
     assert set(row["learned_scales"]) == {"in", "1", "out"}
@@ -355,10 +397,23 @@ def test_mnist_benchmark_names_variants_and_pins_the_article_nets_on_gpu(tmp_pat
     monkeypatch.setattr(mnist_full, "RUNS", {"mlp": ("mnist-mlp", fake_run), "cnn": ("mnist-cnn", fake_run)})
     results = tmp_path / "r.json"
     mnist_full.main(["--only", "mlp", "--variant", "hierarchical", "--results", str(results), "--out", str(tmp_path)])
-    mnist_full.main(["--only", "cnn", "--preset", "gpu", "--tag", "gpu", "--results", str(results),
-                     "--out", str(tmp_path)])
-    mnist_full.main(["--only", "mlp", "--variant", "untempered", "--preset", "gpu", "--results", str(results),
-                     "--out", str(tmp_path)])
+    mnist_full.main(
+        ["--only", "cnn", "--preset", "gpu", "--tag", "gpu", "--results", str(results), "--out", str(tmp_path)]
+    )
+    mnist_full.main(
+        [
+            "--only",
+            "mlp",
+            "--variant",
+            "untempered",
+            "--preset",
+            "gpu",
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     table = json.loads(results.read_text())
     # a variant never overwrites the default
     assert set(table) == {"mnist-mlp-hierarchical", "mnist-cnn-gpu", "mnist-mlp-untempered"}
@@ -396,8 +451,9 @@ def test_temperature_benchmark_chooses_by_held_out_nll(tmp_path, benchmark_scrip
         return {"runs": [row], "settings": settings}
 
     out = tmp_path / "t.json"
-    table = mnist_temperature.main(["--temperatures", "1", "0.5", "0.25", "--results", str(out),
-                                    "--out", str(tmp_path)], run=fake_run)
+    table = mnist_temperature.main(
+        ["--temperatures", "1", "0.5", "0.25", "--results", str(out), "--out", str(tmp_path)], run=fake_run
+    )
     assert table["chosen_temperature"] == 0.5
     assert all(s["holdout"] == mnist_temperature.HOLDOUT for s in seen)  # never scored on the test set
     assert json.loads(out.read_text())["chosen_temperature"] == 0.5

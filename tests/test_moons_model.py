@@ -82,7 +82,7 @@ def test_minibatch_estimates_average_to_full_data_logp(moons_data):
     point = full.initial_point()
     params = [point[n] for n in mb.param_names]
     perm = np.random.default_rng(0).permutation(500)
-    estimates = [mb.fn(*params, *mb.data_values, perm[k * 50:(k + 1) * 50])[0] for k in range(10)]
+    estimates = [mb.fn(*params, *mb.data_values, perm[k * 50 : (k + 1) * 50])[0] for k in range(10)]
     np.testing.assert_allclose(np.mean(estimates), full.compile_logp()(point), rtol=1e-12)
 
 

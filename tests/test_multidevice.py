@@ -17,8 +17,9 @@ import pytest
 
 def run_with_two_devices(code: str) -> dict:
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                         timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,12 +110,20 @@ def test_two_processes_form_one_jax_cluster_through_the_env_settings(tmp_path):
     """)
     procs = []
     for i in range(2):
-        env = {**os.environ, "BNNGALLERY_COORDINATOR": f"127.0.0.1:{port}", "BNNGALLERY_NUM_PROCESSES": "2",
-               "BNNGALLERY_PROCESS_ID": str(i), "PYTHONWARNINGS": "ignore",
-               # one CPU device per process, whatever an earlier in-process CLI call exported
-               "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "BNNGALLERY_COORDINATOR": f"127.0.0.1:{port}",
+            "BNNGALLERY_NUM_PROCESSES": "2",
+            "BNNGALLERY_PROCESS_ID": str(i),
+            "PYTHONWARNINGS": "ignore",
+            # one CPU device per process, whatever an earlier in-process CLI call exported
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     results = []
     for p in procs:
         out, err = p.communicate(timeout=180)

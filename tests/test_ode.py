@@ -25,8 +25,9 @@ def test_solver_matches_closed_form(mode):
     """Relative error < 1e-6 on the default grid on the PyTensor (Python/C) and JAX paths."""
     data = make_decay_data()
     r, y0, ts = pt.dscalar("r"), pt.dscalar("y0"), pt.dvector("t")
-    ys = ode.odeint_rk4(ode.decay_rhs, pt.stack([y0]), ts, pt.stack([r]), substeps=ode.substeps_for(data.t),
-                        n_times=len(data.t))[:, 0]
+    ys = ode.odeint_rk4(
+        ode.decay_rhs, pt.stack([y0]), ts, pt.stack([r]), substeps=ode.substeps_for(data.t), n_times=len(data.t)
+    )[:, 0]
     outputs = [ys]
     if mode == "JAX":
         # gradients too (the samplers' path); compiling them in Python mode takes ~1 min
@@ -62,8 +63,9 @@ def test_solver_lotka_volterra_matches_scipy():
     truth = dict(alpha=1.0, beta=0.1, gamma=1.5, delta=0.075)
     t = np.linspace(0.5, 15.0, 30)
     theta = pt.dvector("theta")
-    ys = ode.odeint_rk4(ode.lotka_volterra_rhs, np.array([10.0, 5.0]), t, theta,
-                        substeps=ode.substeps_for(t, max_step=0.05))
+    ys = ode.odeint_rk4(
+        ode.lotka_volterra_rhs, np.array([10.0, 5.0]), t, theta, substeps=ode.substeps_for(t, max_step=0.05)
+    )
     got = pytensor.function([theta], ys, mode="FAST_COMPILE")(np.array(list(truth.values())))
     want = lotka_volterra_solution(t, x0=10.0, z0=5.0, **truth)
     np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -136,13 +138,18 @@ def test_builder_structure_and_prediction_model():
     assert m.gallery_info.family == "ode" and m.gallery_info.output == "y_hat"
     assert m.gallery_info.settings["r_scale"] == 2.0
     assert ode.build_model(d.t, **m.gallery_info.settings).gallery_info == (
-        m.gallery_info)  # the settings rebuild the same model
+        m.gallery_info
+    )  # the settings rebuild the same model
     # y=None builds a prediction model on any grid
     p = ode.build_model(np.linspace(0, 12, 7), None)
     assert p["X"].get_value().shape == (7,) and not p.observed_RVs
     # the model's y_hat is the RK4 solution at the data's times
-    y_hat = pytensor.function([], m["y_hat"], givens={m["y0"]: pt.as_tensor(np.array(5.0)), m["r"]: pt.as_tensor(np.array(0.4))},
-                              mode="FAST_COMPILE")()
+    y_hat = pytensor.function(
+        [],
+        m["y_hat"],
+        givens={m["y0"]: pt.as_tensor(np.array(5.0)), m["r"]: pt.as_tensor(np.array(0.4))},
+        mode="FAST_COMPILE",
+    )()
     np.testing.assert_allclose(y_hat, decay_solution(d.t, y0=5.0, r=0.4), rtol=1e-6)
 
 

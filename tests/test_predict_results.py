@@ -66,8 +66,9 @@ def test_predict_refuses_minibatch_model_and_oversized_requests(advi_result, moo
 
 def test_save_and_load_round_trip(advi_result, tmp_path):
     path = save_result(advi_result, tmp_path / "advi.nc")
-    back = load_result(path, expect_family="moons",
-                       expect_model_settings=json.loads(advi_result.attrs["model_settings"]))
+    back = load_result(
+        path, expect_family="moons", expect_model_settings=json.loads(advi_result.attrs["model_settings"])
+    )
     xr.testing.assert_identical(back.posterior.to_dataset(), advi_result.posterior.to_dataset())
     np.testing.assert_array_equal(back["fit_history"]["loss"].values, advi_result["fit_history"]["loss"].values)
     for key in ("method", "backend", "settings", "model_family", "model_settings"):

@@ -59,10 +59,15 @@ def test_builder_shapes_settings_and_standardisation(small_data):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"X": np.zeros((5, 2))}, "1 columns"), ({"y": np.ones(4)}, "must match"),
-     ({"y": np.array([1.0, np.nan, 0, 0, 0])}, "NaN"), ({"hidden": (0,)}, "positive"),
-     ({"activation": "nope"}, "activation"), ({"prior_sigma": -1}, "prior_sigma"),
-     ({"batch_size": 99}, "batch_size")],
+    [
+        ({"X": np.zeros((5, 2))}, "1 columns"),
+        ({"y": np.ones(4)}, "must match"),
+        ({"y": np.array([1.0, np.nan, 0, 0, 0])}, "NaN"),
+        ({"hidden": (0,)}, "positive"),
+        ({"activation": "nope"}, "activation"),
+        ({"prior_sigma": -1}, "prior_sigma"),
+        ({"batch_size": 99}, "batch_size"),
+    ],
 )
 def test_builder_rejects_bad_input(kwargs, match):
     args = {"X": np.zeros((5, 1)), "y": np.zeros(5), **kwargs}
@@ -83,12 +88,19 @@ def test_run_regression_advi_only_smoke(tmp_path):
     from bnngallery.runs.common import summary_table
     from bnngallery.runs.regression import run_regression
 
-    metrics = run_regression(methods=("advi",), smoke=True, out_dir=tmp_path, progressbar=False,
-                             log=lambda *a: None)
+    metrics = run_regression(methods=("advi",), smoke=True, out_dir=tmp_path, progressbar=False, log=lambda *a: None)
     row = json.loads((tmp_path / "metrics.json").read_text())["runs"][0]
     assert row["method"] == "advi" and metrics["agreement"] is None
-    for key in ("test_rmse", "test_log_likelihood", "coverage_90", "fit_seconds", "compile_seconds",
-                "epistemic_sd_extrap", "sigma_mean", "khat"):
+    for key in (
+        "test_rmse",
+        "test_log_likelihood",
+        "coverage_90",
+        "fit_seconds",
+        "compile_seconds",
+        "epistemic_sd_extrap",
+        "sigma_mean",
+        "khat",
+    ):
         assert np.isfinite(row[key]), key
     assert (tmp_path / "bands.png").stat().st_size > 0 and (tmp_path / "advi.nc").exists()
     assert "coverage_90" in summary_table(metrics)
@@ -103,8 +115,15 @@ def test_run_regression_smoke(tmp_path):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["model"] == "regression" and [r["method"] for r in on_disk["runs"]] == ["advi", "nuts"]
     for row in on_disk["runs"]:
-        for key in ("test_rmse", "test_log_likelihood", "coverage_90", "fit_seconds", "compile_seconds",
-                    "epistemic_sd_extrap", "sigma_mean"):
+        for key in (
+            "test_rmse",
+            "test_log_likelihood",
+            "coverage_90",
+            "fit_seconds",
+            "compile_seconds",
+            "epistemic_sd_extrap",
+            "sigma_mean",
+        ):
             assert np.isfinite(row[key]), key
         assert 0 <= row["coverage_90"] <= 1
     advi = on_disk["runs"][0]

@@ -129,13 +129,43 @@ def fit_dropout_ode(
     DropoutODEResult
     """
     with precision_scope("float64"):  # the same precision as the PyMC model it is compared with
-        return _fit(t, y, hidden=hidden, dropout=dropout, prime_steps=prime_steps, prime_lr=prime_lr,
-                    fine_steps=fine_steps, fine_lr=fine_lr, masks_per_step=masks_per_step, huber_delta=huber_delta,
-                    n_samples=n_samples, t_grid=t_grid, t0=t0, max_step=max_step, random_seed=random_seed)
+        return _fit(
+            t,
+            y,
+            hidden=hidden,
+            dropout=dropout,
+            prime_steps=prime_steps,
+            prime_lr=prime_lr,
+            fine_steps=fine_steps,
+            fine_lr=fine_lr,
+            masks_per_step=masks_per_step,
+            huber_delta=huber_delta,
+            n_samples=n_samples,
+            t_grid=t_grid,
+            t0=t0,
+            max_step=max_step,
+            random_seed=random_seed,
+        )
 
 
-def _fit(t, y, *, hidden, dropout, prime_steps, prime_lr, fine_steps, fine_lr, masks_per_step, huber_delta,
-         n_samples, t_grid, t0, max_step, random_seed) -> DropoutODEResult:
+def _fit(
+    t,
+    y,
+    *,
+    hidden,
+    dropout,
+    prime_steps,
+    prime_lr,
+    fine_steps,
+    fine_lr,
+    masks_per_step,
+    huber_delta,
+    n_samples,
+    t_grid,
+    t0,
+    max_step,
+    random_seed,
+) -> DropoutODEResult:
     import jax
     import jax.numpy as jnp
     import optax
@@ -144,8 +174,13 @@ def _fit(t, y, *, hidden, dropout, prime_steps, prime_lr, fine_steps, fine_lr, m
     y = check_observations(y, n_times=len(t))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-    for name, v in {"hidden": hidden, "prime_steps": prime_steps, "fine_steps": fine_steps,
-                    "masks_per_step": masks_per_step, "n_samples": n_samples}.items():
+    for name, v in {
+        "hidden": hidden,
+        "prime_steps": prime_steps,
+        "fine_steps": fine_steps,
+        "masks_per_step": masks_per_step,
+        "n_samples": n_samples,
+    }.items():
         check_positive_int(v, name=name, allow_zero="steps" in name)
     t_grid = np.linspace(t0, float(t.max()), 200) if t_grid is None else check_times(t_grid, name="t_grid", t0=t0)
     sub_obs = substeps_for(t, t0=t0, max_step=max_step)
@@ -203,16 +238,36 @@ def _fit(t, y, *, hidden, dropout, prime_steps, prime_lr, fine_steps, fine_lr, m
     train_jit = jax.jit(train, static_argnums=(1, 3))
     t_start = time.perf_counter()
     kp, kf, ks = jax.random.split(key, 3)
-    params, loss_prime = train_jit(params, prime_loss, prime_lr, prime_steps, kp) if prime_steps else (params, jnp.zeros(0))
+    params, loss_prime = (
+        train_jit(params, prime_loss, prime_lr, prime_steps, kp) if prime_steps else (params, jnp.zeros(0))
+    )
     params, loss_fine = train_jit(params, fine_loss, fine_lr, fine_steps, kf) if fine_steps else (params, jnp.zeros(0))
     samples = jax.vmap(lambda kk: forward(params, kk))(jax.random.split(ks, n_samples))
     paths = jax.vmap(lambda o: rk4_decay_jax(o[1], o[0], jnp.asarray(t_grid), t0=t0, substeps=sub_grid))(samples)
     samples, paths = np.asarray(samples), np.asarray(paths)
     seconds = time.perf_counter() - t_start
-    settings = {"hidden": hidden, "dropout": dropout, "activation": "mish", "optimizer": "adamax",
-                "prime_steps": prime_steps, "prime_lr": prime_lr, "fine_steps": fine_steps, "fine_lr": fine_lr,
-                "masks_per_step": masks_per_step, "loss": f"huber(delta={huber_delta})", "n_samples": n_samples,
-                "random_seed": random_seed}
-    return DropoutODEResult(r=samples[:, 0], y0=samples[:, 1], t_grid=np.asarray(t_grid), y_paths=paths,
-                            loss_prime=np.asarray(loss_prime), loss_fine=np.asarray(loss_fine), guess=guess,
-                            fit_seconds=seconds, settings=settings)
+    settings = {
+        "hidden": hidden,
+        "dropout": dropout,
+        "activation": "mish",
+        "optimizer": "adamax",
+        "prime_steps": prime_steps,
+        "prime_lr": prime_lr,
+        "fine_steps": fine_steps,
+        "fine_lr": fine_lr,
+        "masks_per_step": masks_per_step,
+        "loss": f"huber(delta={huber_delta})",
+        "n_samples": n_samples,
+        "random_seed": random_seed,
+    }
+    return DropoutODEResult(
+        r=samples[:, 0],
+        y0=samples[:, 1],
+        t_grid=np.asarray(t_grid),
+        y_paths=paths,
+        loss_prime=np.asarray(loss_prime),
+        loss_fine=np.asarray(loss_fine),
+        guess=guess,
+        fit_seconds=seconds,
+        settings=settings,
+    )

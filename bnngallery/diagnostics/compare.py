@@ -38,8 +38,18 @@ from .metrics import (
 )
 from .uncertainty import expected_calibration_error
 
-__all__ = ["INTERVAL_PROB", "KHAT_GOOD", "KHAT_USABLE", "compare", "fit_label", "format_number",
-           "identifiable_vars", "parameter_table", "to_json", "to_markdown"]
+__all__ = [
+    "INTERVAL_PROB",
+    "KHAT_GOOD",
+    "KHAT_USABLE",
+    "compare",
+    "fit_label",
+    "format_number",
+    "identifiable_vars",
+    "parameter_table",
+    "to_json",
+    "to_markdown",
+]
 
 
 def format_number(v, digits: int = 3) -> str:
@@ -74,8 +84,10 @@ def _predictions(builder, result, X, *, task, output, noise_var, random_seed, dr
         elif noise_var in result["posterior"]:
             sigma = _flat_draws(result, noise_var)
         else:
-            raise ValueError(f"A regression comparison needs the noise sd {noise_var!r} in the posterior; "
-                             f"pass noise_var=<its name> or a fixed number.")
+            raise ValueError(
+                f"A regression comparison needs the noise sd {noise_var!r} in the posterior; "
+                f"pass noise_var=<its name> or a fixed number."
+            )
         return regression_predictive(out, sigma, random_seed=random_seed)
     return {"draws": out, "mean": np.asarray(out, dtype=np.float64).mean(axis=0)}
 
@@ -88,9 +100,12 @@ def identifiable_vars(result: xr.DataTree, *, max_size: int = 10) -> list[str]:
     and ODE parameters are.
     """
     post = result["posterior"]
-    return [n for n in post.data_vars
-            if not n.startswith(("w_", "b_")) and int(np.prod([post.sizes[d] for d in post[n].dims
-                                                               if d not in ("chain", "draw")], dtype=int)) <= max_size]
+    return [
+        n
+        for n in post.data_vars
+        if not n.startswith(("w_", "b_"))
+        and int(np.prod([post.sizes[d] for d in post[n].dims if d not in ("chain", "draw")], dtype=int)) <= max_size
+    ]
 
 
 def parameter_table(results: Mapping[str, xr.DataTree], var_names=None, *, reference: str | None = None) -> list[dict]:
@@ -118,8 +133,9 @@ def parameter_table(results: Mapping[str, xr.DataTree], var_names=None, *, refer
                 ratio = None
                 if ref_flat is not None and key != reference:
                     ratio = sd / float(ref_flat[:, j].std(ddof=1))
-                rows.append({"parameter": label, "fit": key, "mean": float(flat[:, j].mean()), "sd": sd,
-                             "sd_ratio": ratio})
+                rows.append(
+                    {"parameter": label, "fit": key, "mean": float(flat[:, j].mean()), "sd": sd, "sd_ratio": ratio}
+                )
     return rows
 
 
@@ -189,9 +205,12 @@ def compare(
     families = {r.attrs.get("model_family", "") for r in results.values()}
     if len(families) > 1:
         raise ValueError(f"All results must be fits of one model family; got {sorted(families)}.")
-    probe = call_builder(builder, np.asarray(X_test)[:2], None,
-                         **{k: v for k, v in model_settings_of(next(iter(results.values()))).items()
-                            if k != "batch_size"})
+    probe = call_builder(
+        builder,
+        np.asarray(X_test)[:2],
+        None,
+        **{k: v for k, v in model_settings_of(next(iter(results.values()))).items() if k != "batch_size"},
+    )
     info = model_info(probe)
     task = task or info.task
     if task not in ("binary", "multiclass", "regression"):
@@ -199,18 +218,33 @@ def compare(
     y_test = np.asarray(y_test)
     notes: list[str] = []
     test_draws = test_draws or {}
-    preds = {k: _predictions(builder, r, X_test, task=task, output=output, noise_var=noise_var,
-                             random_seed=random_seed, draws=test_draws.get(k)) for k, r in results.items()}
+    preds = {
+        k: _predictions(
+            builder,
+            r,
+            X_test,
+            task=task,
+            output=output,
+            noise_var=noise_var,
+            random_seed=random_seed,
+            draws=test_draws.get(k),
+        )
+        for k, r in results.items()
+    }
     ref_time = float(results[reference].attrs["fit_seconds"]) if reference else None
     rows = []
     for key, res in results.items():
         p = preds[key]
-        row = {"fit": key, "method": res.attrs["method"], "backend": res.attrs["backend"],
-               "compile_seconds": float(res.attrs["compile_seconds"]),
-               "run_seconds": float(res.attrs["run_seconds"]),
-               "fit_seconds": float(res.attrs["fit_seconds"]),
-               "speedup_vs_reference": (ref_time / float(res.attrs["fit_seconds"])) if ref_time else None,
-               "elbo": final_elbo(res)}
+        row = {
+            "fit": key,
+            "method": res.attrs["method"],
+            "backend": res.attrs["backend"],
+            "compile_seconds": float(res.attrs["compile_seconds"]),
+            "run_seconds": float(res.attrs["run_seconds"]),
+            "fit_seconds": float(res.attrs["fit_seconds"]),
+            "speedup_vs_reference": (ref_time / float(res.attrs["fit_seconds"])) if ref_time else None,
+            "elbo": final_elbo(res),
+        }
         if task == "regression":
             row["test_rmse"] = float(np.sqrt(np.mean((p["mean"] - y_test) ** 2)))
             row["test_log_likelihood"] = gaussian_log_predictive_density(p["mu_draws"], p["sigma_draws"], y_test)
@@ -238,37 +272,74 @@ def compare(
             row["divergences"] = int(res.attrs.get("divergences", 0))
         rows.append(row)
     if any(r.get("khat_q") == "marginal" for r in rows):
-        notes.append("k-hat of full-rank fits saved without their Cholesky factor uses a diagonal Gaussian "
-                     "with the fit's marginal sds.")
-    return {"model": next(iter(families)) or info.family, "task": task, "reference": reference,
-            "runs": rows, "parameters": parameter_table(results, var_names, reference=reference), "notes": notes,
-            "predictions": preds}
+        notes.append(
+            "k-hat of full-rank fits saved without their Cholesky factor uses a diagonal Gaussian "
+            "with the fit's marginal sds."
+        )
+    return {
+        "model": next(iter(families)) or info.family,
+        "task": task,
+        "reference": reference,
+        "runs": rows,
+        "parameters": parameter_table(results, var_names, reference=reference),
+        "notes": notes,
+        "predictions": preds,
+    }
 
 
 #: Columns of the markdown table, in order, with their headers.
 TABLE_COLUMNS = {
-    "fit": "fit", "compile_seconds": "compile s", "run_seconds": "run s", "fit_seconds": "total s",
-    "speedup_vs_reference": "speed-up", "elbo": "ELBO", "test_log_likelihood": "test lpd",
-    "test_accuracy": "accuracy", "test_rmse": "RMSE", "ece": "ECE", "coverage_90": "90% coverage",
-    "label_agreement": "label agreement", "mean_abs_prob_diff": "mean abs dP", "band_overlap": "band overlap",
-    "band_width_ratio": "band width ratio", "epistemic_sd_ratio": "epistemic sd ratio", "khat": "k-hat",
-    "khat_verdict": "k-hat verdict", "divergences": "divergences",
+    "fit": "fit",
+    "compile_seconds": "compile s",
+    "run_seconds": "run s",
+    "fit_seconds": "total s",
+    "speedup_vs_reference": "speed-up",
+    "elbo": "ELBO",
+    "test_log_likelihood": "test lpd",
+    "test_accuracy": "accuracy",
+    "test_rmse": "RMSE",
+    "ece": "ECE",
+    "coverage_90": "90% coverage",
+    "label_agreement": "label agreement",
+    "mean_abs_prob_diff": "mean abs dP",
+    "band_overlap": "band overlap",
+    "band_width_ratio": "band width ratio",
+    "epistemic_sd_ratio": "epistemic sd ratio",
+    "khat": "k-hat",
+    "khat_verdict": "k-hat verdict",
+    "divergences": "divergences",
 }
 
 
 def to_markdown(table: dict) -> str:
     """The comparison (and the parameter table, if any) as GitHub markdown."""
     cols = [c for c in TABLE_COLUMNS if any(r.get(c) is not None for r in table["runs"])]
-    lines = [f"## {table['model']}: comparison (reference: {table['reference'] or 'none'})", "",
-             "| " + " | ".join(TABLE_COLUMNS[c] for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines = [
+        f"## {table['model']}: comparison (reference: {table['reference'] or 'none'})",
+        "",
+        "| " + " | ".join(TABLE_COLUMNS[c] for c in cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     lines += ["| " + " | ".join(format_number(r.get(c)) for c in cols) + " |" for r in table["runs"]]
     if table.get("parameters"):
-        lines += ["", "### Identifiable parameters", "", "| parameter | fit | mean | sd | sd / reference sd |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {r['parameter']} | {r['fit']} | {format_number(r['mean'])} | {format_number(r['sd'])} | {format_number(r['sd_ratio'])} |"
-                  for r in table["parameters"]]
-    lines += ["", f"k-hat (Pareto-smoothed importance sampling, Yao et al. 2018): < {KHAT_GOOD} good, "
-              f"< {KHAT_USABLE} usable, above: the approximation is not a reliable posterior."]
+        lines += [
+            "",
+            "### Identifiable parameters",
+            "",
+            "| parameter | fit | mean | sd | sd / reference sd |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            "| "
+            + " | ".join([r["parameter"], r["fit"], *(format_number(r[k]) for k in ("mean", "sd", "sd_ratio"))])
+            + " |"
+            for r in table["parameters"]
+        ]
+    lines += [
+        "",
+        f"k-hat (Pareto-smoothed importance sampling, Yao et al. 2018): < {KHAT_GOOD} good, "
+        f"< {KHAT_USABLE} usable, above: the approximation is not a reliable posterior.",
+    ]
     lines += [f"- {n}" for n in table.get("notes", [])]
     return "\n".join(lines) + "\n"
 

@@ -110,8 +110,13 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
             ess = float(1.0 / np.sum(w**2) / len(w))
         except ValueError:  # all ratios equal: q is the posterior
             khat, ess = float("-inf"), 1.0
-    return {"khat": float(khat), "khat_verdict": verdict(float(khat)), "khat_ess": ess,
-            "khat_draws": int(draws), "khat_q": q}
+    return {
+        "khat": float(khat),
+        "khat_verdict": verdict(float(khat)),
+        "khat_ess": ess,
+        "khat_draws": int(draws),
+        "khat_q": q,
+    }
 
 
 def _log_ratios(result, model, names, means, sds, *, draws: int, random_seed: int):
@@ -121,8 +126,9 @@ def _log_ratios(result, model, names, means, sds, *, draws: int, random_seed: in
 
     graph = logp_graph(model)
     if graph.batch_size is not None:
-        raise ValueError("k-hat needs the full-data log density; build the model with batch_size=None "
-                         "(full_data_model does this).")
+        raise ValueError(
+            "k-hat needs the full-data log density; build the model with batch_size=None (full_data_model does this)."
+        )
     missing = sorted(set(graph.param_names) - set(names))
     if missing:
         raise ValueError(f"The approximation lacks {missing}; was it fitted on this model family?")
@@ -135,8 +141,9 @@ def _log_ratios(result, model, names, means, sds, *, draws: int, random_seed: in
         return graph.fn(*layout.unflatten(z), *data)[0]
 
     approx = result["approximation"]
-    full_rank = ("cholesky" in approx.data_vars
-                 and json.loads(approx.attrs.get("flat_order", "[]")) == list(graph.param_names))
+    full_rank = "cholesky" in approx.data_vars and json.loads(approx.attrs.get("flat_order", "[]")) == list(
+        graph.param_names
+    )
     rng = np.random.default_rng(random_seed)
     eps = rng.standard_normal((int(draws), mu.size))
     if full_rank:  # q = N(mu, L L^T): the fit's own covariance

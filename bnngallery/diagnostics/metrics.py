@@ -66,8 +66,14 @@ def regression_predictive(mu_draws, sigma_draws, *, prob: float = INTERVAL_PROB,
     y_rep = mu + sigma[:, None] * np.random.default_rng(random_seed).standard_normal(mu.shape)
     a = (1.0 - prob) / 2.0
     lo, hi = np.quantile(y_rep, [a, 1.0 - a], axis=0)
-    return {"mean": mu.mean(axis=0), "lo": lo, "hi": hi, "epistemic_sd": mu.std(axis=0),
-            "mu_draws": mu, "sigma_draws": sigma}
+    return {
+        "mean": mu.mean(axis=0),
+        "lo": lo,
+        "hi": hi,
+        "epistemic_sd": mu.std(axis=0),
+        "mu_draws": mu,
+        "sigma_draws": sigma,
+    }
 
 
 def gaussian_log_predictive_density(mu_draws, sigma_draws, y) -> float:

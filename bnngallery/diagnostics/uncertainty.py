@@ -60,7 +60,7 @@ def predictive_mean(draws) -> np.ndarray:
     p = _check_draws(draws)
     out = np.empty(p.shape[1:], dtype=np.float64)
     for r0 in range(0, p.shape[1], CHUNK_ROWS):
-        out[r0:r0 + CHUNK_ROWS] = p[:, r0:r0 + CHUNK_ROWS].mean(axis=0, dtype=np.float64)
+        out[r0 : r0 + CHUNK_ROWS] = p[:, r0 : r0 + CHUNK_ROWS].mean(axis=0, dtype=np.float64)
     return out
 
 
@@ -74,7 +74,7 @@ def expected_entropy(draws) -> np.ndarray:
     p = _check_draws(draws)
     out = np.empty(p.shape[1], dtype=np.float64)
     for r0 in range(0, p.shape[1], CHUNK_ROWS):
-        out[r0:r0 + CHUNK_ROWS] = _entropy(p[:, r0:r0 + CHUNK_ROWS].astype(np.float64)).mean(axis=0)
+        out[r0 : r0 + CHUNK_ROWS] = _entropy(p[:, r0 : r0 + CHUNK_ROWS].astype(np.float64)).mean(axis=0)
     return out
 
 
@@ -88,9 +88,9 @@ def chosen_class_std(draws) -> np.ndarray:
     p = _check_draws(draws)
     out = np.empty(p.shape[1], dtype=np.float64)
     for r0 in range(0, p.shape[1], CHUNK_ROWS):
-        block = p[:, r0:r0 + CHUNK_ROWS].astype(np.float64)
+        block = p[:, r0 : r0 + CHUNK_ROWS].astype(np.float64)
         chosen = block.mean(axis=0).argmax(axis=-1)
-        out[r0:r0 + CHUNK_ROWS] = np.take_along_axis(block, chosen[None, :, None], axis=2)[..., 0].std(axis=0)
+        out[r0 : r0 + CHUNK_ROWS] = np.take_along_axis(block, chosen[None, :, None], axis=2)[..., 0].std(axis=0)
     return out
 
 
@@ -100,10 +100,10 @@ def sample_labels(draws, *, random_seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(random_seed)
     out = np.empty(p.shape[:2], dtype=np.int64)
     for r0 in range(0, p.shape[1], CHUNK_ROWS):
-        block = p[:, r0:r0 + CHUNK_ROWS].astype(np.float64)
+        block = p[:, r0 : r0 + CHUNK_ROWS].astype(np.float64)
         cdf = np.cumsum(block, axis=-1)
         u = rng.random(block.shape[:2])[..., None] * cdf[..., -1:]
-        out[:, r0:r0 + CHUNK_ROWS] = np.minimum((u > cdf).sum(axis=-1), p.shape[2] - 1)
+        out[:, r0 : r0 + CHUNK_ROWS] = np.minimum((u > cdf).sum(axis=-1), p.shape[2] - 1)
     return out
 
 
@@ -179,6 +179,7 @@ def uncertainty_scores(draws, measures: Iterable[str] | None = None) -> dict[str
 
 # --- accuracy, NLL, calibration ---------------------------------------------------------------
 
+
 def _check_labels(y, n: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,):
@@ -241,6 +242,7 @@ def expected_calibration_error(probs, y, *, n_bins: int = 15) -> float:
 
 # --- referral ----------------------------------------------------------------------------------
 
+
 def referral_curve(correct, score, *, fractions=None) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy of the kept predictions when the most uncertain are referred (article C).
 
@@ -260,7 +262,9 @@ def referral_curve(correct, score, *, fractions=None) -> tuple[np.ndarray, np.nd
     correct = np.asarray(correct, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
     if correct.ndim != 1 or score.shape != correct.shape or len(correct) == 0:
-        raise ValueError(f"correct and score must be 1-D of the same non-zero length; got {correct.shape}, {score.shape}.")
+        raise ValueError(
+            f"correct and score must be 1-D of the same non-zero length; got {correct.shape}, {score.shape}."
+        )
     fractions = np.linspace(0.5, 1.0, 51) if fractions is None else np.asarray(fractions, dtype=np.float64)
     if np.any((fractions <= 0) | (fractions > 1)):
         raise ValueError("fractions kept must lie in (0, 1].")
@@ -277,6 +281,7 @@ def accuracy_at_kept(correct, score, kept: float = 0.95) -> float:
 
 # --- out of distribution -------------------------------------------------------------------------
 
+
 def auroc(score_in, score_out) -> float:
     """Area under the ROC curve for telling out- (positive) from in-distribution by ``score``.
 
@@ -290,7 +295,7 @@ def auroc(score_in, score_out) -> float:
     from scipy.stats import rankdata
 
     ranks = rankdata(np.concatenate([a, b]))
-    u = ranks[a.size:].sum() - b.size * (b.size + 1) / 2.0
+    u = ranks[a.size :].sum() - b.size * (b.size + 1) / 2.0
     return float(u / (a.size * b.size))
 
 
@@ -305,8 +310,9 @@ def flagged_at_quantile(score_in, score_out, *, q: float = 99.0) -> tuple[float,
     return thr, float(np.mean(np.asarray(score_out, dtype=np.float64) > thr))
 
 
-def ood_report(scores_in: Mapping[str, np.ndarray], scores_out: Mapping[str, np.ndarray], *,
-               q: float = 99.0) -> dict[str, dict[str, float]]:
+def ood_report(
+    scores_in: Mapping[str, np.ndarray], scores_out: Mapping[str, np.ndarray], *, q: float = 99.0
+) -> dict[str, dict[str, float]]:
     """Per measure: AUROC, the threshold at the ``q``-th in-distribution percentile, share flagged."""
     out = {}
     for m in scores_in:
@@ -315,8 +321,16 @@ def ood_report(scores_in: Mapping[str, np.ndarray], scores_out: Mapping[str, np.
     return out
 
 
-def classification_report(draws, y, *, ood: Mapping[str, np.ndarray] | None = None, kept: float = 0.95,
-                          n_bins: int = 15, q: float = 99.0, measures: Iterable[str] | None = None) -> dict:
+def classification_report(
+    draws,
+    y,
+    *,
+    ood: Mapping[str, np.ndarray] | None = None,
+    kept: float = 0.95,
+    n_bins: int = 15,
+    q: float = 99.0,
+    measures: Iterable[str] | None = None,
+) -> dict:
     """All the numbers of a classifier's uncertainty, ready for ``metrics.json``.
 
     Parameters
@@ -349,8 +363,9 @@ def classification_report(draws, y, *, ood: Mapping[str, np.ndarray] | None = No
         f"accuracy_at_{pct}pct_kept": max(at_kept.values()),
         f"accuracy_at_{pct}pct_kept_by_measure": at_kept,
         "mean_uncertainty_correct": {m: float(s[correct].mean()) for m, s in scores.items()},
-        "mean_uncertainty_wrong": {m: float(s[~correct].mean()) if (~correct).any() else float("nan")
-                                   for m, s in scores.items()},
+        "mean_uncertainty_wrong": {
+            m: float(s[~correct].mean()) if (~correct).any() else float("nan") for m, s in scores.items()
+        },
     }
     if ood:
         q_name = f"p{q:g}"

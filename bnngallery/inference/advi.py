@@ -48,8 +48,10 @@ class Layout:
     def unflatten(self, z):
         """Split the last axis of ``z`` into one array per variable (leading axes kept)."""
         lead = z.shape[:-1]
-        return [z[..., a:b].reshape((*lead, *s))
-                for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)]
+        return [
+            z[..., a:b].reshape((*lead, *s))
+            for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
+        ]
 
     def names_at(self, mask: np.ndarray) -> list[str]:
         """The variables with at least one flat coordinate set in ``mask``."""
@@ -117,8 +119,10 @@ class MeanField:
         import jax.numpy as jnp
 
         rho0 = softplus_inv(init_sd)
-        return {"mu": list(mu0), "rho": [jnp.full(s, rho0, dtype=m.dtype) for m, s in zip(mu0, self.layout.shapes,
-                                                                                       strict=True)]}
+        return {
+            "mu": list(mu0),
+            "rho": [jnp.full(s, rho0, dtype=m.dtype) for m, s in zip(mu0, self.layout.shapes, strict=True)],
+        }
 
     def _sds(self, params) -> list:
         return [_softplus(r) for r in params["rho"]]
@@ -142,8 +146,12 @@ class MeanField:
         return Moments(mean=mean, sd=sd)
 
     def nonfinite(self, params):
-        return np.concatenate([~(np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r))).ravel()
-                               for m, r in zip(params["mu"], params["rho"], strict=True)])
+        return np.concatenate(
+            [
+                ~(np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r))).ravel()
+                for m, r in zip(params["mu"], params["rho"], strict=True)
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -159,8 +167,11 @@ class FullRank:
 
         mu = jnp.concatenate([m.ravel() for m in mu0])
         dim = self.layout.dim
-        return {"mu": mu, "L_off": jnp.zeros((dim, dim), dtype=mu.dtype),
-                "L_diag": jnp.full(dim, softplus_inv(init_sd), dtype=mu.dtype)}
+        return {
+            "mu": mu,
+            "L_off": jnp.zeros((dim, dim), dtype=mu.dtype),
+            "L_diag": jnp.full(dim, softplus_inv(init_sd), dtype=mu.dtype),
+        }
 
     def cholesky(self, params):
         """The Cholesky factor L (q's covariance is L L^T) and its diagonal."""
@@ -225,8 +236,9 @@ def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None,
     return key, eps, idx
 
 
-def make_step(family: Family, logp: Callable, optimizer, *, mc_samples: int, batch_size: int | None,
-              n_rows: int | None, mesh=None) -> Callable:
+def make_step(
+    family: Family, logp: Callable, optimizer, *, mc_samples: int, batch_size: int | None, n_rows: int | None, mesh=None
+) -> Callable:
     """The pure ADVI step ``(state, data) -> (state, negative ELBO)`` for ``jit`` and ``lax.scan``.
 
     ``logp(values, data, idx)`` is the model's log density at one draw (one array per
@@ -250,8 +262,9 @@ def make_step(family: Family, logp: Callable, optimizer, *, mc_samples: int, bat
         return -(lp + log_det + 0.5 * dim * LOG_2PI_E)
 
     def step(state: ADVIState, data) -> tuple[ADVIState, Any]:
-        key, eps, idx = step_noise(state.key, params_dtype(state.params), dim=dim, mc_samples=mc_samples,
-                                   batch_size=batch_size, n_rows=n_rows)
+        key, eps, idx = step_noise(
+            state.key, params_dtype(state.params), dim=dim, mc_samples=mc_samples, batch_size=batch_size, n_rows=n_rows
+        )
         loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return ADVIState(optax.apply_updates(state.params, updates), opt_state, key), loss

@@ -126,10 +126,22 @@ def fit_advi_jax(
     if family not in advi.FAMILIES:
         raise ValueError(f"family must be one of {tuple(advi.FAMILIES)}; got {family!r}.")
     with precision_scope(precision):
-        return _run(model, steps=steps, learning_rate=learning_rate, family_name=family, mc_samples=mc_samples,
-                    init_sd=init_sd, chunk_size=chunk_size, draws=draws, random_seed=random_seed,
-                    progressbar=progressbar, start=start, lr_schedule=lr_schedule, devices=devices,
-                    precision=precision)
+        return _run(
+            model,
+            steps=steps,
+            learning_rate=learning_rate,
+            family_name=family,
+            mc_samples=mc_samples,
+            init_sd=init_sd,
+            chunk_size=chunk_size,
+            draws=draws,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            start=start,
+            lr_schedule=lr_schedule,
+            devices=devices,
+            precision=precision,
+        )
 
 
 class _Compiled:
@@ -165,8 +177,23 @@ class _Compiled:
         return self.cache[length](state, data)
 
 
-def _run(model, *, steps, learning_rate, family_name, mc_samples, init_sd, chunk_size, draws, random_seed,
-         progressbar, start, lr_schedule, devices, precision):
+def _run(
+    model,
+    *,
+    steps,
+    learning_rate,
+    family_name,
+    mc_samples,
+    init_sd,
+    chunk_size,
+    draws,
+    random_seed,
+    progressbar,
+    start,
+    lr_schedule,
+    devices,
+    precision,
+):
     import jax
     import jax.numpy as jnp
     from tqdm.auto import tqdm
@@ -186,7 +213,10 @@ def _run(model, *, steps, learning_rate, family_name, mc_samples, init_sd, chunk
     point = dict(model.initial_point())
     if start:
         point.update(start)
-    mu0 = [jnp.asarray(np.asarray(point[n], dtype=real).reshape(s)) for n, s in zip(layout.names, layout.shapes, strict=True)]
+    mu0 = [
+        jnp.asarray(np.asarray(point[n], dtype=real).reshape(s))
+        for n, s in zip(layout.names, layout.shapes, strict=True)
+    ]
     optimizer = make_optimizer(learning_rate, steps=steps, lr_schedule=lr_schedule)
     step = advi.make_step(family, logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
     state = advi.init(family, mu0, init_sd=init_sd, optimizer=optimizer, random_seed=random_seed)
@@ -201,9 +231,20 @@ def _run(model, *, steps, learning_rate, family_name, mc_samples, init_sd, chunk
     def finish(state, losses, done, run_seconds, interrupted):
         # a chunk compiled inside the loop (the last, shorter one) counts as compile time
         late = compiled.seconds - first_compile
-        return _finish(model, family, state, np.concatenate(losses) if losses else np.zeros(0),
-                       setup_seconds + compiled.seconds, run_seconds - late, done, draws,
-                       random_seed, interrupted=interrupted, batch_size=B, precision=precision)
+        return _finish(
+            model,
+            family,
+            state,
+            np.concatenate(losses) if losses else np.zeros(0),
+            setup_seconds + compiled.seconds,
+            run_seconds - late,
+            done,
+            draws,
+            random_seed,
+            interrupted=interrupted,
+            batch_size=B,
+            precision=precision,
+        )
 
     losses: list[np.ndarray] = []
     done, interrupted = 0, False
@@ -238,7 +279,7 @@ def _run(model, *, steps, learning_rate, family_name, mc_samples, init_sd, chunk
             losses.append(chunk_loss)
             done += length
             bar.update(length)
-            bar.set_postfix(elbo=f"{-float(chunk_loss[-min(100, length):].mean()):.4g}")
+            bar.set_postfix(elbo=f"{-float(chunk_loss[-min(100, length) :].mean()):.4g}")
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -268,8 +309,14 @@ def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) ->
     """Names of the model's log density terms that are NaN/inf at the draws of the step
     that starts from ``state``."""
     layout = family.layout
-    _, eps, idx = advi.step_noise(state.key, advi.params_dtype(state.params), dim=layout.dim,
-                                  mc_samples=mc_samples, batch_size=batch_size, n_rows=n_rows)
+    _, eps, idx = advi.step_noise(
+        state.key,
+        advi.params_dtype(state.params),
+        dim=layout.dim,
+        mc_samples=mc_samples,
+        batch_size=batch_size,
+        n_rows=n_rows,
+    )
     z_vars, _ = family.reparameterize(state.params, eps)
     z = np.concatenate([np.asarray(v).reshape(mc_samples, -1) for v in z_vars], axis=1)
     terms = [*model.free_RVs, *model.observed_RVs, *model.potentials]
@@ -283,8 +330,21 @@ def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) ->
     return [t.name for t in terms if t.name in bad]
 
 
-def _finish(model, family, state, loss, compile_seconds, run_seconds, done, draws, random_seed, *,
-            interrupted, batch_size, precision) -> ADVIOutput:
+def _finish(
+    model,
+    family,
+    state,
+    loss,
+    compile_seconds,
+    run_seconds,
+    done,
+    draws,
+    random_seed,
+    *,
+    interrupted,
+    batch_size,
+    precision,
+) -> ADVIOutput:
     """Draw from the fitted approximation and map the draws to the constrained space."""
     import jax
 
@@ -301,11 +361,16 @@ def _finish(model, family, state, loss, compile_seconds, run_seconds, done, draw
     outs = jax.lax.map(constrained, z, batch_size=min(draws, 256))
     out_draws = {n: np.asarray(o, dtype=np.float64)[None] for n, o in zip(cgraph.output_names, outs, strict=True)}
     return ADVIOutput(
-        draws=out_draws, loss=np.asarray(loss, dtype=np.float64),
+        draws=out_draws,
+        loss=np.asarray(loss, dtype=np.float64),
         mean=dict(zip(layout.names, layout.unflatten(moments.mean), strict=True)),
         std=dict(zip(layout.names, layout.unflatten(moments.sd), strict=True)),
-        cholesky=moments.cholesky, order=None if moments.cholesky is None else list(layout.names),
-        compile_seconds=compile_seconds, run_seconds=run_seconds, steps_done=done,
-        interrupted=interrupted, batch_size=batch_size,
+        cholesky=moments.cholesky,
+        order=None if moments.cholesky is None else list(layout.names),
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+        steps_done=done,
+        interrupted=interrupted,
+        batch_size=batch_size,
         device=", ".join(sorted(str(d) for d in jax.tree_util.tree_leaves(params)[0].sharding.device_set)),
     )

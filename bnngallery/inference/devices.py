@@ -41,8 +41,9 @@ def use_host_devices(n: int | None = None) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(n, 1)}".strip()
 
 
-def init_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
-                     process_id: int | None = None) -> bool:
+def init_distributed(
+    coordinator_address: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> bool:
     """Start JAX's multi-process runtime if configured; return True when it was started.
 
     Arguments override the ``BNNGALLERY_*`` environment variables. Must run before any JAX
@@ -59,10 +60,13 @@ def init_distributed(coordinator_address: str | None = None, num_processes: int 
     if coordinator_address is None and env.get("BNNGALLERY_DISTRIBUTED") != "auto":
         return False
     if coordinator_address is not None and (num_processes is None or process_id is None):
-        raise ValueError("A coordinator address needs BNNGALLERY_NUM_PROCESSES and BNNGALLERY_PROCESS_ID "
-                         "(or num_processes= and process_id=) on every process.")
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id)
+        raise ValueError(
+            "A coordinator address needs BNNGALLERY_NUM_PROCESSES and BNNGALLERY_PROCESS_ID "
+            "(or num_processes= and process_id=) on every process."
+        )
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
+    )
     return True
 
 

@@ -53,11 +53,7 @@ class JaxGraph:
 
 def minibatch_nodes(outputs) -> list:
     """The ``pm.Minibatch`` nodes that ``outputs`` depend on."""
-    return [
-        v.owner
-        for v in ancestors(outputs)
-        if v.owner is not None and isinstance(v.owner.op, MinibatchOp)
-    ]
+    return [v.owner for v in ancestors(outputs) if v.owner is not None and isinstance(v.owner.op, MinibatchOp)]
 
 
 def replace_minibatch(outputs):

@@ -27,8 +27,17 @@ class NUTSOutput:
     chain_method: str | None = None
 
 
-def fit_advi_pytensor(model: pm.Model, *, family: str, steps: int, learning_rate: float, mc_samples: int,
-                      draws: int, random_seed: int, progressbar: bool) -> ADVIOutput:
+def fit_advi_pytensor(
+    model: pm.Model,
+    *,
+    family: str,
+    steps: int,
+    learning_rate: float,
+    mc_samples: int,
+    draws: int,
+    random_seed: int,
+    progressbar: bool,
+) -> ADVIOutput:
     """Mean-field (``family="meanfield"``) or full-rank ADVI by ``pm.fit`` with Adam."""
     first_step: list[float] = []
 
@@ -42,8 +51,13 @@ def fit_advi_pytensor(model: pm.Model, *, family: str, steps: int, learning_rate
     with model:
         advi = pm.ADVI(random_seed=random_seed) if family == "meanfield" else pm.FullRankADVI(random_seed=random_seed)
         try:
-            advi.fit(steps, obj_optimizer=pm.adam(learning_rate=learning_rate), obj_n_mc=mc_samples,
-                     callbacks=[mark_first], progressbar=progressbar)
+            advi.fit(
+                steps,
+                obj_optimizer=pm.adam(learning_rate=learning_rate),
+                obj_n_mc=mc_samples,
+                callbacks=[mark_first],
+                progressbar=progressbar,
+            )
         except KeyboardInterrupt:
             interrupted = True
         approx = advi.approx
@@ -56,13 +70,17 @@ def fit_advi_pytensor(model: pm.Model, *, family: str, steps: int, learning_rate
     mean_flat, std_flat = approx.mean.eval(), approx.std.eval()
     ordering = _ordering(approx, model)
     return ADVIOutput(
-        draws={n: sample.posterior[n].values for n in var_names}, loss=loss,
+        draws={n: sample.posterior[n].values for n in var_names},
+        loss=loss,
         mean={name: mean_flat[slc].reshape(shape) for name, (slc, shape) in ordering.items()},
         std={name: std_flat[slc].reshape(shape) for name, (slc, shape) in ordering.items()},
         cholesky=approx.groups[0].L.eval() if family == "fullrank" else None,
         order=list(ordering) if family == "fullrank" else None,
-        compile_seconds=compile_seconds, run_seconds=t_end - t0 - compile_seconds, steps_done=len(loss),
-        interrupted=interrupted, device="cpu",
+        compile_seconds=compile_seconds,
+        run_seconds=t_end - t0 - compile_seconds,
+        steps_done=len(loss),
+        interrupted=interrupted,
+        device="cpu",
     )
 
 
@@ -79,8 +97,18 @@ def _ordering(approx, model) -> dict[str, tuple[slice, tuple]]:
     return out
 
 
-def sample_nuts(model: pm.Model, *, sampler: str, draws: int, tune: int, chains: int, cores: int,
-                target_accept: float, random_seed: int, progressbar: bool) -> NUTSOutput:
+def sample_nuts(
+    model: pm.Model,
+    *,
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    target_accept: float,
+    random_seed: int,
+    progressbar: bool,
+) -> NUTSOutput:
     """NUTS by ``pm.sample`` with ``sampler`` ``"numpyro"`` (JAX, float64) or ``"pymc"``."""
     var_names = posterior_var_names(model)
     nuts_kwargs: dict = {"target_accept": target_accept}
@@ -95,14 +123,25 @@ def sample_nuts(model: pm.Model, *, sampler: str, draws: int, tune: int, chains:
     t0 = time.perf_counter()
     with model, precision_scope("float64"):
         idata = pm.sample(
-            draws, tune=tune, chains=chains, cores=cores, random_seed=random_seed, progressbar=progressbar,
-            var_names=var_names, nuts_sampler=sampler, nuts=nuts_kwargs, compute_convergence_checks=False,
+            draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            var_names=var_names,
+            nuts_sampler=sampler,
+            nuts=nuts_kwargs,
+            compute_convergence_checks=False,
         )
     total = time.perf_counter() - t0
     sampling = float(idata.posterior.attrs.get("sampling_time", total))
     compile_seconds = max(total - sampling, 0.0)
     return NUTSOutput(
-        draws={n: idata.posterior[n].values for n in var_names}, sample_stats=idata.sample_stats.to_dataset(),
-        compile_seconds=compile_seconds, run_seconds=total - compile_seconds,
-        divergences=int(idata.sample_stats["diverging"].sum()), chain_method=chain_method,
+        draws={n: idata.posterior[n].values for n in var_names},
+        sample_stats=idata.sample_stats.to_dataset(),
+        compile_seconds=compile_seconds,
+        run_seconds=total - compile_seconds,
+        divergences=int(idata.sample_stats["diverging"].sum()),
+        chain_method=chain_method,
     )

@@ -18,11 +18,11 @@
 
 from ._figure import figure_and_axes, save_figure
 from .classification import (
-                             plot_confusion,
-                             plot_image_grid,
-                             plot_referral_curves,
-                             plot_reliability_diagram,
-                             plot_score_histograms,
+    plot_confusion,
+    plot_image_grid,
+    plot_referral_curves,
+    plot_reliability_diagram,
+    plot_score_histograms,
 )
 from .fit import plot_elbo
 from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
@@ -31,8 +31,23 @@ from .regression import plot_regression_bands
 from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces, plot_surface
 
 __all__ = [
-    "figure_and_axes", "grid_2d", "plot_confusion", "plot_elbo", "plot_image_grid", "plot_method_comparison",
-    "plot_parameter_distributions", "plot_parameters", "plot_path_density", "plot_predictive_bands",
-    "plot_prob_scatter", "plot_probability_surfaces", "plot_referral_curves", "plot_regression_bands",
-    "plot_reliability_diagram", "plot_sbc_ranks", "plot_score_histograms", "plot_surface", "save_figure",
+    "figure_and_axes",
+    "grid_2d",
+    "plot_confusion",
+    "plot_elbo",
+    "plot_image_grid",
+    "plot_method_comparison",
+    "plot_parameter_distributions",
+    "plot_parameters",
+    "plot_path_density",
+    "plot_predictive_bands",
+    "plot_prob_scatter",
+    "plot_probability_surfaces",
+    "plot_referral_curves",
+    "plot_regression_bands",
+    "plot_reliability_diagram",
+    "plot_sbc_ranks",
+    "plot_score_histograms",
+    "plot_surface",
+    "save_figure",
 ]

@@ -22,8 +22,13 @@ def plot_reliability_diagram(probs, y, *, n_bins: int = 15, ax=None, label: str 
     ax.bar(centers[filled], b["accuracy"][filled], width=width * 0.9, alpha=0.7, label=label or "accuracy")
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ece = expected_calibration_error(probs, y, n_bins=n_bins)
-    ax.set(xlabel="confidence (max predictive probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability diagram (ECE = {ece:.4f})")
+    ax.set(
+        xlabel="confidence (max predictive probability)",
+        ylabel="accuracy",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"Reliability diagram (ECE = {ece:.4f})",
+    )
     ax.legend(loc="upper left")
     return fig
 
@@ -41,8 +46,15 @@ def plot_referral_curves(correct, scores: Mapping[str, np.ndarray], *, ax=None, 
     return fig
 
 
-def plot_score_histograms(groups: Mapping[str, np.ndarray], *, ax=None, bins: int = 50, title: str = "",
-                          threshold: float | None = None, log: bool = True):
+def plot_score_histograms(
+    groups: Mapping[str, np.ndarray],
+    *,
+    ax=None,
+    bins: int = 50,
+    title: str = "",
+    threshold: float | None = None,
+    log: bool = True,
+):
     """Overlaid density histograms of one uncertainty score for several groups of inputs."""
     fig, ax = figure_and_axes(ax, figsize=(5, 4))
     allv = np.concatenate([np.asarray(v, dtype=np.float64) for v in groups.values()])
@@ -64,8 +76,15 @@ def plot_confusion(probs, y, *, ax=None, n_classes: int | None = None):
     im = ax.imshow(np.log1p(cm), cmap="viridis")
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] < cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if cm[i, j] < cm.max() / 2 else "black",
+            )
     ax.set(xlabel="predicted", ylabel="true", xticks=range(k), yticks=range(k), title="Confusion matrix")
     fig.colorbar(im, ax=ax, label="log(1 + count)")
     return fig

@@ -17,9 +17,13 @@ def plot_elbo(result: xr.DataTree, *, ax=None, smooth: int = 100, label: str | N
     ax.plot(steps, elbo, alpha=0.25, lw=0.5, color="C0")
     if len(elbo) >= smooth:
         kernel = np.ones(smooth) / smooth
-        ax.plot(steps[smooth - 1:], np.convolve(elbo, kernel, mode="valid"), color="C0",
-                label=label or f"running mean ({smooth} steps)")
-    lo = np.percentile(elbo[len(elbo) // 10:], 1) if len(elbo) > 10 else elbo.min()
+        ax.plot(
+            steps[smooth - 1 :],
+            np.convolve(elbo, kernel, mode="valid"),
+            color="C0",
+            label=label or f"running mean ({smooth} steps)",
+        )
+    lo = np.percentile(elbo[len(elbo) // 10 :], 1) if len(elbo) > 10 else elbo.min()
     ax.set_ylim(lo - 0.1 * abs(lo), elbo.max() + 0.05 * abs(elbo.max()) + 1e-9)
     ax.set(xlabel="step", ylabel="ELBO", title="ADVI convergence")
     ax.legend(loc="lower right")

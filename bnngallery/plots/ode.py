@@ -12,8 +12,19 @@ from ._figure import figure_and_axes
 BAND_QUANTILES = ((0.05, 0.95), (0.25, 0.75))
 
 
-def plot_predictive_bands(t_grid, paths, *, t=None, y=None, truth_path=None, ax=None, title: str = "",
-                          n_paths: int = 20, color: str = "C0", random_seed: int = 0):
+def plot_predictive_bands(
+    t_grid,
+    paths,
+    *,
+    t=None,
+    y=None,
+    truth_path=None,
+    ax=None,
+    title: str = "",
+    n_paths: int = 20,
+    color: str = "C0",
+    random_seed: int = 0,
+):
     """Median path, 50 % and 90 % quantile bands and a few single sample paths.
 
     Quantiles, not mean +- sd, so the band respects the horizontal asymptote (article E).
@@ -49,8 +60,9 @@ def plot_path_density(t_grid, paths, *, ax=None, bins: int = 80, title: str = ""
     return fig
 
 
-def plot_parameter_distributions(samples: dict[str, dict[str, np.ndarray]], *, truth: dict | None = None,
-                                 params=("r", "y0")):
+def plot_parameter_distributions(
+    samples: dict[str, dict[str, np.ndarray]], *, truth: dict | None = None, params=("r", "y0")
+):
     """Distributions of the ODE parameters, one panel per parameter, one curve per method."""
     import seaborn as sns
 
@@ -72,8 +84,9 @@ def plot_sbc_ranks(sbc: dict, *, params=("y0", "r", "sigma"), bins: int = 10):
     from scipy import stats
 
     methods = [m for m in ("nuts", "advi") if m in sbc]
-    fig, axes = plt.subplots(len(methods), len(params), figsize=(4 * len(params), 3 * len(methods)),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(methods), len(params), figsize=(4 * len(params), 3 * len(methods)), constrained_layout=True, squeeze=False
+    )
     n_rank = int(sbc["settings"]["n_rank"])
     for row, m in enumerate(methods):
         for col, p in enumerate(params):

@@ -53,8 +53,10 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
         raise ValueError(f"kind must be 'forest' or 'density'; got {kind!r}.")
     var_names = var_names if var_names is not None else identifiable_vars(next(iter(results.values())))
     if not var_names:
-        raise ValueError("No identifiable parameters to plot (network weights are not compared one by one); "
-                         "pass var_names=[...] or check identifiable_vars(result) first.")
+        raise ValueError(
+            "No identifiable parameters to plot (network weights are not compared one by one); "
+            "pass var_names=[...] or check identifiable_vars(result) first."
+        )
     data = _pooled(results, list(var_names))
     if kind == "forest":
         pc = azp.plot_forest(data, var_names=list(var_names), combined=True, backend="matplotlib")

@@ -10,8 +10,17 @@ from ..diagnostics.metrics import INTERVAL_PROB
 from ._figure import figure_and_axes
 
 
-def plot_regression_bands(X_plot, bands: Mapping[str, dict], *, X_test=None, y_test=None, truth=None,
-                          x_range=None, ax=None, prob: float = INTERVAL_PROB):
+def plot_regression_bands(
+    X_plot,
+    bands: Mapping[str, dict],
+    *,
+    X_test=None,
+    y_test=None,
+    truth=None,
+    x_range=None,
+    ax=None,
+    prob: float = INTERVAL_PROB,
+):
     """Predictive means and central bands of several fits overlaid on 1-D inputs.
 
     Parameters

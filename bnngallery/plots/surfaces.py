@@ -34,10 +34,29 @@ def plot_probability_surfaces(xx, yy, p_grid_draws: np.ndarray, *, X=None, y=Non
     """Posterior predictive mean P(y=1) and its standard deviation, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
     mean, sd = p_grid_draws.mean(axis=0), p_grid_draws.std(axis=0)
-    plot_surface(xx, yy, mean, X=X, y=y, ax=axes[0], title=f"{method} posterior predictive mean",
-                 label="P(y = 1)", vmin=0, vmax=1)
-    plot_surface(xx, yy, sd, X=X, y=y, ax=axes[1], title=f"{method} predictive uncertainty (sd)",
-                 cmap="viridis", label="sd of P(y = 1)")
+    plot_surface(
+        xx,
+        yy,
+        mean,
+        X=X,
+        y=y,
+        ax=axes[0],
+        title=f"{method} posterior predictive mean",
+        label="P(y = 1)",
+        vmin=0,
+        vmax=1,
+    )
+    plot_surface(
+        xx,
+        yy,
+        sd,
+        X=X,
+        y=y,
+        ax=axes[1],
+        title=f"{method} predictive uncertainty (sd)",
+        cmap="viridis",
+        label="sd of P(y = 1)",
+    )
     return fig
 
 
@@ -47,10 +66,21 @@ def plot_method_comparison(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=No
     fig, axes = plt.subplots(len(names), 2, figsize=(11, 4.3 * len(names)), constrained_layout=True, squeeze=False)
     for row, name in enumerate(names):
         g = grids[name]
-        plot_surface(xx, yy, g.mean(0), X=X, y=y, ax=axes[row, 0], title=f"{name}: mean P(y = 1)",
-                     label="P(y = 1)", vmin=0, vmax=1)
-        plot_surface(xx, yy, g.std(0), X=X, y=y, ax=axes[row, 1], title=f"{name}: sd of P(y = 1)",
-                     cmap="viridis", label="sd")
+        plot_surface(
+            xx,
+            yy,
+            g.mean(0),
+            X=X,
+            y=y,
+            ax=axes[row, 0],
+            title=f"{name}: mean P(y = 1)",
+            label="P(y = 1)",
+            vmin=0,
+            vmax=1,
+        )
+        plot_surface(
+            xx, yy, g.std(0), X=X, y=y, ax=axes[row, 1], title=f"{name}: sd of P(y = 1)", cmap="viridis", label="sd"
+        )
     return fig
 
 

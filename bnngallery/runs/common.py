@@ -80,24 +80,31 @@ def fit_methods(
         if method == "nuts":
             model = call_builder(builder, X, y, **(build_kwargs or {}), random_seed=random_seed)
             opts = nuts_options(size)
-            log(f"[{tag}] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
-                f"({opts['tune']} tune + {opts['draws']} draws)")
+            log(
+                f"[{tag}] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
+                f"({opts['tune']} tune + {opts['draws']} draws)"
+            )
         else:
-            model = call_builder(builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"),
-                                 random_seed=random_seed)
+            model = call_builder(
+                builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"), random_seed=random_seed
+            )
             opts = {**advi_options(size, backend=backend), "devices": devices}
             if method == "fullrank_advi" and size.get("fullrank_restarts", 1) > 1:
                 opts["restarts"] = size["fullrank_restarts"]
-            log(f"[{tag}] {'full-rank' if method == 'fullrank_advi' else 'mean-field'} ADVI ({backend}), "
+            log(
+                f"[{tag}] {'full-rank' if method == 'fullrank_advi' else 'mean-field'} ADVI ({backend}), "
                 f"minibatch {size.get('batch_size') or 'none (full data)'}, {opts['steps']} steps"
-                + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else ""))
+                + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else "")
+            )
         result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)
         walls[method] = time.perf_counter() - t0
         if int(result.attrs.get("interrupted", 0)):
             if out_dir is not None:
                 save_result(result, Path(out_dir) / f"{method}_interrupted.nc")
-                log(f"[{tag}] {method} interrupted after {result.attrs.get('steps_done', '?')} steps; "
-                    f"saved {Path(out_dir) / f'{method}_interrupted.nc'}")
+                log(
+                    f"[{tag}] {method} interrupted after {result.attrs.get('steps_done', '?')} steps; "
+                    f"saved {Path(out_dir) / f'{method}_interrupted.nc'}"
+                )
             raise KeyboardInterrupt
         if out_dir is not None:
             save_result(result, Path(out_dir) / f"{method}.nc")
@@ -108,10 +115,14 @@ def fit_methods(
 def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
     """The fit part of a ``metrics.json`` row: timing, and the ELBO (ADVI) or divergences and
     R-hat (NUTS); each run adds its own scores."""
-    row = {"method": method, "backend": result.attrs["backend"],
-           "fit_seconds": float(result.attrs["fit_seconds"]),
-           "compile_seconds": float(result.attrs["compile_seconds"]),
-           "run_seconds": float(result.attrs["run_seconds"]), "wall_seconds": wall_seconds}
+    row = {
+        "method": method,
+        "backend": result.attrs["backend"],
+        "fit_seconds": float(result.attrs["fit_seconds"]),
+        "compile_seconds": float(result.attrs["compile_seconds"]),
+        "run_seconds": float(result.attrs["run_seconds"]),
+        "wall_seconds": wall_seconds,
+    }
     if method == "nuts":
         settings = json.loads(result.attrs["settings"])
         row["steps"] = int(settings["tune"]) + int(settings["draws"])
@@ -137,6 +148,8 @@ def summary_table(metrics: dict) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     if metrics.get("agreement"):
-        lines.append("agreement (ADVI vs NUTS): "
-                     + ", ".join(f"{k} = {format_number(v, digits=4)}" for k, v in metrics["agreement"].items()))
+        lines.append(
+            "agreement (ADVI vs NUTS): "
+            + ", ".join(f"{k} = {format_number(v, digits=4)}" for k, v in metrics["agreement"].items())
+        )
     return "\n".join(lines)

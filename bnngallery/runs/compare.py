@@ -40,8 +40,10 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
     "data"}``.
     """
     if name not in COMPARISONS:
-        raise ValueError(f"bnngallery compare takes one of {sorted(COMPARISONS)}; got {name!r}. "
-                         "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)")
+        raise ValueError(
+            f"bnngallery compare takes one of {sorted(COMPARISONS)}; got {name!r}. "
+            "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)"
+        )
     size = run_settings(name, smoke=smoke)
     spec = {"size": size, "methods": COMPARISONS[name], "build_kwargs": {}}
     if name == "moons":
@@ -49,29 +51,49 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
         from ..models import moons
 
         data = make_moons_data(random_state=random_seed)
-        return {**spec, "builder": moons.build_model, "train": (data.X_train, data.y_train),
-                "test": (data.X_test, data.y_test), "data": data}
+        return {
+            **spec,
+            "builder": moons.build_model,
+            "train": (data.X_train, data.y_train),
+            "test": (data.X_test, data.y_test),
+            "data": data,
+        }
     if name == "regression":
         from ..data.regression import make_regression_data
         from ..models import regression
 
         data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
-        return {**spec, "builder": regression.build_model, "train": (data.X_train, data.y_train),
-                "test": (data.X_test, data.y_test), "build_kwargs": {"hidden": size["hidden"]}, "data": data}
+        return {
+            **spec,
+            "builder": regression.build_model,
+            "train": (data.X_train, data.y_train),
+            "test": (data.X_test, data.y_test),
+            "build_kwargs": {"hidden": size["hidden"]},
+            "data": data,
+        }
     from ..data.ode import make_decay_data
     from ..models import ode
 
     # known truth: train and test are two noisy draws on one grid
     train, test = make_decay_data(random_state=random_seed), make_decay_data(random_state=random_seed + 1000)
-    return {**spec, "builder": ode.build_model, "train": (train.t, train.y), "test": (test.t, test.y),
-            "data": train}
+    return {**spec, "builder": ode.build_model, "train": (train.t, train.y), "test": (test.t, test.y), "data": train}
 
 
 def fit_spec(spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=print) -> dict[str, xr.DataTree]:
     """Fit every method of a comparison spec; keys are ``"<method> (<backend>)"``."""
     builder, (X, y) = spec["builder"], spec["train"]
-    results, _ = fit_methods(builder, X, y, methods=spec["methods"], size=spec["size"], random_seed=random_seed,
-                             progressbar=progressbar, build_kwargs=spec["build_kwargs"], log=log, tag="compare")
+    results, _ = fit_methods(
+        builder,
+        X,
+        y,
+        methods=spec["methods"],
+        size=spec["size"],
+        random_seed=random_seed,
+        progressbar=progressbar,
+        build_kwargs=spec["build_kwargs"],
+        log=log,
+        tag="compare",
+    )
     return {fit_label(r): r for r in results.values()}
 
 
@@ -97,8 +119,15 @@ def run_comparison(
     spec = comparison_spec(name, smoke=smoke, random_seed=random_seed)
     t0 = time.perf_counter()
     results = fit_spec(spec, random_seed=random_seed, progressbar=progressbar, log=log)
-    table = compare(results, builder=spec["builder"], X_test=spec["test"][0], y_test=spec["test"][1],
-                    X_train=spec["train"][0], y_train=spec["train"][1], random_seed=random_seed)
+    table = compare(
+        results,
+        builder=spec["builder"],
+        X_test=spec["test"][0],
+        y_test=spec["test"][1],
+        X_train=spec["train"][0],
+        y_train=spec["train"][1],
+        random_seed=random_seed,
+    )
     if identifiable_vars(next(iter(results.values()))):
         for kind in ("forest", "density"):
             save_figure(plot_parameters(results, kind=kind), out_dir / f"parameters_{kind}.png")
@@ -108,10 +137,20 @@ def run_comparison(
         lo = float(np.min(spec["train"][0])) - 1.0
         hi = float(np.max(spec["train"][0])) + 1.0
         grid = np.linspace(lo, hi, 300)[:, None]
-        bands = {k: regression_predictive(predict(spec["builder"], r, grid), r["posterior"]["sigma"].values.reshape(-1),
-                                          random_seed=random_seed) for k, r in results.items()}
-        fig = plot_regression_bands(grid, bands, X_test=spec["test"][0], y_test=spec["test"][1],
-                                    truth=true_function, x_range=spec["data"].x_range)
+        bands = {
+            k: regression_predictive(
+                predict(spec["builder"], r, grid), r["posterior"]["sigma"].values.reshape(-1), random_seed=random_seed
+            )
+            for k, r in results.items()
+        }
+        fig = plot_regression_bands(
+            grid,
+            bands,
+            X_test=spec["test"][0],
+            y_test=spec["test"][1],
+            truth=true_function,
+            x_range=spec["data"].x_range,
+        )
         save_figure(fig, out_dir / "bands.png")
     out = to_json(table)
     out["settings"] = {**spec["size"], "smoke": smoke, "random_seed": random_seed}

@@ -31,13 +31,13 @@ def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path 
     nb = jupytext.read(path)
     # The kernel inherits this process's environment: the smoke switch, and inline
     # figures (a caller's MPLBACKEND=Agg would leave the notebook without pictures).
-    overrides = {"BNNGALLERY_SMOKE": "1" if smoke else "0",
-                 "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    overrides = {"BNNGALLERY_SMOKE": "1" if smoke else "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(cwd or path.parent)}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd or path.parent)}}
+        )
         client.execute()
     finally:
         for key, value in saved.items():
@@ -81,11 +81,13 @@ def build(gallery_dir: Path, out_dir: Path, *, smoke: bool = False, only: list[s
         image, text = _key_figure_and_text(nb)
         entries.append((path.stem, title, image, text, seconds))
     index = out_dir / "index.html"
-    parts = ["<html><head><meta charset='utf-8'><title>bnngallery</title>",
-             "<style>body{font-family:sans-serif;max-width:980px;margin:auto}"
-             ".card{border:1px solid #ddd;padding:12px;margin:12px 0}img{max-width:100%}"
-             "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>",
-             "<h1>bnngallery: Bayesian neural networks in PyMC</h1>"]
+    parts = [
+        "<html><head><meta charset='utf-8'><title>bnngallery</title>",
+        "<style>body{font-family:sans-serif;max-width:980px;margin:auto}"
+        ".card{border:1px solid #ddd;padding:12px;margin:12px 0}img{max-width:100%}"
+        "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>",
+        "<h1>bnngallery: Bayesian neural networks in PyMC</h1>",
+    ]
     for stem, title, image, text, seconds in entries:
         parts.append(f"<div class='card'><h2><a href='{stem}.html'>{html.escape(title)}</a></h2>")
         parts.append(f"<p>executed in {seconds:.0f} s &middot; <a href='{stem}.ipynb'>notebook</a></p>")

@@ -38,8 +38,18 @@ from ..results import model_settings_of
 from .common import check_methods, fit_methods, machine_description, method_row, use_agg
 from .settings import MLP_TEMPERATURE, advi_options, run_settings
 
-__all__ = ["DEFAULT_OOD", "MLP_TEMPERATURE", "advi_options", "default_conv_impl", "learned_scales",
-           "load_mnist_splits", "load_ood", "mnist_settings", "run_mnist_cnn", "run_mnist_mlp"]
+__all__ = [
+    "DEFAULT_OOD",
+    "MLP_TEMPERATURE",
+    "advi_options",
+    "default_conv_impl",
+    "learned_scales",
+    "load_mnist_splits",
+    "load_ood",
+    "mnist_settings",
+    "run_mnist_cnn",
+    "run_mnist_mlp",
+]
 
 
 def mnist_settings(family: str, *, smoke: bool = False, overrides: dict | None = None) -> dict:
@@ -73,8 +83,9 @@ def load_mnist_splits(*, n_train=None, n_test=None, holdout=None, data_dir=None)
         Xt, yt = load_mnist("test", limit=n_test, data_dir=data_dir)
         return X, y, Xt, yt
     if isinstance(holdout, bool) or not isinstance(holdout, (int, np.integer)) or not 0 < holdout < len(X):
-        raise ValueError(f"holdout must be a whole number of training images between 1 and {len(X) - 1}; "
-                         f"got {holdout!r}.")
+        raise ValueError(
+            f"holdout must be a whole number of training images between 1 and {len(X) - 1}; got {holdout!r}."
+        )
     return X[:-holdout], y[:-holdout], X[-holdout:], y[-holdout:]
 
 
@@ -104,14 +115,27 @@ def default_conv_impl(backend: str) -> str:
 def learned_scales(result) -> dict[str, dict[str, float]]:
     """Posterior mean and sd of each layer's weight scale ``sigma_<layer>`` (hierarchical models)."""
     post = result["posterior"]
-    return {name[len("sigma_"):]: {"mean": float(post[name].mean()), "sd": float(post[name].std())}
-            for name in post.data_vars if name.startswith("sigma_")}
+    return {
+        name[len("sigma_") :]: {"mean": float(post[name].mean()), "sd": float(post[name].std())}
+        for name in post.data_vars
+        if name.startswith("sigma_")
+    }
 
 
-def run_mnist_mlp(*, methods=("advi",), backend: str = "jax", smoke: bool = False,
-                  out_dir: str | Path = "out/mnist-mlp", random_seed: int = 0, progressbar: bool = True,
-                  devices: int | None = None, log=print, ood=DEFAULT_OOD, data_dir=None,
-                  settings: dict | None = None) -> dict:
+def run_mnist_mlp(
+    *,
+    methods=("advi",),
+    backend: str = "jax",
+    smoke: bool = False,
+    out_dir: str | Path = "out/mnist-mlp",
+    random_seed: int = 0,
+    progressbar: bool = True,
+    devices: int | None = None,
+    log=print,
+    ood=DEFAULT_OOD,
+    data_dir=None,
+    settings: dict | None = None,
+) -> dict:
     """The Bayesian MLP on MNIST: minibatch ADVI, uncertainty, calibration and OOD.
 
     The network and prior are the run settings' ``"model"`` entries (:mod:`.settings`) (ReLU, scale-mixture
@@ -151,25 +175,73 @@ def run_mnist_mlp(*, methods=("advi",), backend: str = "jax", smoke: bool = Fals
     """
     from bnngallery.models import mnist_mlp
 
-    return _run_mnist("mnist-mlp", mnist_mlp.build_model, methods=methods, backend=backend, smoke=smoke,
-                      out_dir=out_dir, random_seed=random_seed, progressbar=progressbar, devices=devices, log=log, ood=ood,
-                      data_dir=data_dir, overrides=settings)
+    return _run_mnist(
+        "mnist-mlp",
+        mnist_mlp.build_model,
+        methods=methods,
+        backend=backend,
+        smoke=smoke,
+        out_dir=out_dir,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        devices=devices,
+        log=log,
+        ood=ood,
+        data_dir=data_dir,
+        overrides=settings,
+    )
 
 
-def run_mnist_cnn(*, methods=("advi",), backend: str = "jax", smoke: bool = False,
-                  out_dir: str | Path = "out/mnist-cnn", random_seed: int = 0, progressbar: bool = True,
-                  devices: int | None = None, log=print, ood=DEFAULT_OOD, data_dir=None,
-                  settings: dict | None = None) -> dict:
+def run_mnist_cnn(
+    *,
+    methods=("advi",),
+    backend: str = "jax",
+    smoke: bool = False,
+    out_dir: str | Path = "out/mnist-cnn",
+    random_seed: int = 0,
+    progressbar: bool = True,
+    devices: int | None = None,
+    log=print,
+    ood=DEFAULT_OOD,
+    data_dir=None,
+    settings: dict | None = None,
+) -> dict:
     """The Bayesian CNN on MNIST; parameters as in :func:`run_mnist_mlp`."""
     from bnngallery.models import cnn
 
-    return _run_mnist("mnist-cnn", cnn.build_model, methods=methods, backend=backend, smoke=smoke,
-                      out_dir=out_dir, random_seed=random_seed, progressbar=progressbar, devices=devices, log=log, ood=ood,
-                      data_dir=data_dir, overrides=settings)
+    return _run_mnist(
+        "mnist-cnn",
+        cnn.build_model,
+        methods=methods,
+        backend=backend,
+        smoke=smoke,
+        out_dir=out_dir,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        devices=devices,
+        log=log,
+        ood=ood,
+        data_dir=data_dir,
+        overrides=settings,
+    )
 
 
-def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed, progressbar, devices, log, ood,
-               data_dir, overrides):
+def _run_mnist(
+    family,
+    builder,
+    *,
+    methods,
+    backend,
+    smoke,
+    out_dir,
+    random_seed,
+    progressbar,
+    devices,
+    log,
+    ood,
+    data_dir,
+    overrides,
+):
     use_agg()
     size = mnist_settings(family, smoke=smoke, overrides=overrides)
     model_kw = size.pop("model")
@@ -179,25 +251,44 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     holdout = size.get("holdout")
-    X, y, Xt, yt = load_mnist_splits(n_train=size["n_train"], n_test=size["n_test"], holdout=holdout,
-                                     data_dir=data_dir)
+    X, y, Xt, yt = load_mnist_splits(n_train=size["n_train"], n_test=size["n_test"], holdout=holdout, data_dir=data_dir)
     X_ood = load_ood(ood, limit=size["n_ood"], data_dir=data_dir)
     scored_on = "test" if holdout is None else "holdout"
     scored_text = "test" if holdout is None else f"held-out training (the last {holdout}; validation)"
-    log(f"[{family}] {len(X)} training / {len(Xt)} {scored_text} images; OOD sets: "
-        + ", ".join(f"{k} ({len(v)})" for k, v in X_ood.items()))
+    log(
+        f"[{family}] {len(X)} training / {len(Xt)} {scored_text} images; OOD sets: "
+        + ", ".join(f"{k} ({len(v)})" for k, v in X_ood.items())
+    )
     notes = []
     if "nuts" in methods:
-        note = (f"NUTS skipped for {family}: the full-data log density of a network with "
-                "hundreds of thousands of weights on 60k images is not practical to sample here; "
-                "NUTS remains the check on the moons model.")
+        note = (
+            f"NUTS skipped for {family}: the full-data log density of a network with "
+            "hundreds of thousands of weights on 60k images is not practical to sample here; "
+            "NUTS remains the check on the moons model."
+        )
         log(f"[{family}] {note}")
         notes.append(note)
     fitted = [m for m in methods if m != "nuts"]
     log(f"[{family}] lr {size['learning_rate']}, init_sd {size['init_sd']}, model {model_kw}")
-    results, walls = fit_methods(builder, X, y, methods=fitted, size=size, backend=backend, random_seed=random_seed,
-                                 progressbar=progressbar, devices=devices, build_kwargs=model_kw, out_dir=out_dir,
-                                 log=log, tag=family) if fitted else ({}, {})
+    results, walls = (
+        fit_methods(
+            builder,
+            X,
+            y,
+            methods=fitted,
+            size=size,
+            backend=backend,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            devices=devices,
+            build_kwargs=model_kw,
+            out_dir=out_dir,
+            log=log,
+            tag=family,
+        )
+        if fitted
+        else ({}, {})
+    )
     runs = []
     for method, result in results.items():
         t1 = time.perf_counter()
@@ -227,16 +318,28 @@ def _run_mnist(family, builder, *, methods, backend, smoke, out_dir, random_seed
             "model_settings": model_settings_of(result),
         }
         runs.append(row)
-        log(f"[{family}] accuracy {row['test_accuracy']:.4f}, NLL {row['test_nll']:.4f}, ECE {row['ece']:.4f}, "
+        log(
+            f"[{family}] accuracy {row['test_accuracy']:.4f}, NLL {row['test_nll']:.4f}, ECE {row['ece']:.4f}, "
             f"acc@95% kept {row['accuracy_at_95pct_kept']:.4f}, best OOD AUROC {row['best_ood_auroc']}, "
-            f"fit {row['fit_seconds']:.0f} s")
+            f"fit {row['fit_seconds']:.0f} s"
+        )
         save_figure(plot_elbo(result), out_dir / "elbo.png")
         _save_figures(result, p_test, yt, Xt, p_ood, out_dir, scored_on=scored_on)
-    metrics = {"model": family, "runs": runs, "agreement": None,
-               "settings": {**size, "model": model_kw, "smoke": smoke, "random_seed": random_seed,
-                            "backend": backend, "ood": [str(o) for o in ood]},
-               "notes": notes,
-               "machine": machine_description()}
+    metrics = {
+        "model": family,
+        "runs": runs,
+        "agreement": None,
+        "settings": {
+            **size,
+            "model": model_kw,
+            "smoke": smoke,
+            "random_seed": random_seed,
+            "backend": backend,
+            "ood": [str(o) for o in ood],
+        },
+        "notes": notes,
+        "machine": machine_description(),
+    }
     write_json(metrics, out_dir / "metrics.json")
     return metrics
 
@@ -253,11 +356,16 @@ def _save_figures(result, p_test, yt, Xt, p_ood, out_dir, *, scored_on="test"):
     if p_ood:
         ood_scores = {k: uncertainty_scores(v, ["entropy"])["entropy"] for k, v in p_ood.items()}
         thr = float(np.percentile(scores["entropy"], 99))
-        fig = plot_score_histograms({f"MNIST {scored_on}": scores["entropy"], **ood_scores}, threshold=thr,
-                                    title="Predictive entropy: in- vs out-of-distribution")
+        fig = plot_score_histograms(
+            {f"MNIST {scored_on}": scores["entropy"], **ood_scores},
+            threshold=thr,
+            title="Predictive entropy: in- vs out-of-distribution",
+        )
         save_figure(fig, out_dir / "ood_entropy.png")
     worst = np.argsort(-scores["entropy"])[:16]
     titles = [f"y={yt[i]} pred={mean[i].argmax()}\nH={scores['entropy'][i]:.2f}" for i in worst]
-    save_figure(plot_image_grid(Xt[worst], titles=titles, suptitle=f"Most uncertain {scored_on} digits"),
-                out_dir / "most_uncertain.png")
+    save_figure(
+        plot_image_grid(Xt[worst], titles=titles, suptitle=f"Most uncertain {scored_on} digits"),
+        out_dir / "most_uncertain.png",
+    )
     plt.close("all")

@@ -49,31 +49,54 @@ def run_moons(
     out_dir.mkdir(parents=True, exist_ok=True)
     data = make_moons_data(random_state=random_seed)
     methods = check_methods(methods, METHODS)
-    results, walls = fit_methods(moons.build_model, data.X_train, data.y_train, methods=methods, size=size,
-                                 backend=backend, random_seed=random_seed, progressbar=progressbar, devices=devices,
-                                 out_dir=out_dir, log=log, tag="moons")
+    results, walls = fit_methods(
+        moons.build_model,
+        data.X_train,
+        data.y_train,
+        methods=methods,
+        size=size,
+        backend=backend,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        devices=devices,
+        out_dir=out_dir,
+        log=log,
+        tag="moons",
+    )
     xx, yy, grid = grid_2d(3.0, 100)
     runs, test_probs, grids = [], {}, {}
     for method, result in results.items():
         p_test = predict(moons.build_model, result, data.X_test)
         grids[method] = predict(moons.build_model, result, grid)
         test_probs[method] = binary_probs(p_test)
-        runs.append({**method_row(method, result, walls[method]),
-                     "test_accuracy": accuracy(test_probs[method], data.y_test),
-                     "test_log_likelihood": log_predictive_density(p_test, data.y_test)})
+        runs.append(
+            {
+                **method_row(method, result, walls[method]),
+                "test_accuracy": accuracy(test_probs[method], data.y_test),
+                "test_log_likelihood": log_predictive_density(p_test, data.y_test),
+            }
+        )
         if method != "nuts":
             save_figure(plot_elbo(result), out_dir / ("elbo.png" if method == "advi" else f"elbo_{method}.png"))
-        save_figure(plot_probability_surfaces(xx, yy, grids[method], X=data.X_test, y=data.y_test,
-                                              method=method.upper()), out_dir / f"surfaces_{method}.png")
-    metrics = {"model": "moons", "runs": runs, "agreement": None,
-               "settings": {**size, "smoke": smoke, "random_seed": random_seed, "backend": backend},
-               "machine": machine_description()}
+        save_figure(
+            plot_probability_surfaces(xx, yy, grids[method], X=data.X_test, y=data.y_test, method=method.upper()),
+            out_dir / f"surfaces_{method}.png",
+        )
+    metrics = {
+        "model": "moons",
+        "runs": runs,
+        "agreement": None,
+        "settings": {**size, "smoke": smoke, "random_seed": random_seed, "backend": backend},
+        "machine": machine_description(),
+    }
     if {"advi", "nuts"} <= set(test_probs):
         metrics["agreement"] = agreement(test_probs["advi"], test_probs["nuts"])
     if {"fullrank_advi", "nuts"} <= set(test_probs):
         metrics["agreement_fullrank"] = agreement(test_probs["fullrank_advi"], test_probs["nuts"])
-        save_figure(plot_method_comparison(xx, yy, {LABELS[m]: g for m, g in grids.items()},
-                                           X=data.X_test, y=data.y_test), out_dir / "advi_vs_nuts.png")
+        save_figure(
+            plot_method_comparison(xx, yy, {LABELS[m]: g for m, g in grids.items()}, X=data.X_test, y=data.y_test),
+            out_dir / "advi_vs_nuts.png",
+        )
         save_figure(plot_prob_scatter(test_probs["advi"], test_probs["nuts"]), out_dir / "agreement.png")
     write_json(metrics, out_dir / "metrics.json")
     return metrics

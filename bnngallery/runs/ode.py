@@ -63,8 +63,14 @@ def summarise_draws(draws: dict[str, np.ndarray], truth: dict[str, float] | None
             continue
         d = np.asarray(draws[name], dtype=np.float64).ravel()
         lo, hi = np.quantile(d, [0.05, 0.95])
-        out.update({f"{name}_mean": float(d.mean()), f"{name}_sd": float(d.std(ddof=1)),
-                    f"{name}_q05": float(lo), f"{name}_q95": float(hi)})
+        out.update(
+            {
+                f"{name}_mean": float(d.mean()),
+                f"{name}_sd": float(d.std(ddof=1)),
+                f"{name}_q05": float(lo),
+                f"{name}_q95": float(hi),
+            }
+        )
         if truth is not None and name in truth:
             covered[name] = bool(lo <= truth[name] <= hi)
     if truth is not None:
@@ -78,8 +84,9 @@ def posterior_draws(result) -> dict[str, np.ndarray]:
     return {n: np.asarray(post[n].values).ravel() for n in PARAMS if n in post}
 
 
-def predictive_paths(result, t_grid, *, draws: int | None = None, random_seed: int = 0,
-                     noise: bool = False) -> np.ndarray:
+def predictive_paths(
+    result, t_grid, *, draws: int | None = None, random_seed: int = 0, noise: bool = False
+) -> np.ndarray:
     """``y(t)`` on ``t_grid`` for posterior draws of a fit: (n_draws, len(t_grid)).
 
     With ``noise=True`` each path also gets the observation noise of its draw (the
@@ -87,8 +94,9 @@ def predictive_paths(result, t_grid, *, draws: int | None = None, random_seed: i
     """
     from ..models.ode import build_model
 
-    paths = np.asarray(predict(build_model, result, np.asarray(t_grid), draws=draws, random_seed=random_seed),
-                       dtype=np.float64)
+    paths = np.asarray(
+        predict(build_model, result, np.asarray(t_grid), draws=draws, random_seed=random_seed), dtype=np.float64
+    )
     if noise:
         post = result["posterior"]["sigma"].values.ravel()
         total = post.size
@@ -185,53 +193,106 @@ def run_ode(
     truth = dict(data.truth)
     t_grid = np.linspace(0.0, float(data.t.max()), size["n_grid"])
     truth_path = decay_solution(t_grid, y0=truth["y0"], r=truth["r"])
-    results, walls = fit_methods(build_model, data.t, data.y, methods=methods, size=size, backend=backend,
-                                 random_seed=random_seed, progressbar=progressbar, devices=devices,
-                                 out_dir=out_dir, log=log, tag="ode")
+    results, walls = fit_methods(
+        build_model,
+        data.t,
+        data.y,
+        methods=methods,
+        size=size,
+        backend=backend,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        devices=devices,
+        out_dir=out_dir,
+        log=log,
+        tag="ode",
+    )
     runs, samples, paths = [], {}, {}
     for method, result in results.items():
         draws = posterior_draws(result)
         samples[method.upper()] = draws
-        paths[method] = predictive_paths(result, t_grid, draws=min(size["predict_draws"], draws["r"].size),
-                                         random_seed=random_seed)
+        paths[method] = predictive_paths(
+            result, t_grid, draws=min(size["predict_draws"], draws["r"].size), random_seed=random_seed
+        )
         runs.append({**method_row(method, result, walls[method]), **summarise_draws(draws, truth)})
         if method != "nuts":
             save_figure(plot_elbo(result), out_dir / "elbo.png")
-        save_figure(plot_predictive_bands(t_grid, paths[method], t=data.t, y=data.y, truth_path=truth_path,
-                                          title=f"{method.upper()}: y(t) with quantile bands"),
-                    out_dir / f"bands_{method}.png")
+        save_figure(
+            plot_predictive_bands(
+                t_grid,
+                paths[method],
+                t=data.t,
+                y=data.y,
+                truth_path=truth_path,
+                title=f"{method.upper()}: y(t) with quantile bands",
+            ),
+            out_dir / f"bands_{method}.png",
+        )
     if dropout:
-        log(f"[ode] dropout network (article E), {size['dropout_hidden']} Mish units, "
-            f"{size['dropout_prime_steps']} + {size['dropout_fine_steps']} Adamax steps")
+        log(
+            f"[ode] dropout network (article E), {size['dropout_hidden']} Mish units, "
+            f"{size['dropout_prime_steps']} + {size['dropout_fine_steps']} Adamax steps"
+        )
         t0 = time.perf_counter()
-        dres = fit_dropout_ode(data.t, data.y, hidden=size["dropout_hidden"],
-                               prime_steps=size["dropout_prime_steps"], fine_steps=size["dropout_fine_steps"],
-                               t_grid=t_grid, random_seed=random_seed)
+        dres = fit_dropout_ode(
+            data.t,
+            data.y,
+            hidden=size["dropout_hidden"],
+            prime_steps=size["dropout_prime_steps"],
+            fine_steps=size["dropout_fine_steps"],
+            t_grid=t_grid,
+            random_seed=random_seed,
+        )
         draws = {"r": dres.r, "y0": dres.y0}
         samples["dropout"] = draws
         paths["dropout"] = dres.y_paths
-        runs.append({"method": "dropout", "backend": "jax", **summarise_draws(draws, truth),
-                     # JAX compiles inside the training call, so fit_seconds includes it
-                     "fit_seconds": float(dres.fit_seconds), "compile_seconds": None,
-                     "wall_seconds": time.perf_counter() - t0, "n_samples": int(len(dres.r)),
-                     "final_huber_loss": float(dres.loss_fine[-100:].mean()) if len(dres.loss_fine) else None})
-        save_figure(plot_predictive_bands(t_grid, dres.y_paths, t=data.t, y=data.y, truth_path=truth_path,
-                                          color="C2", title="dropout network: y(t) with quantile bands"),
-                    out_dir / "bands_dropout.png")
+        runs.append(
+            {
+                "method": "dropout",
+                "backend": "jax",
+                **summarise_draws(draws, truth),
+                # JAX compiles inside the training call, so fit_seconds includes it
+                "fit_seconds": float(dres.fit_seconds),
+                "compile_seconds": None,
+                "wall_seconds": time.perf_counter() - t0,
+                "n_samples": int(len(dres.r)),
+                "final_huber_loss": float(dres.loss_fine[-100:].mean()) if len(dres.loss_fine) else None,
+            }
+        )
+        save_figure(
+            plot_predictive_bands(
+                t_grid,
+                dres.y_paths,
+                t=data.t,
+                y=data.y,
+                truth_path=truth_path,
+                color="C2",
+                title="dropout network: y(t) with quantile bands",
+            ),
+            out_dir / "bands_dropout.png",
+        )
     if samples:
         save_figure(plot_parameter_distributions(samples, truth=truth), out_dir / "parameters.png")
-        fig, axes = plt.subplots(1, len(paths), figsize=(5.5 * len(paths), 4), constrained_layout=True,
-                                 squeeze=False)
+        fig, axes = plt.subplots(1, len(paths), figsize=(5.5 * len(paths), 4), constrained_layout=True, squeeze=False)
         for ax, (name, p) in zip(axes[0], paths.items(), strict=True):
             plot_path_density(t_grid, p, ax=ax, title=f"{name}: density of y(t)")
         save_figure(fig, out_dir / "density.png")
     if sbc is not None:
         save_figure(plot_sbc_ranks(json.loads(Path(sbc).read_text())), out_dir / "sbc_ranks.png")
     metrics = {
-        "model": "ode", "runs": runs, "truth": truth, "sbc": sbc_summary,
-        "settings": {**size, "smoke": smoke, "random_seed": random_seed, "backend": backend,
-                     "n_points": int(data.n), "t_max": float(data.t.max()),
-                     "model_settings": model_info(build_model(data.t, data.y)).settings},
+        "model": "ode",
+        "runs": runs,
+        "truth": truth,
+        "sbc": sbc_summary,
+        "settings": {
+            **size,
+            "smoke": smoke,
+            "random_seed": random_seed,
+            "backend": backend,
+            "n_points": int(data.n),
+            "t_max": float(data.t.max()),
+            "model_settings": model_info(build_model(data.t, data.y)).settings,
+        },
         "machine": machine_description(),
     }
     write_json(metrics, out_dir / "metrics.json")

@@ -63,9 +63,21 @@ def run_regression(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
-    results, walls = fit_methods(regression.build_model, data.X_train, data.y_train, methods=methods, size=size,
-                                 backend=backend, random_seed=random_seed, progressbar=progressbar, devices=devices,
-                                 build_kwargs={"hidden": size["hidden"]}, out_dir=out_dir, log=log, tag="regression")
+    results, walls = fit_methods(
+        regression.build_model,
+        data.X_train,
+        data.y_train,
+        methods=methods,
+        size=size,
+        backend=backend,
+        random_seed=random_seed,
+        progressbar=progressbar,
+        devices=devices,
+        build_kwargs={"hidden": size["hidden"]},
+        out_dir=out_dir,
+        log=log,
+        tag="regression",
+    )
     if "advi" in results:
         save_figure(plot_elbo(results["advi"]), out_dir / "elbo.png")
 
@@ -75,24 +87,36 @@ def run_regression(
     cuts = np.cumsum([data.n_test, len(x_grid)])
     X_all = np.concatenate([data.X_test, x_grid, data.X_extrap])
     mu_all = {m: np.split(predict(regression.build_model, r, X_all), cuts, axis=1) for m, r in results.items()}
-    table = compare(results, builder=regression.build_model, X_test=data.X_test, y_test=data.y_test,
-                    X_train=data.X_train, y_train=data.y_train, random_seed=random_seed,
-                    reference="nuts" if "nuts" in results else None,
-                    test_draws={m: v[0] for m, v in mu_all.items()})
-    bands = {m.upper(): predictive_bands(r, x_grid, random_seed=random_seed, mu_draws=mu_all[m][1])
-             for m, r in results.items()}
+    table = compare(
+        results,
+        builder=regression.build_model,
+        X_test=data.X_test,
+        y_test=data.y_test,
+        X_train=data.X_train,
+        y_train=data.y_train,
+        random_seed=random_seed,
+        reference="nuts" if "nuts" in results else None,
+        test_draws={m: v[0] for m, v in mu_all.items()},
+    )
+    bands = {
+        m.upper(): predictive_bands(r, x_grid, random_seed=random_seed, mu_draws=mu_all[m][1])
+        for m, r in results.items()
+    }
     runs = []
     for (method, result), row in zip(results.items(), table["runs"], strict=True):
         ext = predictive_bands(result, data.X_extrap, random_seed=random_seed, mu_draws=mu_all[method][2])
         b = bands[method.upper()]
-        out = {**method_row(method, result, walls[method]),
-               "test_rmse": row["test_rmse"], "test_log_likelihood": row["test_log_likelihood"],
-               "coverage_90": row["coverage_90"],
-               "coverage_90_extrap": interval_coverage(ext["lo"], ext["hi"], data.y_extrap),
-               "epistemic_sd_in_range": float(b["epistemic_sd"][inside].mean()),
-               "epistemic_sd_extrap": float(b["epistemic_sd"][~inside].mean()),
-               "sigma_mean": float(result["posterior"]["sigma"].mean()),
-               "sigma_sd": float(result["posterior"]["sigma"].std())}
+        out = {
+            **method_row(method, result, walls[method]),
+            "test_rmse": row["test_rmse"],
+            "test_log_likelihood": row["test_log_likelihood"],
+            "coverage_90": row["coverage_90"],
+            "coverage_90_extrap": interval_coverage(ext["lo"], ext["hi"], data.y_extrap),
+            "epistemic_sd_in_range": float(b["epistemic_sd"][inside].mean()),
+            "epistemic_sd_extrap": float(b["epistemic_sd"][~inside].mean()),
+            "sigma_mean": float(result["posterior"]["sigma"].mean()),
+            "sigma_sd": float(result["posterior"]["sigma"].std()),
+        }
         if method == "advi":
             out.update({k: row.get(k) for k in ("khat", "khat_verdict", "khat_ess")})
         runs.append(out)
@@ -100,17 +124,25 @@ def run_regression(
     if {"advi", "nuts"} <= set(results):
         advi_row = next(r for r in table["runs"] if r["fit"] == "advi")
         sigma_row = next(r for r in parameter_table(results, ["sigma"], reference="nuts") if r["fit"] == "advi")
-        agreement = {"band_overlap": advi_row["band_overlap"], "band_width_ratio": advi_row["band_width_ratio"],
-                     "epistemic_sd_ratio": advi_row["epistemic_sd_ratio"], "sigma_sd_ratio": sigma_row["sd_ratio"],
-                     "speedup": float(results["nuts"].attrs["fit_seconds"] / results["advi"].attrs["fit_seconds"])}
+        agreement = {
+            "band_overlap": advi_row["band_overlap"],
+            "band_width_ratio": advi_row["band_width_ratio"],
+            "epistemic_sd_ratio": advi_row["epistemic_sd_ratio"],
+            "sigma_sd_ratio": sigma_row["sd_ratio"],
+            "speedup": float(results["nuts"].attrs["fit_seconds"] / results["advi"].attrs["fit_seconds"]),
+        }
         fig = plot_parameters({"ADVI": results["advi"], "NUTS": results["nuts"]}, ["sigma"], kind="density")
         save_figure(fig, out_dir / "sigma.png")
-    fig = plot_regression_bands(x_grid, bands, X_test=data.X_test, y_test=data.y_test, truth=true_function,
-                                x_range=data.x_range)
+    fig = plot_regression_bands(
+        x_grid, bands, X_test=data.X_test, y_test=data.y_test, truth=true_function, x_range=data.x_range
+    )
     save_figure(fig, out_dir / "bands.png")
-    metrics = {"model": "regression", "runs": runs, "agreement": agreement,
-               "settings": {**size, "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed,
-                            "backend": backend},
-               "machine": machine_description()}
+    metrics = {
+        "model": "regression",
+        "runs": runs,
+        "agreement": agreement,
+        "settings": {**size, "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed, "backend": backend},
+        "machine": machine_description(),
+    }
     write_json(metrics, out_dir / "metrics.json")
     return metrics
