@@ -17,7 +17,7 @@ from .fitting import BACKENDS
 
 def build_parser() -> argparse.ArgumentParser:
     from .runs import RUNNERS
-    from .runs.compare import COMPARISONS
+    from .runs.settings import COMPARE_METHODS
 
     parser = argparse.ArgumentParser(prog="bnngallery", description="Run the gallery's Bayesian neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
         "and write one comparison table (markdown, JSON) and figures",
     )
-    cmp_.add_argument("model", choices=sorted(COMPARISONS), help="which gallery model")
+    cmp_.add_argument("model", choices=sorted(COMPARE_METHODS), help="which gallery model")
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")

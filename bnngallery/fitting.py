@@ -5,13 +5,14 @@ The vocabulary is closed and checked before anything compiles:
 ==========================  ===========================================================
 ``method``                  ``"advi"`` (mean-field), ``"fullrank_advi"``, ``"nuts"``
 ``backend``                 ``"jax"``: ADVI compiled end to end in JAX
-                            (:mod:`bnngallery.inference.advi_fit`), NUTS by NumPyro through
+                            (:mod:`bnngallery.inference.advi_loop`), NUTS by NumPyro through
                             ``pm.sample``; ``"pytensor"``: PyMC's own ``pm.fit`` and
                             ``pm.sample`` samplers
 ``sampler`` (NUTS only)     ``"numpyro"`` or ``"pymc"``; by default follows ``backend``
 ==========================  ===========================================================
 
-Every call returns the same kind of result (:mod:`bnngallery.results`).
+Every call returns the same kind of result (:mod:`bnngallery.results`). (The module is
+``fitting`` so that ``bnngallery.fit`` stays the function.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .inference.advi_fit import LR_SCHEDULES, ADVIDivergenceError, ADVIOutput, fit_advi_jax
-from .inference.jaxify import minibatch_nodes
-from .inference.precision import PRECISIONS
+from .inference.advi_loop import LR_SCHEDULES, ADVIDivergenceError, ADVIOutput, fit_advi_jax
+from .inference.jaxify import minibatch_nodes, require_observed
+from .inference.precision import check_precision
 from .models.info import ModelInfo, model_info
 from .models.validation import check_positive, check_positive_int
 from .results import final_elbo, make_result, posterior_dataset
@@ -60,9 +61,7 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {opts['lr_schedule']!r}.")
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
         raise ValueError("backend='pytensor' (pm.fit) supports lr_schedule='constant' only.")
-    precision = opts.get("precision", "float64")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    precision = check_precision(opts.get("precision", "float64"))
     if precision != "float64" and (backend != "jax" or method == "nuts"):
         raise ValueError(
             f"precision={precision!r} applies to ADVI with backend='jax' only; "
@@ -70,11 +69,7 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         )
     if sampler is not None and method != "nuts":
         raise ValueError(f"sampler applies to method='nuts' only; got sampler={sampler!r} with method={method!r}.")
-    if not model.observed_RVs:
-        raise ValueError(
-            "The model has no observed data, so there is nothing to fit; build it with y "
-            "(a model built with y=None is for prediction only)."
-        )
+    require_observed(model)
     out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")

@@ -42,13 +42,13 @@ from bnngallery.diagnostics import uncertainty as U
 from bnngallery.models import cnn
 from bnngallery.plots import plot_elbo
 from bnngallery.runs.mnist import (
-    advi_options,
     default_conv_impl,
     learned_scales,
     load_mnist_splits,
     load_ood,
     mnist_settings,
 )
+from bnngallery.runs.settings import advi_options
 
 S = mnist_settings("mnist-cnn", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)

@@ -44,9 +44,11 @@ import numpy as np
 from bnngallery import fit, predict
 from bnngallery import plots as P
 from bnngallery.diagnostics import uncertainty as U
+from bnngallery.diagnostics.metrics import accuracy
 from bnngallery.models import mnist_mlp
 from bnngallery.plots import plot_elbo
-from bnngallery.runs.mnist import advi_options, learned_scales, load_mnist_splits, load_ood, mnist_settings
+from bnngallery.runs.mnist import learned_scales, load_mnist_splits, load_ood, mnist_settings
+from bnngallery.runs.settings import advi_options
 
 S = mnist_settings("mnist-mlp", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
@@ -210,5 +212,5 @@ auroc_bayes = U.ood_report(U.uncertainty_scores(p_bayes), ood_bayes)["mutual_inf
 for label, m, auroc in [(f"scale mixture, T={S['model']['temperature']}", mean, report["mutual_info"]["auroc"]),
                         ("scale mixture, T=1", m_bayes, auroc_bayes),
                         ("hierarchical Normal", m_hier, auroc_hier)]:
-    print(f"{label:21s} accuracy {U.accuracy(m, yt):.4f}  NLL {U.negative_log_likelihood(m, yt):.4f}  "
+    print(f"{label:21s} accuracy {accuracy(m, yt):.4f}  NLL {U.negative_log_likelihood(m, yt):.4f}  "
           f"ECE {U.expected_calibration_error(m, yt):.4f}  OOD AUROC (mutual information) {auroc:.3f}")

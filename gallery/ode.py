@@ -53,7 +53,9 @@ from bnngallery.runs.settings import run_settings
 S = run_settings("ode", smoke=SMOKE)  # the sizes of `bnngallery run ode`
 DRAWS, TUNE, ADVI_STEPS, N_GRID = S["draws"], S["tune"], S["steps"], S["n_grid"]
 DROPOUT = dict(hidden=S["dropout_hidden"], prime_steps=S["dropout_prime_steps"], fine_steps=S["dropout_fine_steps"])
-SBC_RESULTS = Path("benchmarks/results/sbc_ode.json")  # written by benchmarks/sbc_ode.py
+# written by benchmarks/sbc_ode.py; the notebook runs from the repository root or from gallery/
+SBC_RESULTS = next((p for p in (Path("benchmarks"), Path("../benchmarks")) if p.is_dir()), Path("benchmarks")) / \
+    "results/sbc_ode.json"
 
 # %% [markdown]
 # ## Data

@@ -30,16 +30,19 @@ def get_builder(name: str):
     return getattr(import_module(f"{__name__}.{module}"), func)
 
 
-def call_builder(builder, X, y, **kwargs):
-    """Call ``builder(X, y, **kwargs)``, dropping keywords it does not take.
+#: Keywords that generic code passes to any builder; dropped for a builder that has no such
+#: setting (the ODE model has neither a minibatch nor random initial weights).
+OPTIONAL_KEYWORDS = ("batch_size", "random_seed")
 
-    Builders share ``(X, y=None, *, ...)`` but not every one has ``batch_size`` or
-    ``random_seed`` (the ODE model has neither), so generic code passes them only where
-    they mean something.
+
+def call_builder(builder, X, y, **kwargs):
+    """Call ``builder(X, y, **kwargs)``, dropping :data:`OPTIONAL_KEYWORDS` it does not take.
+
+    Every other keyword goes through as it is, so a misspelt setting still fails loudly.
     """
     params = inspect.signature(builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
+        kwargs = {k: v for k, v in kwargs.items() if k in params or k not in OPTIONAL_KEYWORDS}
     return builder(X, y, **kwargs)
 
 

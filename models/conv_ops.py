@@ -5,7 +5,11 @@ PyTensor 3.3's ``convolve2d`` has no JAX conversion, so the gallery's CNN uses i
 (O, C, kh, kw), the layout of ``jax.lax.conv_general_dilated``.
 
 - On the JAX backend the Op is dispatched to ``jax.lax.conv_general_dilated``, so XLA sees a
-  real convolution (oneDNN on CPU, cuDNN on GPU) and differentiates it itself.
+  real convolution (oneDNN on CPU, cuDNN on GPU) and differentiates it itself. The dispatch is
+  registered by :func:`register_jax`, which ``fit`` and ``predict`` call before they compile;
+  call it yourself before compiling such a graph with PyTensor's own ``mode="JAX"``. (It is
+  not done at import: importing PyTensor's JAX backend switches JAX's 64-bit mode on for the
+  whole process.)
 - On the PyTensor backends (Numba, C, Python) ``perform`` computes it with NumPy (a strided
   window view and one ``tensordot``), and the gradient is written with the same Op: the input
   gradient is the "full" convolution of the output gradient with the flipped filters, the
@@ -22,7 +26,6 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.scalar import upcast
 from pytensor.tensor.type import TensorType
 
@@ -96,7 +99,15 @@ def conv2d(x, w):
     return _conv2d(x, w)
 
 
-@jax_funcify.register(Conv2D)
+def register_jax():
+    """Register :class:`Conv2D`'s JAX implementation with PyTensor's JAX backend (idempotent);
+    returns PyTensor's ``jax_funcify``."""
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    jax_funcify.register(Conv2D)(_jax_conv2d)
+    return jax_funcify
+
+
 def _jax_conv2d(op, **kwargs):
     import jax
 

@@ -15,7 +15,7 @@ import pymc as pm
 import pytest
 
 from bnngallery.inference import advi
-from bnngallery.inference.advi_fit import fit_advi_jax, make_optimizer
+from bnngallery.inference.advi_loop import fit_advi_jax, make_optimizer
 from bnngallery.inference.jaxify import logp_graph
 from bnngallery.inference.precision import precision_scope
 
@@ -73,7 +73,7 @@ def test_pure_step_is_deterministic_and_converges(family_name):
 
         state, _ = jax.lax.scan(body, state, None, length=3000)
         moments = family.moments(state.params)
-        z = advi.sample(family, state.params, draws=4000, random_seed=0)
+        z = advi.sample(family, state.params, jax.random.PRNGKey(0), draws=4000)
     assert z.shape == (4000, layout.dim)
     np.testing.assert_allclose(moments.mean, POST_MEAN, atol=0.03)
     np.testing.assert_allclose(moments.sd, POST_SD, rtol=0.1)
@@ -147,7 +147,8 @@ def test_importing_switches_no_global_jax_mode():
     backend turns the mode on for the process when a fit first imports it: its choice.)"""
     code = """
 import json, jax, numpy as np
-import bnngallery
+import bnngallery, bnngallery.cli, bnngallery.models.cnn, bnngallery.models.ode, bnngallery.runs.mnist
+import bnngallery.plots, bnngallery.diagnostics.compare, bnngallery.baselines.dropout_ode
 from bnngallery import fit, predict
 from bnngallery.data import make_moons_data
 from bnngallery.models import moons

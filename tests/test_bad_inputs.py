@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from bnngallery import fit
 from bnngallery.models import get_builder
+from bnngallery.models.info import model_info
 
 Z1 = np.zeros((3, 1))
 IMG = np.zeros((3, 784))
@@ -122,7 +123,7 @@ def test_moons_builder_fuzz_only_raises_valueerror(X, y):
         return
     # it built: then the input really was valid
     assert X.ndim == 2 and len(X) == len(y) > 0 and np.isfinite(X).all() and set(np.unique(y)) <= {0, 1}
-    assert model.gallery_info.family == "moons"
+    assert model_info(model).family == "moons"
 
 
 def test_missing_optional_dependency_names_the_install_command(monkeypatch, small_models):
@@ -133,3 +134,22 @@ def test_missing_optional_dependency_names_the_install_command(monkeypatch, smal
     m = get_builder("moons")(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2)
     with pytest.raises(ImportError, match=r"numpyro.*pip install"):
         fit(m, "nuts", progressbar=False)
+
+
+def test_generic_builder_calls_keep_misspelt_settings_loud():
+    """call_builder drops only batch_size / random_seed for builders without them."""
+    from bnngallery.data.ode import make_decay_data
+    from bnngallery.models import call_builder, ode
+
+    d = make_decay_data()
+    model = call_builder(ode.build_model, d.t, d.y, batch_size=None, random_seed=0)  # the ODE has neither
+    assert model_info(model).family == "ode"
+    with pytest.raises(TypeError, match="r_scal"):
+        call_builder(ode.build_model, d.t, d.y, r_scal=2.0)
+
+
+def test_run_settings_refuse_unknown_keys():
+    from bnngallery.runs.settings import run_settings
+
+    with pytest.raises(ValueError, match=r"Unknown setting\(s\) \['drawz'\] for the moons run"):
+        run_settings("moons", overrides={"drawz": 10})

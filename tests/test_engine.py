@@ -11,7 +11,7 @@ import pytest
 
 from bnngallery import fit, predict
 from bnngallery.diagnostics.metrics import accuracy, binary_probs
-from bnngallery.inference.advi_fit import ADVIDivergenceError
+from bnngallery.inference.advi_loop import ADVIDivergenceError
 from bnngallery.models import moons
 from bnngallery.results import final_elbo, settings_of
 
@@ -153,6 +153,33 @@ def test_nan_guard_stops_and_names_the_variable():
     assert np.isfinite(partial["fit_history"]["loss"].values).all()
     assert np.isfinite(partial.posterior["mu"].values).all()
     assert "scale_free" not in str(info.value)
+
+
+def test_divergence_keeps_the_last_finite_step():
+    """The error's result is the state after the last finite step (not the start of its chunk):
+    a fit run for exactly that many steps reaches the same approximation."""
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Potential("cliff", pt.switch(mu > 3.0, np.nan, 0.0))
+        pm.Normal("obs", mu, 1, observed=np.full(20, 10.0))
+    opts = dict(learning_rate=0.05, lr_schedule="constant", chunk_size=100, progressbar=False, random_seed=3)
+    with pytest.raises(ADVIDivergenceError) as info:
+        fit(m, "advi", steps=3000, **opts)
+    partial = info.value.result
+    done = int(partial.attrs["steps_done"])
+    assert done % 100, "the divergence should fall inside a chunk for this check to mean anything"
+    replay = fit(m, "advi", steps=done, **opts)
+    start = done - done % 100
+    at_start = (
+        float(m.initial_point()["mu"])
+        if start == 0
+        else float(fit(m, "advi", steps=start, **opts)["approximation"]["mu_mean"])
+    )
+    kept = float(partial["approximation"]["mu_mean"])
+    # the divergence search replays single compiled steps, the loop compiled chunks: equal to rounding
+    assert kept == pytest.approx(float(replay["approximation"]["mu_mean"]), rel=1e-12)
+    assert abs(kept - at_start) > 1e-3  # not the state the chunk started from
+    np.testing.assert_allclose(partial["fit_history"]["loss"].values, replay["fit_history"]["loss"].values, rtol=1e-12)
 
 
 def test_interrupt_returns_the_state_so_far(moons_data, monkeypatch):

@@ -10,7 +10,8 @@ import pytensor.tensor as pt
 import pytest
 
 from bnngallery.models import cnn, mnist_mlp
-from bnngallery.models.conv_ops import conv2d, conv2d_im2col, max_pool_2x2
+from bnngallery.models.conv_ops import conv2d, conv2d_im2col, max_pool_2x2, register_jax
+from bnngallery.models.info import model_info
 
 # The PyTensor (Numba) backend runs the custom Conv2D Op's NumPy ``perform`` in object mode and
 # says so; that is the intended fallback, the JAX backend compiles the real convolution.
@@ -35,7 +36,7 @@ def test_mlp_hierarchical_structure(small_mnist):
     assert {"sigma_in", "sigma_1", "sigma_out", "w_in", "w_1", "w_out", "b_in", "b_out"} <= names
     assert m.named_vars_to_dims["w_in"] == ("pixel", "hidden_0")
     assert m.named_vars_to_dims["w_out"] == ("hidden_1", "class")
-    assert m.gallery_info.family == "mnist-mlp" and m.gallery_info.output == "probs"
+    assert model_info(m).family == "mnist-mlp" and model_info(m).output == "probs"
     # the likelihood really sees a minibatch of 32 rows scaled to the full data
     from bnngallery.inference.jaxify import minibatch_nodes
 
@@ -86,7 +87,7 @@ def test_temperature_raises_the_likelihood_to_one_over_t(small_mnist, builder, k
     terms = {}
     for t in (1.0, 0.25):
         m = builder.build_model(X, y, temperature=t, batch_size=batch_size, **kw)
-        assert m.gallery_info.settings["temperature"] == t
+        assert model_info(m).settings["temperature"] == t
         fn, _, data, _, _ = jaxify(m, m.value_vars, [m.logp(vars=m.observed_RVs), m.logp(vars=m.free_RVs)])
         ip = m.initial_point()
         terms[t] = [float(v) for v in fn(*[ip[v.name] for v in m.value_vars], *data, *([idx] if batch_size else []))]
@@ -113,7 +114,7 @@ def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
         slab_weight=0.3,
         spike_ratio=0.01,
     )
-    assert m.gallery_info.settings["prior"] == "scale-mixture"
+    assert model_info(m).settings["prior"] == "scale-mixture"
     point = m.initial_point()
     name = "w_in_raw" if noncentered else "w_in"
     value = np.random.default_rng(1).normal(0.0, 0.05, size=point[name].shape)
@@ -128,7 +129,7 @@ def test_default_initial_scale_depends_on_the_prior(small_mnist):
     X, y, _, _ = small_mnist
     for prior, scale in [("normal", 1.0), ("scale-mixture", 0.1)]:
         m = mnist_mlp.build_model(X, y, hidden=(200,), prior=prior)
-        assert m.gallery_info.settings["init_scale"] == scale
+        assert model_info(m).settings["init_scale"] == scale
         assert m.initial_point()["w_in"].std() == pytest.approx(scale / np.sqrt(784), rel=0.05)
     m = mnist_mlp.build_model(X, y, hidden=(200,), prior="scale-mixture", init_scale=0.5)
     assert m.initial_point()["w_in"].std() == pytest.approx(0.5 / np.sqrt(784), rel=0.05)
@@ -157,6 +158,7 @@ def test_conv_op_matches_im2col_jax_and_its_gradient():
     # the same graph with its PyTensor gradient, compiled by JAX, agrees with the Python backend
     cost = (pt.tanh(max_pool_2x2(conv2d(x, w), channels=4, height=6, width=6)) ** 2).sum()
     outs = [cost, *pytensor.grad(cost, [x, w])]
+    register_jax()  # PyTensor's own JAX mode needs the Op's dispatch registered (fit and predict do it)
     jx = pytensor.function([x, w], outs, mode="JAX")(xv, wv)
     py = pytensor.function([x, w], outs, mode=PY_MODE)(xv, wv)
     for u, v in zip(jx, py, strict=True):
@@ -226,7 +228,7 @@ def test_cnn_structure_and_bad_settings(small_mnist):
     with pytest.raises(ValueError, match="prior must"):
         cnn.build_model(X, y, prior="cauchy")
     mix = cnn.build_model(X, y, filters=(4, 4), dense=(8,), prior="scale-mixture", batch_size=32)
-    assert mix.gallery_info.settings["prior"] == "scale-mixture"
+    assert model_info(mix).settings["prior"] == "scale-mixture"
     assert type(mix["w_conv_0"].owner.op).__name__ == "MixtureRV"
     assert np.isfinite(mix.compile_logp(mode=PY_MODE)(mix.initial_point()))
 
@@ -259,7 +261,7 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
     )
     r = fit(m, "advi", steps=100, learning_rate=0.01, init_sd=1e-3, draws=8, progressbar=False)
     rebuilt = prediction_model(mnist_mlp.build_model, r, Xt[:20])
-    assert rebuilt.gallery_info.settings == {**m.gallery_info.settings, "batch_size": None}
+    assert model_info(rebuilt).settings == {**model_info(m).settings, "batch_size": None}
     assert type(rebuilt["w_in"].owner.op).__name__ == "MixtureRV"
     p = predict(mnist_mlp.build_model, r, Xt[:20])
     assert p.shape == (8, 20, 10)
@@ -273,7 +275,7 @@ def test_scale_mixture_result_predicts_and_old_results_still_do(small_mnist):
         if k not in ("prior", "slab_weight", "spike_ratio", "init_scale")
     }
     r_old.attrs["model_settings"] = json.dumps(legacy)
-    assert prediction_model(mnist_mlp.build_model, r_old, Xt[:20]).gallery_info.settings["prior"] == "normal"
+    assert model_info(prediction_model(mnist_mlp.build_model, r_old, Xt[:20])).settings["prior"] == "normal"
     np.testing.assert_array_equal(predict(mnist_mlp.build_model, r_old, Xt[:20]), expected)
 
 
@@ -293,7 +295,8 @@ def test_mnist_settings_merge_overrides_without_touching_the_table():
 
 
 def test_advi_options_are_the_fit_keywords_of_the_settings():
-    from bnngallery.runs.mnist import advi_options, mnist_settings
+    from bnngallery.runs.mnist import mnist_settings
+    from bnngallery.runs.settings import advi_options
 
     s = mnist_settings("mnist-mlp", overrides={"steps": 7, "mc_samples": 2})
     assert advi_options(s) == {
@@ -345,7 +348,7 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
         assert key in row
     assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
     assert set(row["learned_scales"]) == {"in", "1", "out"}
-    from bnngallery.runs.mnist import MLP_TEMPERATURE
+    from bnngallery.runs.settings import MLP_TEMPERATURE
 
     assert row["model_settings"]["temperature"] == MLP_TEMPERATURE != 1  # the tempered posterior reaches the builder
     assert len(saved["runs"]) == 1 and "NUTS skipped" in saved["notes"][0]

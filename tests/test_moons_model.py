@@ -10,6 +10,7 @@ from scipy.special import expit, log_expit
 from bnngallery.data import make_moons_data
 from bnngallery.inference.jaxify import logp_graph
 from bnngallery.models import get_builder, moons
+from bnngallery.models.info import model_info
 
 
 def test_moons_data_matches_article_settings():
@@ -31,7 +32,7 @@ def test_default_network_is_the_articles(moons_data):
     assert m.named_vars_to_dims["w_in"] == ("feature", "hidden_0")
     assert m.named_vars_to_dims["w_1"] == ("hidden_0", "hidden_1")
     assert m.named_vars_to_dims["w_out"] == ("hidden_1",)
-    assert m.gallery_info.family == "moons" and m.gallery_info.output == "p"
+    assert model_info(m).family == "moons" and model_info(m).output == "p"
     assert get_builder("moons") is moons.build_model
 
 

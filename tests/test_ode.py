@@ -12,6 +12,7 @@ import pytest
 
 from bnngallery.data.ode import decay_solution, lotka_volterra_solution, make_decay_data, make_lotka_volterra_data
 from bnngallery.models import ode
+from bnngallery.models.info import model_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -135,10 +136,10 @@ def test_builder_structure_and_prediction_model():
     d = make_decay_data()
     m = ode.build_model(d.t, d.y, r_scale=2.0)
     assert {rv.name for rv in m.free_RVs} == {"y0", "r", "sigma"}
-    assert m.gallery_info.family == "ode" and m.gallery_info.output == "y_hat"
-    assert m.gallery_info.settings["r_scale"] == 2.0
-    assert ode.build_model(d.t, **m.gallery_info.settings).gallery_info == (
-        m.gallery_info
+    assert model_info(m).family == "ode" and model_info(m).output == "y_hat"
+    assert model_info(m).settings["r_scale"] == 2.0
+    assert model_info(ode.build_model(d.t, **model_info(m).settings)) == (
+        model_info(m)
     )  # the settings rebuild the same model
     # y=None builds a prediction model on any grid
     p = ode.build_model(np.linspace(0, 12, 7), None)

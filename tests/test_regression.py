@@ -9,6 +9,7 @@ import pytest
 
 from bnngallery.data.regression import make_regression_data, true_function
 from bnngallery.models import regression
+from bnngallery.models.info import model_info
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,14 @@ def test_builder_shapes_settings_and_standardisation(small_data):
     assert {rv.name for rv in m.free_RVs} == {"w_in", "b_in", "w_1", "b_1", "w_out", "b_out", "sigma"}
     assert m.named_vars_to_dims["w_in"] == ("feature", "hidden_0")
     assert m.named_vars_to_dims["w_1"] == ("hidden_0", "hidden_1")
-    info = m.gallery_info
+    info = model_info(m)
     assert info.family == "regression" and info.output == "mu" and info.task == "regression"
     s = info.settings
     assert s["y_loc"] == pytest.approx(d.y_train.mean()) and s["y_scale"] == pytest.approx(d.y_train.std())
     assert s["hidden"] == [7, 3] and s["batch_size"] is None
     # a prediction model gets the fit's constants and no observed data
     p = regression.build_model(d.X_test, None, **{k: v for k, v in s.items() if k != "batch_size"})
-    assert p.gallery_info.settings["y_loc"] == s["y_loc"] and not p.observed_RVs
+    assert model_info(p).settings["y_loc"] == s["y_loc"] and not p.observed_RVs
     from bnngallery.inference.jaxify import forward_graph
 
     g = forward_graph(p, "mu")

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from bnngallery import plots as P
+from bnngallery.diagnostics import metrics
 from bnngallery.diagnostics import uncertainty as U
 
 
@@ -92,7 +93,7 @@ def test_ece_of_overconfident_predictions():
 def test_accuracy_and_nll():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     y = np.array([0, 1, 1])
-    assert U.accuracy(probs, y) == pytest.approx(2 / 3)
+    assert metrics.accuracy(probs, y) == pytest.approx(2 / 3)
     assert U.negative_log_likelihood(probs, y) == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4])))
 
 
@@ -145,7 +146,7 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="Unknown uncertainty measure"):
         U.uncertainty_scores(np.full((2, 3, 10), 0.1), ["nope"])
     with pytest.raises(ValueError, match="shape"):
-        U.accuracy(np.full((3, 10), 0.1), np.zeros(4, dtype=int))
+        metrics.accuracy(np.full((3, 10), 0.1), np.zeros(4, dtype=int))
 
 
 def test_chunked_scores_match_unchunked(monkeypatch):

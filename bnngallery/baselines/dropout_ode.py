@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..inference.advi import softplus_inv
 from ..inference.precision import precision_scope
 from ..models.ode import DEFAULT_MAX_STEP, check_observations, check_times, substeps_for
 from ..models.validation import check_positive_int
@@ -77,6 +76,12 @@ def log_linear_guess(t, y) -> dict:
         return {"r": 0.5, "y0": float(max(np.max(y), 1.0))}
     slope, intercept = np.polyfit(t[keep], np.log(y[keep]), 1)
     return {"r": float(max(-slope, 1e-3)), "y0": float(np.exp(intercept))}
+
+
+def _softplus_inv(x: float) -> float:
+    # The form that stays finite for large x (the output's y0 can be large); the engine's
+    # advi.softplus_inv is log(expm1(x)), and each keeps its own so that neither's results move.
+    return float(x + np.log(-np.expm1(-x)))
 
 
 def fit_dropout_ode(
@@ -197,7 +202,7 @@ def _fit(
         "b1": jnp.zeros(hidden),
         "W2": jax.random.normal(k2, (hidden, 2)) * math.sqrt(1.0 / hidden) * 0.1,
         # start the output near the guess so priming refines rather than searches
-        "b2": jnp.array([softplus_inv(guess["r"]), softplus_inv(guess["y0"])]),
+        "b2": jnp.array([_softplus_inv(guess["r"]), _softplus_inv(guess["y0"])]),
     }
     x = jnp.ones((n_in,))
 

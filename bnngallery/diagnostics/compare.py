@@ -24,10 +24,9 @@ from ..files import jsonable
 from ..models import call_builder
 from ..models.info import model_info
 from ..predict import predict
-from ..results import final_elbo, fit_label, is_vi, model_settings_of
+from ..results import final_elbo, is_vi, model_settings_of
 from .khat import KHAT_GOOD, KHAT_USABLE, full_data_model, vi_khat
 from .metrics import (
-    INTERVAL_PROB,
     accuracy,
     agreement,
     band_overlap,
@@ -38,18 +37,7 @@ from .metrics import (
 )
 from .uncertainty import expected_calibration_error
 
-__all__ = [
-    "INTERVAL_PROB",
-    "KHAT_GOOD",
-    "KHAT_USABLE",
-    "compare",
-    "fit_label",
-    "format_number",
-    "identifiable_vars",
-    "parameter_table",
-    "to_json",
-    "to_markdown",
-]
+__all__ = ["compare", "format_number", "identifiable_vars", "parameter_table", "to_json", "to_markdown"]
 
 
 def format_number(v, digits: int = 3) -> str:

@@ -28,8 +28,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .metrics import accuracy  # noqa: F401  (one definition, re-exported for classifier reports)
-
 #: Rows processed at once when scores are computed from draws (bounds the float64 copies).
 CHUNK_ROWS = 2048
 _EPS = 1e-12

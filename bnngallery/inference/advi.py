@@ -12,7 +12,7 @@ What tells mean-field from full-rank ADVI is the family (:class:`MeanField`,
 :class:`FullRank`, registered in :data:`FAMILIES`): how its parameters start, how a
 standard-normal draw becomes a draw of the model's variables (with the entropy of q), and
 its means, sds and draws once fitted. A new family is one more class with those methods;
-the step, the loop (:mod:`bnngallery.inference.advi_fit`) and the results are shared.
+the step, the loop (:mod:`bnngallery.inference.advi_loop`) and the results are shared.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ LOG_2PI_E = float(np.log(2 * np.pi) + 1.0)
 
 
 def softplus_inv(x: float) -> float:
-    """The inverse of softplus, ``log(exp(x) - 1)``, in a form that stays finite for large ``x``:
-    the parameter whose softplus is ``x``."""
-    return float(x + np.log(-np.expm1(-x)))
+    """The inverse of softplus, ``log(exp(x) - 1)``: the parameter whose softplus is the sd ``x``."""
+    return float(np.log(np.expm1(x)))
 
 
 class Layout:
@@ -88,7 +87,8 @@ class Family(Protocol):
         and ``log |det scale|`` (the entropy of q without its constant)."""
 
     def sample(self, params, eps):
-        """Flat draws ``mean + scale(eps)``, shape (draws, dim); evaluated eagerly, outside ``jit``."""
+        """Flat draws ``mean + scale(eps)``, shape (draws, dim). Called eagerly, outside ``jit``,
+        so that the draws are the same to the bit whatever XLA would fuse in a compiled one."""
 
     def moments(self, params) -> Moments:
         """Means, marginal sds (and the Cholesky factor, if any) as float64 arrays."""
@@ -272,10 +272,8 @@ def make_step(
     return step
 
 
-def sample(family: Family, params, *, draws: int, random_seed: int):
+def sample(family: Family, params, key, *, draws: int):
     """``draws`` flat draws from the fitted approximation, shape (draws, dim), in the loop's precision."""
     import jax
 
-    key = jax.random.fold_in(jax.random.PRNGKey(random_seed), 1)
-    eps = jax.random.normal(key, (draws, family.layout.dim))
-    return family.sample(params, eps)
+    return family.sample(params, jax.random.normal(key, (draws, family.layout.dim)))

@@ -18,6 +18,8 @@ import platform
 
 import numpy as np
 
+from ..models.validation import check_positive_int
+
 
 def cpu_count() -> int:
     """CPU cores this process may use (its affinity mask where the OS has one)."""
@@ -82,8 +84,7 @@ def make_mesh(devices: int | None, rows: int | None):
     available = jax.devices()
     if devices is None:
         devices = 1 if available[0].platform == "cpu" else len(available)
-    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
-        raise ValueError(f"devices must be a positive integer; got {devices!r}.")
+    devices = check_positive_int(devices, name="devices")
     if devices > len(available):
         raise ValueError(
             f"devices={devices} but JAX sees {len(available)} device(s) ({available[0].platform}). On CPU, call "

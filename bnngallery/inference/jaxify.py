@@ -112,6 +112,18 @@ def _data_inputs(model: pm.Model, outputs):
     return replacements, names, values, new_inputs
 
 
+def jax_dispatch():
+    """PyTensor's JAX dispatcher, with the gallery's own Ops registered (the CNN's ``Conv2D``).
+
+    Imported on first use, not at the top: importing PyTensor's JAX backend switches JAX's
+    64-bit mode on for the whole process (PyTensor's choice), which importing bnngallery
+    must not do.
+    """
+    from ..models.conv_ops import register_jax
+
+    return register_jax()
+
+
 def jaxify(model: pm.Model, inputs, outputs):
     """Compile ``outputs`` of ``inputs`` (plus the model's data) to one JAX function.
 
@@ -127,10 +139,7 @@ def jaxify(model: pm.Model, inputs, outputs):
     outputs = clone_replace(outputs, replace=replacements)
     all_inputs = [*inputs, *data_inputs, *([idx] if idx is not None else [])]
     fgraph = FunctionGraph(inputs=all_inputs, outputs=outputs, clone=True)
-    # Imported here, not at the top: importing PyTensor's JAX backend switches JAX's 64-bit
-    # mode on for the whole process (PyTensor's choice), which importing bnngallery must not do.
-    from pytensor.link.jax.dispatch import jax_funcify
-
+    jax_funcify = jax_dispatch()
     pt_mode.JAX.optimizer.rewrite(fgraph)
     with warnings.catch_warnings():
         # Value checks (e.g. 0 <= p <= 1) cannot run inside a traced JAX function; the
@@ -140,16 +149,21 @@ def jaxify(model: pm.Model, inputs, outputs):
     return fn, data_names, data_values, batch_size, n_rows
 
 
-def logp_graph(model: pm.Model) -> JaxGraph:
-    """The model's joint log density (priors, Jacobians, scaled likelihood) as a JAX function.
-
-    Parameters are the model's value variables, i.e. on the unconstrained space.
-    """
+def require_observed(model: pm.Model) -> None:
+    """Refuse a model without observed data: there is nothing to fit."""
     if not model.observed_RVs:
         raise ValueError(
             "The model has no observed data, so there is nothing to fit; build it with y "
             "(a model built with y=None is for prediction only)."
         )
+
+
+def logp_graph(model: pm.Model) -> JaxGraph:
+    """The model's joint log density (priors, Jacobians, scaled likelihood) as a JAX function.
+
+    Parameters are the model's value variables, i.e. on the unconstrained space.
+    """
+    require_observed(model)
     value_vars = model.value_vars
     logp = model.logp()
     fn, data_names, data_values, batch_size, n_rows = jaxify(model, value_vars, [logp])

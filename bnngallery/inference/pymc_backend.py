@@ -10,8 +10,8 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .advi_fit import ADVIOutput
-from .jaxify import posterior_var_names
+from .advi_loop import ADVIOutput
+from .jaxify import jax_dispatch, posterior_var_names
 from .precision import precision_scope
 
 
@@ -116,6 +116,7 @@ def sample_nuts(
     if sampler == "numpyro":
         import jax
 
+        jax_dispatch()  # PyMC compiles the model to JAX itself: the gallery's Ops must be known
         # Chains run in parallel only with one XLA device each (on CPU: call
         # devices.use_host_devices() before JAX starts, as the CLI does).
         chain_method = "parallel" if jax.local_device_count() >= chains else "sequential"

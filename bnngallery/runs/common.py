@@ -20,12 +20,11 @@ import xarray as xr
 from ..diagnostics.compare import format_number
 from ..diagnostics.mcmc import max_rhat
 from ..fitting import METHODS, fit
-from ..inference.devices import machine_description
 from ..models import call_builder
 from ..results import final_elbo, save_result
 from .settings import advi_options, nuts_options
 
-__all__ = ["check_methods", "fit_methods", "machine_description", "method_row", "summary_table", "use_agg"]
+__all__ = ["check_methods", "fit_methods", "method_row", "summary_table", "use_agg"]
 
 
 def use_agg() -> None:

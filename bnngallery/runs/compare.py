@@ -20,17 +20,7 @@ from ..plots import plot_parameters, plot_regression_bands, save_figure
 from ..predict import predict
 from ..results import fit_label
 from .common import fit_methods, use_agg
-from .settings import run_settings
-
-#: The models ``bnngallery compare`` takes, and the methods it fits for each. No full-rank
-#: ADVI for the regression net: its dense covariance over every weight diverged at the default
-#: step size and stayed far below mean-field at a smaller one. NUTS on the MNIST nets is not
-#: practical, so they have no comparison.
-COMPARISONS = {
-    "moons": ("advi", "fullrank_advi", "nuts"),
-    "regression": ("advi", "nuts"),
-    "ode": ("advi", "fullrank_advi", "nuts"),
-}
+from .settings import COMPARE_METHODS, run_settings
 
 
 def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
@@ -39,13 +29,13 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
     Returns ``{"builder", "train": (X, y), "test": (X, y), "build_kwargs", "size", "methods",
     "data"}``.
     """
-    if name not in COMPARISONS:
+    if name not in COMPARE_METHODS:
         raise ValueError(
-            f"bnngallery compare takes one of {sorted(COMPARISONS)}; got {name!r}. "
+            f"bnngallery compare takes one of {sorted(COMPARE_METHODS)}; got {name!r}. "
             "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)"
         )
     size = run_settings(name, smoke=smoke)
-    spec = {"size": size, "methods": COMPARISONS[name], "build_kwargs": {}}
+    spec = {"size": size, "methods": COMPARE_METHODS[name], "build_kwargs": {}}
     if name == "moons":
         from ..data import make_moons_data
         from ..models import moons

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..diagnostics.uncertainty import classification_report, predictive_mean, uncertainty_scores
 from ..files import write_json
+from ..inference.devices import machine_description
 from ..plots import (
     plot_confusion,
     plot_elbo,
@@ -35,13 +36,11 @@ from ..plots import (
 )
 from ..predict import predict
 from ..results import model_settings_of
-from .common import check_methods, fit_methods, machine_description, method_row, use_agg
-from .settings import MLP_TEMPERATURE, advi_options, run_settings
+from .common import check_methods, fit_methods, method_row, use_agg
+from .settings import RUN_METHODS, run_settings
 
 __all__ = [
     "DEFAULT_OOD",
-    "MLP_TEMPERATURE",
-    "advi_options",
     "default_conv_impl",
     "learned_scales",
     "load_mnist_splits",
@@ -138,10 +137,11 @@ def run_mnist_mlp(
 ) -> dict:
     """The Bayesian MLP on MNIST: minibatch ADVI, uncertainty, calibration and OOD.
 
-    The network and prior are the run settings' ``"model"`` entries (:mod:`.settings`) (ReLU, scale-mixture
-    prior, posterior temperature :data:`MLP_TEMPERATURE`); ``settings={"model": {"temperature": 1.0}}`` fits the
-    Bayes posterior, and ``{"model": {"prior": "normal", "hierarchical": True}}`` article A's
-    hierarchical prior, whose learned per-layer scales go into ``learned_scales``.
+    The network and prior are the run settings' ``"model"`` entries (:mod:`.settings`: ReLU,
+    scale-mixture prior, posterior temperature ``MLP_TEMPERATURE``);
+    ``settings={"model": {"temperature": 1.0}}`` fits the Bayes posterior, and
+    ``{"model": {"prior": "normal", "hierarchical": True}}`` article A's hierarchical prior,
+    whose learned per-layer scales go into ``learned_scales``.
 
     Parameters
     ----------
@@ -245,7 +245,7 @@ def _run_mnist(
     use_agg()
     size = mnist_settings(family, smoke=smoke, overrides=overrides)
     model_kw = size.pop("model")
-    methods = check_methods(methods, ("advi", "nuts"))
+    methods = check_methods(methods, RUN_METHODS[family])
     if family == "mnist-cnn" and "conv_impl" not in model_kw:
         model_kw["conv_impl"] = default_conv_impl(backend)
     out_dir = Path(out_dir)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_json
-from ..models.info import model_info
+from ..inference.devices import machine_description
 from ..plots import (
     plot_elbo,
     plot_parameter_distributions,
@@ -32,12 +32,13 @@ from ..plots import (
     save_figure,
 )
 from ..predict import predict
-from .common import check_methods, fit_methods, machine_description, method_row, use_agg
-from .settings import run_settings
+from ..results import model_settings_of
+from .common import check_methods, fit_methods, method_row, use_agg
+from .settings import RUN_METHODS, run_settings
 
 #: Parameters reported for every method (sigma only where the method has it).
 PARAMS = ("r", "y0", "sigma")
-METHODS = ("advi", "nuts")
+METHODS = RUN_METHODS["ode"]
 
 
 def summarise_draws(draws: dict[str, np.ndarray], truth: dict[str, float] | None = None) -> dict:
@@ -291,7 +292,7 @@ def run_ode(
             "backend": backend,
             "n_points": int(data.n),
             "t_max": float(data.t.max()),
-            "model_settings": model_info(build_model(data.t, data.y)).settings,
+            "model_settings": model_settings_of(next(iter(results.values()))),
         },
         "machine": machine_description(),
     }

@@ -22,12 +22,13 @@ import numpy as np
 from ..diagnostics.compare import compare, parameter_table
 from ..diagnostics.metrics import INTERVAL_PROB, interval_coverage, regression_predictive
 from ..files import write_json
+from ..inference.devices import machine_description
 from ..plots import plot_elbo, plot_parameters, plot_regression_bands, save_figure
 from ..predict import predict
-from .common import check_methods, fit_methods, machine_description, method_row, use_agg
-from .settings import run_settings
+from .common import check_methods, fit_methods, method_row, use_agg
+from .settings import RUN_METHODS, run_settings
 
-METHODS = ("advi", "nuts")
+METHODS = RUN_METHODS["regression"]
 
 
 def predictive_bands(result, X, *, random_seed: int = 0, mu_draws=None) -> dict:

@@ -1,6 +1,7 @@
 """How big every gallery run is, in one table: ``"full"`` is the real run, ``"smoke"`` checks
 the plumbing in seconds. ``bnngallery run``, ``bnngallery compare``, the notebooks and the
-benchmarks all read their sizes here.
+MNIST benchmarks read their sizes here (``benchmarks/sbc_ode.py``, which fits 200 simulated
+data sets, and the GPU preset of ``benchmarks/mnist_full.py`` have sizes of their own).
 
 One vocabulary for every model:
 
@@ -157,16 +158,45 @@ SETTINGS: dict[str, dict[str, dict]] = {
 }
 
 
+#: The methods each run can fit (``bnngallery run MODEL --method ...``; the MNIST runs skip
+#: NUTS with a logged note) and each comparison fits (``bnngallery compare MODEL``). No
+#: full-rank ADVI for the regression net: its dense covariance over every weight diverged at
+#: the default step size and stayed far below mean-field at a smaller one. The MNIST nets
+#: have no NUTS reference, so no comparison.
+RUN_METHODS = {
+    "moons": ("advi", "fullrank_advi", "nuts"),
+    "regression": ("advi", "nuts"),
+    "ode": ("advi", "nuts"),
+    "mnist-mlp": ("advi", "nuts"),
+    "mnist-cnn": ("advi", "nuts"),
+}
+COMPARE_METHODS = {
+    "moons": ("advi", "fullrank_advi", "nuts"),
+    "regression": ("advi", "nuts"),
+    "ode": ("advi", "fullrank_advi", "nuts"),
+}
+
+#: Settings a run accepts beyond its table entries: ``holdout`` (MNIST: score on the last N
+#: training images instead of the test set).
+EXTRA_SETTINGS = {"mnist-mlp": ("holdout",), "mnist-cnn": ("holdout",)}
+
+
 def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = None) -> dict:
     """A copy of the settings of ``model``'s run, with ``overrides`` applied.
 
     ``overrides`` replace entries; its ``"model"`` entries update the builder keywords
-    instead of replacing them.
+    instead of replacing them. A key the run does not know is an error, not ignored.
     """
     if model not in SETTINGS:
         raise ValueError(f"model must be one of {sorted(SETTINGS)}; got {model!r}.")
     size = copy.deepcopy(SETTINGS[model]["smoke" if smoke else "full"])
     overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(size) - set(EXTRA_SETTINGS.get(model, ())) - {"model"})
+    if unknown:
+        raise ValueError(
+            f"Unknown setting(s) {unknown} for the {model} run; it takes {sorted(size)} "
+            f"(and {list(EXTRA_SETTINGS.get(model, ()))})."
+        )
     size.update({k: v for k, v in overrides.items() if k != "model"})
     if "model" in size or "model" in overrides:
         size["model"] = {**size.get("model", {}), **overrides.get("model", {})}

@@ -273,7 +273,7 @@ def _run(
                     f"in {' and '.join(where) or 'the variational parameters'}. The state of the last "
                     f"finite step is kept in this error's .result. Try a smaller learning_rate "
                     f"(now {learning_rate}) or a smaller init_sd (now {init_sd}).",
-                    result=finish(state, losses, done, time.perf_counter() - t_run, True),
+                    result=finish(bad_state, losses, done, time.perf_counter() - t_run, True),
                 )
             state = new_state
             losses.append(chunk_loss)
@@ -357,7 +357,8 @@ def _finish(
     def constrained(z):
         return cgraph.fn(*layout.unflatten(z), *cdata)
 
-    z = advi.sample(family, params, draws=draws, random_seed=random_seed)
+    # the draws' key is apart from every step's (fold_in of the seed), so they do not depend on the steps run
+    z = advi.sample(family, params, jax.random.fold_in(jax.random.PRNGKey(random_seed), 1), draws=draws)
     outs = jax.lax.map(constrained, z, batch_size=min(draws, 256))
     out_draws = {n: np.asarray(o, dtype=np.float64)[None] for n, o in zip(cgraph.output_names, outs, strict=True)}
     return ADVIOutput(
