@@ -44,12 +44,12 @@ def run_moons(
     from ..data import make_moons_data
     from ..models import moons
 
+    methods = check_methods(methods, METHODS)
     use_agg()
     size = run_settings("moons", smoke=smoke)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = make_moons_data(random_state=random_seed)
-    methods = check_methods(methods, METHODS)
     results, walls = fit_methods(
         moons.build_model,
         data.X_train,
