@@ -76,9 +76,10 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     for name in ("steps", "draws", "tune", "chains", "mc_samples", "chunk_size", "restarts"):
         if name in opts:
             out[name] = check_positive_int(opts[name], name=name, allow_zero=name == "tune")
-    for name in ("learning_rate", "init_sd"):
-        if name in opts:
-            out[name] = check_positive(opts[name], name=name)
+    if "learning_rate" in opts:
+        out["learning_rate"] = check_positive(opts["learning_rate"], name="learning_rate")
+    if "init_sd" in opts:
+        out["init_sd"] = resolve_init_sd(model, opts["init_sd"])
     ta = opts.get("target_accept")
     if ta is not None and not (isinstance(ta, (int, float)) and 0 < ta < 1):
         raise ValueError(f"target_accept must be in (0, 1); got {ta!r}.")
@@ -105,6 +106,28 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     return out
 
 
+def resolve_init_sd(model: pm.Model, init_sd) -> float | dict[str, float]:
+    """``init_sd`` as the ADVI engine takes it: one positive number, or one per value variable.
+
+    A mapping may name random variables (``"w_in"``) or their value variables
+    (``"sigma_log__"``); variables it leaves out start at the engine's default.
+    """
+    if not isinstance(init_sd, dict):
+        return check_positive(init_sd, name="init_sd")
+    values = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
+    by_rv = {rv: value for value, rv in values.items()}
+    out = {}
+    for name, sd in init_sd.items():
+        value = name if name in values else by_rv.get(name)
+        if value is None:
+            raise ValueError(
+                f"init_sd names {name!r}, which is not a free variable of this model; "
+                f"its free variables are {sorted(by_rv)}."
+            )
+        out[value] = check_positive(sd, name=f"init_sd[{name!r}]")
+    return out
+
+
 def fit(
     model: pm.Model,
     method: str = "advi",
@@ -115,7 +138,7 @@ def fit(
     learning_rate: float = 0.01,
     lr_schedule: str | None = None,
     mc_samples: int = 1,
-    init_sd: float | None = None,
+    init_sd: float | dict[str, float] | None = None,
     chunk_size: int = 1000,
     draws: int = 1000,
     tune: int = 1000,
@@ -127,6 +150,7 @@ def fit(
     devices: int | None = None,
     precision: str = "float64",
     restarts: int = 1,
+    check_collapse: bool = True,
 ) -> xr.DataTree:
     """Fit ``model`` by ADVI or NUTS and return a result DataTree.
 
@@ -143,8 +167,9 @@ def fit(
         NUTS implementation; defaults to the backend's.
     steps, learning_rate, mc_samples, init_sd, chunk_size
         ADVI: optimiser steps, Adam step size, Monte Carlo samples per gradient, initial
-        posterior sd (JAX backend; default: the builder's ``advi_init_sd``, else 0.1), steps
-        per compiled call (JAX backend).
+        posterior sd (JAX backend: one number, or one per variable by name; default: the
+        builder's ``advi_init_sd``, which the gallery builders scale to each layer's fan-in,
+        else 0.1), steps per compiled call (JAX backend).
     lr_schedule : {"cosine", "constant"}, optional
         Step-size schedule; defaults to ``"cosine"`` on the JAX backend (decay to 1 %, which
         settles the minibatch noise at the end) and ``"constant"`` on PyTensor.
@@ -169,12 +194,52 @@ def fit(
         training objective, never a test score. Guards against the local optima that
         stochastic ELBO ascent can fall into on a neural net. The result's
         ``restart_elbos`` attribute lists every fit's ELBO.
+    check_collapse : bool
+        On a gallery model, score the fit's posterior predictive on (up to 1000) training
+        rows against a constant predictor (the class frequencies or the mean) and warn with
+        a :class:`~bnngallery.collapse.CollapseWarning`, naming the likely causes and fixes,
+        when it is no better; the numbers go into ``attrs["collapse"]``
+        (:mod:`bnngallery.collapse`).
 
     Returns
     -------
     xarray.DataTree
         See :mod:`bnngallery.results`.
     """
+    kwargs = dict(locals())
+    kwargs.pop("check_collapse")
+    result = _fit(**kwargs)
+    if check_collapse and not int(result.attrs.get("interrupted", 0)):
+        from .collapse import flag_collapse
+
+        flag_collapse(model, result, method=method, random_seed=int(random_seed))
+    return result
+
+
+def _fit(
+    model,
+    method,
+    *,
+    backend,
+    sampler,
+    steps,
+    learning_rate,
+    lr_schedule,
+    mc_samples,
+    init_sd,
+    chunk_size,
+    draws,
+    tune,
+    chains,
+    cores,
+    target_accept,
+    random_seed,
+    progressbar,
+    devices,
+    precision,
+    restarts,
+) -> xr.DataTree:
+    """:func:`fit` without the collapse check (each restart of a best-of-N fit runs this)."""
     info = model_info(model) if isinstance(model, pm.Model) else ModelInfo()
     if lr_schedule is None:
         lr_schedule = "cosine" if backend == "jax" else "constant"
@@ -216,10 +281,16 @@ def fit(
         )
     if opts["restarts"] > 1:
         return _best_of_restarts(
-            lambda seed: fit(
+            lambda seed: _fit(
                 model,
                 method,
                 backend=backend,
+                sampler=None,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                target_accept=target_accept,
+                restarts=1,
                 steps=steps,
                 learning_rate=learning_rate,
                 lr_schedule=lr_schedule,

@@ -55,11 +55,14 @@ ax.set(title="Two moons, training half", xlabel="$x_1$", ylabel="$x_2$");
 
 # %% [markdown]
 # ## The model
-# `build_model` returns an ordinary `pm.Model`. With `batch_size=50` the likelihood sees a
-# random minibatch each step, scaled by `total_size` so the ELBO stays a full-data ELBO.
+# `build_model` returns an ordinary `pm.Model`. `S["model"]` is the article's network,
+# `moons.ARTICLE`: two tanh layers of 5, no biases, raw inputs, ADVI started at the prior's
+# width (the builder's defaults, for your own data, add biases and standardise the inputs).
+# With `batch_size=50` the likelihood sees a random minibatch each step, scaled by
+# `total_size` so the ELBO stays a full-data ELBO.
 
 # %%
-model = moons.build_model(data.X_train, data.y_train, batch_size=S["batch_size"], random_seed=SEED)
+model = moons.build_model(data.X_train, data.y_train, **S["model"], batch_size=S["batch_size"], random_seed=SEED)
 model
 
 # %% [markdown]
@@ -105,7 +108,7 @@ print("full-rank ADVI test accuracy:", accuracy(binary_probs(p_test_fr), data.y_
 # R-hat on individual weights is expected to be large: compare fits in **function space**.
 
 # %%
-nuts_model = moons.build_model(data.X_train, data.y_train, random_seed=SEED)
+nuts_model = moons.build_model(data.X_train, data.y_train, **S["model"], random_seed=SEED)
 nuts = fit(nuts_model, "nuts", draws=DRAWS, tune=TUNE, chains=2, random_seed=SEED)
 print("divergences:", nuts.attrs["divergences"], "| wall seconds:", round(nuts.attrs["fit_seconds"], 1))
 p_test_nuts = predict(moons.build_model, nuts, data.X_test)

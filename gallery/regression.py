@@ -42,7 +42,7 @@ from bnngallery.plots import plot_elbo, plot_parameters, plot_regression_bands
 from bnngallery.runs.settings import run_settings
 
 S = run_settings("regression", smoke=SMOKE)  # the sizes of `bnngallery run regression`
-HIDDEN, N_TRAIN, N_TEST, STEPS = S["hidden"], S["n_train"], S["n_test"], S["steps"]
+HIDDEN, N_TRAIN, N_TEST, STEPS = S["model"]["hidden"], S["n_train"], S["n_test"], S["steps"]
 # NUTS here runs twice as long as the CLI run's (500 + 500 per chain), for a firmer reference
 DRAWS, TUNE = (S["draws"], S["tune"]) if SMOKE else (1000, 1000)
 
@@ -70,7 +70,7 @@ ax.legend();
 # saved result rebuild exactly the same network.
 
 # %%
-model = regression.build_model(data.X_train, data.y_train, hidden=HIDDEN, batch_size=100, random_seed=SEED)
+model = regression.build_model(data.X_train, data.y_train, **S["model"], batch_size=100, random_seed=SEED)
 model
 
 # %% [markdown]
@@ -85,7 +85,7 @@ plot_elbo(advi);
 # ## NUTS on the full data
 
 # %%
-nuts_model = regression.build_model(data.X_train, data.y_train, hidden=HIDDEN, random_seed=SEED)
+nuts_model = regression.build_model(data.X_train, data.y_train, **S["model"], random_seed=SEED)
 nuts = fit(nuts_model, "nuts", draws=DRAWS, tune=TUNE, chains=2, random_seed=SEED)
 print("divergences:", nuts.attrs["divergences"], "| seconds:", round(nuts.attrs["fit_seconds"], 1))
 

@@ -1,9 +1,13 @@
-"""The Bayesian convolutional network of the PyMC deep-learning article, for 28x28 digits.
+"""The Bayesian convolutional network of the PyMC deep-learning article, for images of any
+size, channel count and number of classes.
 
 Default architecture (article A): conv 32 filters 5x5 -> tanh -> max-pool 2x2 -> conv 32 5x5
--> tanh -> max-pool 2x2 -> dense 256 tanh -> dense 10 -> softmax, Categorical likelihood on
-the logits. Every weight has a Normal prior; with ``hierarchical=True`` each layer's weights
-share a scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` learned from the data, as in the
+-> tanh -> max-pool 2x2 -> dense 256 tanh -> dense (one per class) -> softmax, Categorical
+likelihood on the logits. By default each convolution keeps the image size ("same" padding)
+and the pixels are standardised, so any image of at least 4x4 fits; the gallery's MNIST
+network is :data:`ARTICLE` ("valid" convolutions on raw pixels: 28 -> 24 -> 12 -> 8 -> 4).
+Every weight has a Normal prior; with ``hierarchical=True`` each layer's weights share a
+scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` learned from the data, as in the
 hierarchical MLP (:mod:`models.mnist_mlp`).
 
 Convolution and pooling are PyTensor graphs (:mod:`models.conv_ops`): ``conv_impl="op"``
@@ -19,11 +23,12 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2
+from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2, pad2d
+from .dense import check_standardize, fan_in_init_sd, input_scaling
 from .info import tag_model
 from .layers import (
     categorical_likelihood,
-    check_weight_prior,
+    check_prior,
     data_and_batches,
     dense_stack,
     get_activation,
@@ -32,13 +37,25 @@ from .layers import (
     layer_scale,
     weight,
 )
-from .mnist_mlp import N_CLASSES, _as_images, check_dtype
-from .validation import check_batch_size, check_hidden, check_labels, check_positive
+from .validation import (
+    check_batch_size,
+    check_dtype,
+    check_features,
+    check_hidden,
+    check_labels,
+    check_n_classes,
+    check_positive,
+)
 
 #: Name of the Deterministic holding the class probabilities.
 OUTPUT = "probs"
 CONV_IMPLS = ("op", "im2col")
-IMAGE_SIDE = 28
+#: ``"same"``: each convolution zero-pads its input to keep the image size (any image of at
+#: least 2x2 per pooling step fits); ``"valid"``: no padding, each convolution shrinks the
+#: image by ``kernel - 1`` (the article's network on 28x28 digits).
+PADDINGS = ("same", "valid")
+#: The gallery's MNIST network: "valid" convolutions, raw pixels in [0, 1].
+ARTICLE = {"padding": "valid", "standardize": "none"}
 
 
 def conv_layer_names(n_conv: int, n_dense: int) -> list[str]:
@@ -46,36 +63,91 @@ def conv_layer_names(n_conv: int, n_dense: int) -> list[str]:
     return [*[f"conv_{i}" for i in range(n_conv)], *[f"dense_{i}" for i in range(n_dense)], "out"]
 
 
+def as_images(X, image_shape=None) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Images ``X`` as (n, H * W * C) rows and their shape (H, W, C).
+
+    Accepts (n, H, W) (one channel), (n, H, W, C), or (n, d) rows with ``image_shape`` given
+    (or d a square number: single-channel square images). With ``image_shape`` given (a
+    fitted model's), the images must have that shape.
+    """
+    arr = np.asarray(X)
+    if arr.ndim == 3:
+        shape = (*arr.shape[1:], 1)
+    elif arr.ndim == 4:
+        shape = tuple(arr.shape[1:])
+    elif arr.ndim == 2 and image_shape is not None:
+        shape = tuple(int(v) for v in image_shape)
+        if int(np.prod(shape)) != arr.shape[1]:
+            raise ValueError(
+                f"X has {arr.shape[1]} values per row but the model's images are {_show(shape)} "
+                f"({int(np.prod(shape))} values); pass images of that shape."
+            )
+    elif arr.ndim == 2:
+        side = int(round(np.sqrt(arr.shape[1])))
+        if side * side != arr.shape[1]:
+            raise ValueError(
+                f"X has {arr.shape[1]} values per row, which is not a square image; pass images as "
+                "(n, H, W) or (n, H, W, C), or give image_shape=(H, W, C)."
+            )
+        shape = (side, side, 1)
+    else:
+        raise ValueError(f"X must hold images, (n, H, W) or (n, H, W, C); got shape {arr.shape}.")
+    if image_shape is not None and tuple(int(v) for v in image_shape) != shape:
+        want = tuple(int(v) for v in image_shape)
+        what = "channels" if want[:2] == shape[:2] else "image size"
+        raise ValueError(
+            f"X holds {_show(shape)} images but the model was built for {_show(want)} ({what} differ); "
+            "pass images of the shape the model was fitted on."
+        )
+    if arr.ndim >= 3 and arr.shape[0] == 0:
+        raise ValueError(f"X is empty (shape {arr.shape}); pass at least one image.")
+    return check_features(arr.reshape(arr.shape[0], -1)), shape
+
+
+def _show(shape) -> str:
+    h, w, c = shape
+    return f"{h}x{w}" + (f"x{c}" if c != 1 else "") + f" ({c} channel{'s' if c != 1 else ''})"
+
+
 def build_model(
     X,
     y=None,
     *,
+    n_classes: int | None = None,
     filters=(32, 32),
     kernel: int = 5,
     dense=(256,),
     activation: str = "tanh",
     hierarchical: bool = True,
     noncentered: bool = False,
-    prior_sigma: float = 0.1,
+    prior_sigma: float = 1.0,
     scale_prior: float = 1.0,
     prior: str = "normal",
     slab_weight: float = 0.25,
     spike_ratio: float = 0.0025,
     init_scale: float | None = None,
+    padding: str = "same",
+    standardize="global",
+    x_loc=None,
+    x_scale=None,
+    image_shape=None,
     conv_impl: str = "op",
     dtype: str = "float32",
     temperature: float = 1.0,
+    advi_init_sd: float | None = None,
     batch_size: int | None = None,
     random_seed: int = 0,
 ) -> pm.Model:
-    """Build the Bayesian CNN classifier for 28x28 single-channel images.
+    """Build the Bayesian CNN classifier for images of any size and channel count.
 
     Parameters
     ----------
-    X : array of shape (n, 28, 28) or (n, 784)
-        Images, pixels scaled to [0, 1].
+    X : array of shape (n, H, W), (n, H, W, C) or (n, H * W * C)
+        Images (rows need ``image_shape`` unless they are square single-channel images).
     y : array of shape (n,), optional
-        Labels 0..9; ``None`` builds a prediction model.
+        Labels ``0 .. n_classes - 1``; ``None`` builds a prediction model.
+    n_classes : int, optional
+        Number of classes; default one more than the largest label of ``y``.
     filters : sequence of int
         Filters per convolution block (conv ``kernel x kernel`` "valid" -> activation -> max-pool 2x2).
     kernel : int
@@ -94,12 +166,27 @@ def build_model(
     init_scale : float, optional
         Initial weight means ``Normal(0, init_scale / sqrt(fan_in))``; default 1 under the
         Normal prior, 0.1 under the scale mixture (:func:`models.layers.weight`).
+    padding : {"same", "valid"}
+        Zero-pad each convolution's input to keep the image size (any image size fits;
+        needs an odd ``kernel``), or none (each block shrinks the image by ``kernel - 1``).
+        Pooling drops an odd last row or column.
+    standardize : {"global", "none"}
+        Centre and scale the pixels by one mean and sd of the training images (stored as
+        ``x_loc`` / ``x_scale``), or pass them as they are.
+    x_loc, x_scale : float, optional
+        The input scaling's constants (a prediction model gets the fitted model's).
+    image_shape : (H, W, C), optional
+        The images' shape; inferred from ``X`` and stored, so a prediction model refuses
+        images of another shape or channel count.
     conv_impl : {"op", "im2col"}
         Convolution as the ``Conv2D`` Op (a real convolution under JAX) or as im2col.
     dtype : {"float32", "float64"}
         Precision of the network's arithmetic (parameters stay float64 and are cast).
     temperature : float
         Posterior temperature, as in :func:`models.mnist_mlp.build_model` (1: Bayes).
+    advi_init_sd : float, optional
+        The initial posterior sd ``fit`` uses by default; None scales it to each layer's
+        fan-in (:func:`models.dense.fan_in_init_sd`).
     batch_size : int, optional
         Minibatch size; ``None`` evaluates every row.
     random_seed : int
@@ -109,13 +196,10 @@ def build_model(
     -------
     pm.Model
         Weights ``w_conv_0`` (O, C, k, k), ..., ``w_dense_0``, ``w_out``, biases ``b_*``,
-        scales ``sigma_*`` (hierarchical), the Deterministic ``probs`` (n, 10), likelihood ``y_obs``.
+        scales ``sigma_*`` (hierarchical), the Deterministic ``probs`` (n, classes), likelihood ``y_obs``.
     """
-    X = _as_images(X)
-    if X.shape[1] != IMAGE_SIDE * IMAGE_SIDE:
-        raise ValueError(
-            f"X must hold {IMAGE_SIDE}x{IMAGE_SIDE} images ((n, 28, 28) or (n, 784)); got {X.shape[1]} pixels."
-        )
+    X, image_shape = as_images(X, image_shape)
+    height, width, channels = image_shape
     filters = check_hidden(filters, name="filters")
     dense = check_hidden(dense, name="dense") if len(tuple(dense)) else ()
     if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or kernel < 1:
@@ -123,25 +207,37 @@ def build_model(
     kernel = int(kernel)
     if conv_impl not in CONV_IMPLS:
         raise ValueError(f"conv_impl must be one of {CONV_IMPLS}; got {conv_impl!r}.")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
+    if padding == "same" and kernel % 2 == 0:
+        raise ValueError(f"padding='same' needs an odd kernel; got kernel={kernel} (use {kernel + 1} or 'valid').")
     dtype = check_dtype(dtype)
     act = get_activation(activation)
     prior_sigma = check_positive(prior_sigma, name="prior_sigma")
     scale_prior = check_positive(scale_prior, name="scale_prior")
     temperature = check_positive(temperature, name="temperature")
-    prior_kw = check_weight_prior(prior, slab_weight, spike_ratio)
-    init_scale = initial_scale(init_scale, prior)
-    side = IMAGE_SIDE
+    prior_kw, hierarchical = check_prior(prior, hierarchical, slab_weight, spike_ratio)
+    init_scale = initial_scale(init_scale, prior_kw["prior"])
+    mode = check_standardize(standardize)
+    if mode == "feature":
+        raise ValueError("standardize='feature' does not apply to images; use 'global' or 'none'.")
+    x_loc, x_scale = input_scaling(X, mode, x_loc, x_scale)
+    pad = kernel // 2 if padding == "same" else 0
+    sizes = []  # (conv output, pooled output) sides per block
+    h_side, w_side = height, width
     for i in range(len(filters)):
-        conv_side = side - kernel + 1
-        if conv_side < 2 or conv_side % 2:
+        ch, cw = h_side + 2 * pad - kernel + 1, w_side + 2 * pad - kernel + 1
+        if ch < 2 or cw < 2:
             raise ValueError(
-                f"Convolution block {i} would give {conv_side}x{conv_side} maps; each block needs an "
-                "even size >= 2 to pool 2x2 (use fewer blocks or another kernel)."
+                f"Convolution block {i} would give {ch}x{cw} maps from {h_side}x{w_side} inputs; each block "
+                f"needs at least 2x2 to pool (use fewer filters blocks, a smaller kernel or padding='same')."
             )
-        side = conv_side // 2
+        sizes.append(((ch, cw), (ch // 2, cw // 2)))
+        h_side, w_side = ch // 2, cw // 2
     n = X.shape[0]
+    n_classes = check_n_classes(n_classes, y)
     if y is not None:
-        y = check_labels(y, n_rows=n, n_classes=N_CLASSES)
+        y = check_labels(y, n_rows=n, n_classes=n_classes)
         batch_size = check_batch_size(batch_size, n_rows=n)
     else:
         batch_size = None
@@ -151,15 +247,15 @@ def build_model(
 
     coords = {
         "pixel": np.arange(X.shape[1]),
-        "class": np.arange(N_CLASSES),
+        "class": np.arange(n_classes),
         "kernel_row": np.arange(kernel),
         "kernel_col": np.arange(kernel),
     }
-    in_channels = [1, *filters[:-1]]
+    in_channels = [channels, *filters[:-1]]
     for i, f in enumerate(filters):
         coords[f"filter_{i}"] = np.arange(f)
-    coords["channel_in"] = np.arange(1)
-    flat = filters[-1] * side * side
+    coords["channel_in"] = np.arange(channels)
+    flat = filters[-1] * h_side * w_side
     coords["flat"] = np.arange(flat)
     for i, w in enumerate(dense):
         coords[f"dense_{i}_unit"] = np.arange(w)
@@ -173,8 +269,14 @@ def build_model(
         def rows(t, *rest):
             return pt.specify_shape(t, (lead, *rest))
 
-        h = rows(pt.cast(X_in, dtype).reshape((-1, 1, IMAGE_SIDE, IMAGE_SIDE)), 1, IMAGE_SIDE, IMAGE_SIDE)
-        side = IMAGE_SIDE
+        if mode != "none":
+            X_in = (X_in - x_loc) / x_scale
+        h = pt.cast(X_in, dtype)
+        if channels == 1:
+            h = h.reshape((-1, 1, height, width))
+        else:  # rows hold (H, W, C) images; the convolution wants (C, H, W)
+            h = h.reshape((-1, height, width, channels)).dimshuffle(0, 3, 1, 2)
+        h = rows(h, channels, height, width)
         for i, f in enumerate(filters):
             name = f"conv_{i}"
             c_in = in_channels[i]
@@ -192,14 +294,15 @@ def build_model(
             )
             b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(f"filter_{i}",), initval=np.zeros(f))
             W = pt.specify_shape(pt.cast(W, dtype), (f, c_in, kernel, kernel))
-            z = conv2d(h, W) if conv_impl == "op" else conv2d_im2col(h, W, kernel=(kernel, kernel))
+            if conv_impl == "op":
+                z = conv2d(h, W, padding=(pad, pad))
+            else:
+                z = conv2d_im2col(pad2d(h, (pad, pad)), W, kernel=(kernel, kernel))
             z = z + pt.cast(b, dtype)[None, :, None, None]
-            side = side - kernel + 1
-            h = max_pool_2x2(act(z), channels=f, height=side, width=side)
-            side //= 2
-            h = rows(h, f, side, side)
+            (ch, cw), (ph, pw) = sizes[i]
+            h = rows(max_pool_2x2(act(z), channels=f, height=ch, width=cw), f, ph, pw)
         h = rows(h.reshape((-1, flat)), flat)
-        widths = [flat, *dense, N_CLASSES]
+        widths = [flat, *dense, n_classes]
         dims = ["flat", *[f"dense_{i}_unit" for i in range(len(dense))], "class"]
         logits = dense_stack(
             h,
@@ -218,6 +321,12 @@ def build_model(
             logits, y_in, total_size=total_size, batch_size=batch_size, output=OUTPUT, fitted=y is not None
         )
     settings = {
+        "n_classes": n_classes,
+        "image_shape": list(image_shape),
+        "padding": padding,
+        "standardize": mode,
+        "x_loc": x_loc,
+        "x_scale": x_scale,
         "filters": list(filters),
         "kernel": kernel,
         "dense": list(dense),
@@ -231,7 +340,15 @@ def build_model(
         "conv_impl": conv_impl,
         "dtype": dtype,
         "temperature": temperature,
+        "advi_init_sd": advi_init_sd,
         "batch_size": batch_size,
         "random_seed": int(random_seed),
     }
-    return tag_model(model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass")
+    if advi_init_sd is None:
+        fan_ins = [c * kernel * kernel for c in in_channels] + widths[:-1]
+        init_sd: float | dict = fan_in_init_sd(fan_ins, names, prior_sigma=prior_sigma, bias=True)
+    else:
+        init_sd = check_positive(advi_init_sd, name="advi_init_sd")
+    return tag_model(
+        model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass", advi_init_sd=init_sd
+    )

@@ -94,9 +94,19 @@ class Conv2D(Op):
 _conv2d = Conv2D()
 
 
-def conv2d(x, w):
-    """Valid cross-correlation of images ``x`` (N, C, H, W) with filters ``w`` (O, C, kh, kw)."""
-    return _conv2d(x, w)
+def conv2d(x, w, *, padding: tuple[int, int] = (0, 0)):
+    """Cross-correlation of images ``x`` (N, C, H, W) with filters ``w`` (O, C, kh, kw), the
+    images zero-padded by ``padding`` rows and columns on each side ((0, 0): "valid")."""
+    return _conv2d(x, w) if tuple(padding) == (0, 0) else Conv2D(padding)(x, w)
+
+
+def pad2d(x, padding: tuple[int, int]):
+    """Zero-pad images ``x`` (N, C, H, W) by ``padding`` = (rows, columns) on each side."""
+    ph, pw = padding
+    if (ph, pw) == (0, 0):
+        return x
+    shape = (x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+    return pt.set_subtensor(pt.zeros(shape, dtype=x.dtype)[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]], x)
 
 
 def register_jax():
@@ -137,8 +147,11 @@ def conv2d_im2col(x, w, *, kernel: tuple[int, int]):
 
 
 def max_pool_2x2(x, *, channels: int, height: int, width: int):
-    """2x2 max-pooling with stride 2 of (N, C, H, W) images with even, known ``height``/``width``."""
+    """2x2 max-pooling with stride 2 of (N, C, H, W) images of known ``height`` / ``width``; an
+    odd last row or column is dropped (as "valid" pooling does)."""
+    if height < 2 or width < 2:
+        raise ValueError(f"max_pool_2x2 needs images of at least 2x2; got {height}x{width}.")
     if height % 2 or width % 2:
-        raise ValueError(f"max_pool_2x2 needs even image sizes; got {height}x{width}.")
+        x = x[:, :, : height - height % 2, : width - width % 2]
     blocks = x.reshape((-1, channels, height // 2, 2, width // 2, 2))
     return blocks.max(axis=(3, 5))

@@ -33,11 +33,10 @@ class ModelInfo:
         The Deterministic holding the predictive parameter (``predict``'s default output).
     task : {"binary", "multiclass", "regression"} or None
         What the output predicts.
-    advi_init_sd : float or None
+    advi_init_sd : float, dict or None
         The initial posterior sd that suits this network (``fit`` uses it unless told
-        otherwise): small for wide nets, whose units saturate under wide initial noise;
-        near the prior scale for small ones, which a narrow start can trap in a solution
-        with pruned hidden units.
+        otherwise): one number, or one per random variable (by name; the builders scale it
+        to each layer's fan-in, so the start adds the same noise to every layer's units).
     rows_independent : bool
         False where the output for one row of X depends on the others (an ODE solution on
         a time grid), so prediction must not split X into chunks of rows.
@@ -47,7 +46,7 @@ class ModelInfo:
     settings: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
     task: str | None = None
-    advi_init_sd: float | None = None
+    advi_init_sd: float | dict[str, float] | None = None
     rows_independent: bool = True
 
     def __post_init__(self):
@@ -62,7 +61,7 @@ def tag_model(
     settings: dict,
     output: str,
     task: str,
-    advi_init_sd: float | None = None,
+    advi_init_sd: float | dict[str, float] | None = None,
     rows_independent: bool = True,
 ) -> pm.Model:
     """Attach a :class:`ModelInfo` to ``model`` and return the model."""
@@ -71,7 +70,13 @@ def tag_model(
         settings=dict(settings),
         output=output,
         task=task,
-        advi_init_sd=None if advi_init_sd is None else float(advi_init_sd),
+        advi_init_sd=(
+            None
+            if advi_init_sd is None
+            else {k: float(v) for k, v in advi_init_sd.items()}
+            if isinstance(advi_init_sd, dict)
+            else float(advi_init_sd)
+        ),
         rows_independent=bool(rows_independent),
     )
     setattr(model, _ATTR, info)

@@ -16,6 +16,10 @@ from .validation import check_positive
 OBS_DIM = "obs_id"
 #: Weight priors: a Normal, or Blundell et al.'s (2015) scale mixture of a wide and a narrow Normal.
 WEIGHT_PRIORS = ("normal", "scale-mixture")
+#: The prior names every network builder takes: the weight priors, and ``"hierarchical"``, a
+#: Normal whose scale per layer is learned (``sigma_<layer> ~ HalfNormal(scale_prior)``; the
+#: same as ``prior="normal", hierarchical=True``).
+PRIORS = (*WEIGHT_PRIORS, "hierarchical")
 
 ACTIVATIONS = {
     "tanh": pt.tanh,
@@ -74,36 +78,9 @@ def init_weights(shape: tuple[int, ...], *, fan_in: int, rng: np.random.Generato
     return rng.normal(0.0, scale / np.sqrt(fan_in), size=shape)
 
 
-def dense_layer(
-    name: str,
-    inputs,
-    *,
-    n_in: int,
-    n_out: int,
-    in_dim: str,
-    out_dim: str,
-    sigma,
-    rng: np.random.Generator,
-    bias: bool = False,
-    init_scale: float = 1.0,
-):
-    """Add a Bayesian dense layer ``inputs @ W (+ b)`` with ``W ~ Normal(0, sigma)``.
-
-    ``sigma`` may be a number or a random variable (a hierarchical scale). Returns the
-    pre-activation tensor.
-    """
-    W = weight(
-        f"w_{name}",
-        dims=(in_dim, out_dim),
-        sigma=sigma,
-        noncentered=False,
-        init=init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale),
-    )
-    out = pt.dot(inputs, W)
-    if bias:
-        b = pm.Normal(f"b_{name}", 0.0, sigma, dims=(out_dim,), initval=np.zeros(n_out))
-        out = out + b
-    return out
+def layer_names(n_hidden: int) -> list[str]:
+    """Names of a dense network's weight layers, input to output: ``in``, ``1``, ..., ``out``."""
+    return ["in", *[str(i) for i in range(1, n_hidden)], "out"]
 
 
 def initial_scale(init_scale, prior: str) -> float:
@@ -115,6 +92,18 @@ def initial_scale(init_scale, prior: str) -> float:
     if init_scale is None:
         return 1.0 if prior == "normal" else 0.1
     return check_positive(init_scale, name="init_scale")
+
+
+def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float) -> tuple[dict, bool]:
+    """Validate a builder's prior options (:data:`PRIORS`); return the keywords of
+    :func:`weight` and whether the layer scales are learned."""
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {PRIORS}; got {prior!r}.")
+    if not isinstance(hierarchical, (bool, np.bool_)):
+        raise ValueError(f"hierarchical must be True or False; got {hierarchical!r}.")
+    if prior == "hierarchical":
+        return check_weight_prior("normal", slab_weight, spike_ratio), True
+    return check_weight_prior(prior, slab_weight, spike_ratio), bool(hierarchical)
 
 
 def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> dict:
@@ -203,7 +192,7 @@ def dense_stack(
     dims,
     act,
     rng,
-    init_scale: float,
+    init_scale,
     prior_kw: dict,
     hierarchical: bool,
     noncentered: bool,
@@ -211,34 +200,41 @@ def dense_stack(
     scale_prior: float,
     dtype: str,
     bias: bool = True,
+    bias_init_sd: float = 0.0,
 ):
-    """The dense layers of a classifier: ``h @ W_l (+ b_l)`` per layer, ``act`` between them.
+    """The dense layers of a network: ``h @ W_l (+ b_l)`` per layer, ``act`` between them.
 
     Layer ``l`` maps ``widths[l]`` to ``widths[l + 1]`` units along the named dims
-    ``dims[l] -> dims[l + 1]``; its weights ``w_<names[l]>`` get the prior of :func:`weight`
-    at the scale :func:`layer_scale` gives (learned per layer when ``hierarchical``), its
-    biases ``Normal(0, prior_sigma)``. The products run in ``dtype``. Returns the last
-    layer's output (the logits), without an activation.
+    ``dims[l] -> dims[l + 1]``; a last width of None makes the last layer a vector (one
+    output per row: a binary logit or a regression mean). Its weights ``w_<names[l]>`` get
+    the prior of :func:`weight` at the scale :func:`layer_scale` gives (learned per layer when
+    ``hierarchical``), its biases ``Normal(0, prior_sigma)``. ``init_scale`` (one number, or
+    one per layer) sets the initial weight means (:func:`init_weights`); the hidden layers'
+    initial biases are ``Normal(0, bias_init_sd)`` draws (zeros when 0), the output's zeros.
+    The products run in ``dtype``. Returns the last layer's output, without an activation.
     """
+    scales = [init_scale] * len(names) if np.isscalar(init_scale) else list(init_scale)
     for i, name in enumerate(names):
         n_in, n_out = widths[i], widths[i + 1]
-        init = init_weights((n_in, n_out), fan_in=n_in, rng=rng, scale=init_scale)
+        last = i == len(names) - 1
+        shape = (n_in,) if n_out is None else (n_in, n_out)
+        w_dims = (dims[i],) if n_out is None else (dims[i], dims[i + 1])
+        init = init_weights(shape, fan_in=n_in, rng=rng, scale=scales[i])
         sigma = layer_scale(
             name, hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior, init=1.0 / np.sqrt(n_in)
         )
         W = weight(
-            f"w_{name}",
-            dims=(dims[i], dims[i + 1]),
-            sigma=sigma,
-            noncentered=noncentered and hierarchical,
-            init=init,
-            **prior_kw,
+            f"w_{name}", dims=w_dims, sigma=sigma, noncentered=noncentered and hierarchical, init=init, **prior_kw
         )
         h = pt.dot(h, pt.cast(W, dtype))
         if bias:
-            b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=np.zeros(n_out))
+            if n_out is None:
+                b = pm.Normal(f"b_{name}", 0.0, prior_sigma, initval=0.0)
+            else:
+                b_init = rng.normal(0.0, bias_init_sd, size=n_out) if bias_init_sd > 0 and not last else np.zeros(n_out)
+                b = pm.Normal(f"b_{name}", 0.0, prior_sigma, dims=(dims[i + 1],), initval=b_init)
             h = h + pt.cast(b, dtype)
-        if i < len(names) - 1:
+        if not last:
             h = act(h)
     return h
 

@@ -106,3 +106,48 @@ def check_positive_int(value, *, name: str, allow_zero: bool = False) -> int:
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a {kind} integer; got {value!r}.")
     return int(value)
+
+
+def check_dtype(dtype) -> str:
+    """Return the compute precision name, ``"float32"`` or ``"float64"``."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
+    return str(dtype)
+
+
+def check_n_classes(n_classes, y) -> int:
+    """The number of classes of a categorical network: ``n_classes`` if given (an int >= 2),
+    else one more than the largest label of ``y``."""
+    if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2; got {n_classes!r}.")
+        return int(n_classes)
+    if y is None:
+        raise ValueError(
+            "n_classes is needed to build a prediction model (y=None); pass the number of classes the "
+            "network was fitted on (predict() passes it from the result's settings)."
+        )
+    arr = np.asarray(y)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+        return 2  # check_labels names what is wrong with y
+    top = int(np.max(arr))
+    if top < 1:
+        raise ValueError(
+            f"y holds a single class ({top}); a classifier needs at least two (or pass n_classes= explicitly)."
+        )
+    return top + 1
+
+
+def check_targets(y, *, n_rows: int, name: str = "y") -> np.ndarray:
+    """Return regression targets as a finite float64 vector with one value per row of X."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of real targets; got shape {arr.shape}.")
+    if len(arr) != n_rows:
+        raise ValueError(f"{name} has {len(arr)} values but X has {n_rows} rows; they must match.")
+    if not (np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)):
+        raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; drop them before building the model.")
+    return arr

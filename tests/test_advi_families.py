@@ -93,7 +93,7 @@ class Isotropic:
 
         return {
             "mu": jnp.concatenate([m.ravel() for m in mu0]),
-            "rho": jnp.asarray(advi.softplus_inv(init_sd), dtype=mu0[0].dtype),
+            "rho": jnp.asarray(advi.softplus_inv(float(np.mean(init_sd))), dtype=mu0[0].dtype),
         }
 
     def _sd(self, params):

@@ -87,10 +87,10 @@ def test_nuts_recovers_conjugate_posterior():
 
 
 def test_result_shape_is_the_same_for_advi_and_nuts(moons_data):
-    m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+    m = moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE, batch_size=50)
     advi = fit(m, "advi", steps=1000, draws=50, progressbar=False)
     nuts = fit(
-        moons.build_model(moons_data.X_train, moons_data.y_train),
+        moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE),
         "nuts",
         draws=30,
         tune=30,
@@ -119,7 +119,7 @@ def test_result_shape_is_the_same_for_advi_and_nuts(moons_data):
 def test_jax_and_pytensor_advi_agree_on_moons(moons_data):
     accs = {}
     for backend in ("jax", "pytensor"):
-        m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+        m = moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE, batch_size=50)
         r = fit(m, "advi", backend=backend, steps=30_000, draws=300, progressbar=False)
         accs[backend] = accuracy(binary_probs(predict(moons.build_model, r, moons_data.X_test)), moons_data.y_test)
     assert accs["jax"] >= 0.94 and accs["pytensor"] >= 0.94
@@ -265,7 +265,7 @@ def test_float32_fit_matches_float64_on_moons(moons_data):
     """The float32 loop (JAX's 64-bit mode off) reaches the same predictions as float64."""
     probs = {}
     for precision in ("float64", "float32"):
-        m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+        m = moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE, batch_size=50)
         r = fit(m, "advi", steps=6000, draws=300, progressbar=False, precision=precision)
         probs[precision] = binary_probs(predict(moons.build_model, r, moons_data.X_test))
     assert accuracy(probs["float32"], moons_data.y_test) >= 0.94

@@ -51,7 +51,7 @@ def test_mlp_variants(small_mnist):
     nc = mnist_mlp.build_model(X, y, hidden=(8,), noncentered=True)
     assert "w_in_raw" in {rv.name for rv in nc.free_RVs} and "w_in" in nc.named_vars
     # images as (n, 28, 28) are flattened; y=None builds a prediction model
-    pred = mnist_mlp.build_model(X.reshape(-1, 28, 28), None, hidden=(8,))
+    pred = mnist_mlp.build_model(X.reshape(-1, 28, 28), None, hidden=(8,), n_classes=10)
     assert not pred.observed_RVs or pred["y_obs"] not in pred.observed_RVs
     ip = nc.initial_point()
     assert np.isfinite(nc.compile_logp(mode=PY_MODE)(ip))
@@ -138,7 +138,7 @@ def test_default_initial_scale_depends_on_the_prior(small_mnist):
 def test_mlp_rejects_bad_labels(small_mnist):
     X, _, _, _ = small_mnist
     with pytest.raises(ValueError, match="labels"):
-        mnist_mlp.build_model(X, np.full(len(X), 11))
+        mnist_mlp.build_model(X, np.full(len(X), 11), n_classes=10)
 
 
 def test_conv_op_matches_im2col_jax_and_its_gradient():
@@ -215,16 +215,18 @@ def test_cnn_logp_on_pytensor_backend_matches_jax(small_mnist, impl, mode):
 
 def test_cnn_structure_and_bad_settings(small_mnist):
     X, y, _, _ = small_mnist
-    m = cnn.build_model(X.reshape(-1, 28, 28), y, batch_size=32)
+    m = cnn.build_model(X.reshape(-1, 28, 28), y, **cnn.ARTICLE, batch_size=32)
     assert m.named_vars_to_dims["w_conv_0"] == ("filter_0", "channel_in", "kernel_row", "kernel_col")
     assert tuple(m.initial_point()["w_conv_1"].shape) == (32, 32, 5, 5)
     assert m.initial_point()["w_dense_0"].shape == (512, 256)
-    with pytest.raises(ValueError, match="even size"):
-        cnn.build_model(X, y, filters=(4, 4, 4))
+    with pytest.raises(ValueError, match="at least 2x2"):
+        cnn.build_model(X, y, filters=(4, 4, 4), padding="valid")
+    # "same" padding (the default) keeps the size, so three blocks fit 28x28: 28 -> 14 -> 7 -> 3
+    assert cnn.build_model(X, y, filters=(4, 4, 4)).initial_point()["w_dense_0"].shape == (4 * 3 * 3, 256)
     with pytest.raises(ValueError, match="conv_impl"):
         cnn.build_model(X, y, conv_impl="fft")
-    with pytest.raises(ValueError, match="28x28"):
-        cnn.build_model(X[:, :100], y)
+    with pytest.raises(ValueError, match="not a square image"):
+        cnn.build_model(X[:, :99], y)
     with pytest.raises(ValueError, match="prior must"):
         cnn.build_model(X, y, prior="cauchy")
     mix = cnn.build_model(X, y, filters=(4, 4), dense=(8,), prior="scale-mixture", batch_size=32)

@@ -26,14 +26,18 @@ def test_moons_data_matches_article_settings():
     assert not np.array_equal(d.X_test, other.X_test)
 
 
-def test_default_network_is_the_articles(moons_data):
-    m = moons.build_model(moons_data.X_train, moons_data.y_train)
+def test_article_preset_is_the_articles_network(moons_data):
+    m = moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE)
     assert [rv.name for rv in m.free_RVs] == ["w_in", "w_1", "w_out"]  # no biases
     assert m.named_vars_to_dims["w_in"] == ("feature", "hidden_0")
     assert m.named_vars_to_dims["w_1"] == ("hidden_0", "hidden_1")
     assert m.named_vars_to_dims["w_out"] == ("hidden_1",)
     assert model_info(m).family == "moons" and model_info(m).output == "p"
     assert get_builder("moons") is moons.build_model
+    # the builder's defaults are for any data: biases on, inputs standardised
+    d = moons.build_model(moons_data.X_train, moons_data.y_train)
+    assert [rv.name for rv in d.free_RVs] == ["w_in", "b_in", "w_1", "b_1", "w_out", "b_out"]
+    assert model_info(d).settings["standardize"] == "feature"
 
 
 def test_bias_option_and_widths(moons_data):
@@ -46,7 +50,7 @@ def test_bias_option_and_widths(moons_data):
 def test_logp_matches_hand_computation(moons_data):
     """Full-data log density = Normal(0, 1) priors + Bernoulli log-likelihood, by numpy."""
     X, y = moons_data.X_train, moons_data.y_train
-    m = moons.build_model(X, y)
+    m = moons.build_model(X, y, **moons.ARTICLE)
     point = m.initial_point()
     logit = np.tanh(np.tanh(X @ point["w_in"]) @ point["w_1"]) @ point["w_out"]
     loglik = np.sum(np.where(y == 1, log_expit(logit), log_expit(-logit)))
@@ -59,7 +63,7 @@ def test_logp_matches_hand_computation(moons_data):
 def test_minibatch_really_feeds_the_likelihood(moons_data):
     """The batch rows, scaled by N / B, are what the likelihood sees: checked row by row."""
     X, y = moons_data.X_train, moons_data.y_train
-    m = moons.build_model(X, y, batch_size=50)
+    m = moons.build_model(X, y, **moons.ARTICLE, batch_size=50)
     g = logp_graph(m)
     assert g.batch_size == 50 and g.n_rows == 500
     point = m.initial_point()

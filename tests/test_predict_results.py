@@ -18,7 +18,7 @@ from bnngallery.results import FORMAT_VERSION, ResultFormatError
 
 @pytest.fixture(scope="module")
 def advi_result(moons_data):
-    m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+    m = moons.build_model(moons_data.X_train, moons_data.y_train, **moons.ARTICLE, batch_size=50)
     return fit(m, "advi", steps=3000, draws=64, progressbar=False)
 
 
@@ -40,7 +40,7 @@ def test_predict_chunking_does_not_change_numbers(advi_result, moons_data):
 
 
 def test_predict_with_a_model_and_a_draw_subset(advi_result, moons_data):
-    model = moons.build_model(moons_data.X_test)
+    model = moons.build_model(moons_data.X_test, **moons.ARTICLE)
     sub = predict(model, advi_result, draws=10, random_seed=3)
     assert sub.shape == (10, 500)
     again = predict(model, advi_result, moons_data.X_test[:7], draws=10, random_seed=3)
@@ -51,6 +51,12 @@ def test_predict_refuses_minibatch_model_and_oversized_requests(advi_result, moo
     mb = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
     with pytest.raises(ValueError, match="Predict with the builder"):
         predict(mb, advi_result)
+    # a standardising model stores its 2 features' scaling, and says so first
+    fitted = fit(
+        moons.build_model(moons_data.X_train, moons_data.y_train), "advi", steps=50, draws=5, progressbar=False
+    )
+    with pytest.raises(ValueError, match="x_loc holds 2 values but X has 3 features"):
+        predict(moons.build_model, fitted, np.zeros((3, 3)))
     import sys
 
     monkeypatch.setattr(sys.modules["bnngallery.predict"], "MAX_OUTPUT_BYTES", 1000)

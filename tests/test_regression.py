@@ -61,7 +61,7 @@ def test_builder_shapes_settings_and_standardisation(small_data):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"X": np.zeros((5, 2))}, "1 columns"),
+        ({"X": np.zeros(5)}, "2-D"),
         ({"y": np.ones(4)}, "must match"),
         ({"y": np.array([1.0, np.nan, 0, 0, 0])}, "NaN"),
         ({"hidden": (0,)}, "positive"),

@@ -79,8 +79,8 @@ class Family(Protocol):
     name: ClassVar[str]
     layout: Layout
 
-    def init_params(self, mu0: list, init_sd: float) -> Any:
-        """Parameters at means ``mu0`` (one array per variable) and sd ``init_sd`` everywhere."""
+    def init_params(self, mu0: list, init_sd: list[float]) -> Any:
+        """Parameters at means ``mu0`` and sds ``init_sd`` (one array and one sd per variable)."""
 
     def reparameterize(self, params, eps) -> tuple[list, Any]:
         """Standard-normal ``eps`` (draws, dim) -> one array per variable (leading draw axis),
@@ -118,10 +118,12 @@ class MeanField:
     def init_params(self, mu0, init_sd):
         import jax.numpy as jnp
 
-        rho0 = softplus_inv(init_sd)
         return {
             "mu": list(mu0),
-            "rho": [jnp.full(s, rho0, dtype=m.dtype) for m, s in zip(mu0, self.layout.shapes, strict=True)],
+            "rho": [
+                jnp.full(s, softplus_inv(sd), dtype=m.dtype)
+                for m, s, sd in zip(mu0, self.layout.shapes, init_sd, strict=True)
+            ],
         }
 
     def _sds(self, params) -> list:
@@ -170,7 +172,9 @@ class FullRank:
         return {
             "mu": mu,
             "L_off": jnp.zeros((dim, dim), dtype=mu.dtype),
-            "L_diag": jnp.full(dim, softplus_inv(init_sd), dtype=mu.dtype),
+            "L_diag": jnp.asarray(
+                np.repeat([softplus_inv(sd) for sd in init_sd], self.layout.sizes), dtype=mu.dtype
+            ).reshape(dim),
         }
 
     def cholesky(self, params):
@@ -206,11 +210,15 @@ class FullRank:
 FAMILIES: dict[str, type] = {"meanfield": MeanField, "fullrank": FullRank}
 
 
-def init(family: Family, mu0: list, *, init_sd: float, optimizer, random_seed: int) -> ADVIState:
-    """The first state: means at ``mu0`` (one array per variable), sd ``init_sd`` everywhere."""
+def init(family: Family, mu0: list, *, init_sd, optimizer, random_seed: int) -> ADVIState:
+    """The first state: means at ``mu0`` (one array per variable), sds ``init_sd``: one number
+    for every variable, or one per variable in layout order."""
     import jax
 
-    params = family.init_params(mu0, init_sd)
+    sds = [float(init_sd)] * len(mu0) if isinstance(init_sd, (int, float)) else [float(v) for v in init_sd]
+    if len(sds) != len(mu0):
+        raise ValueError(f"init_sd holds {len(sds)} values for {len(mu0)} variables.")
+    params = family.init_params(mu0, sds)
     return ADVIState(params, optimizer.init(params), jax.random.PRNGKey(random_seed))
 
 

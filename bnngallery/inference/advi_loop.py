@@ -10,6 +10,7 @@ the ELBO history and the NaN guard) rather than once per step.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -66,6 +67,16 @@ def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosi
     return optax.adam(learning_rate)
 
 
+#: The initial posterior sd of a variable nothing else sets.
+DEFAULT_INIT_SD = 0.1
+
+
+def _show_sd(init_sd) -> str:
+    if not isinstance(init_sd, Mapping):
+        return f"{float(init_sd):g}"
+    return f"{min(init_sd.values()):.3g} to {max(init_sd.values()):.3g} by variable"
+
+
 def fit_advi_jax(
     model,
     *,
@@ -73,7 +84,7 @@ def fit_advi_jax(
     learning_rate: float,
     family: str = "meanfield",
     mc_samples: int = 1,
-    init_sd: float = 0.1,
+    init_sd: float | Mapping[str, float] = DEFAULT_INIT_SD,
     chunk_size: int = 1000,
     draws: int = 1000,
     random_seed: int = 0,
@@ -97,8 +108,9 @@ def fit_advi_jax(
         Diagonal or dense Cholesky covariance in the unconstrained space (:data:`advi.FAMILIES`).
     mc_samples : int
         Monte Carlo samples of the ELBO gradient per step.
-    init_sd : float
-        Initial posterior standard deviation of every coordinate; the means start at the
+    init_sd : float or mapping
+        Initial posterior standard deviation: one for every coordinate, or one per value
+        variable by name (absent ones: :data:`DEFAULT_INIT_SD`); the means start at the
         model's initial point. Small values keep wide nets out of saturation early on.
     chunk_size : int
         Steps per compiled call: larger is faster, smaller updates the progress bar more often;
@@ -219,7 +231,8 @@ def _run(
     ]
     optimizer = make_optimizer(learning_rate, steps=steps, lr_schedule=lr_schedule)
     step = advi.make_step(family, logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
-    state = advi.init(family, mu0, init_sd=init_sd, optimizer=optimizer, random_seed=random_seed)
+    sds = init_sd if np.isscalar(init_sd) else [init_sd.get(n, DEFAULT_INIT_SD) for n in layout.names]
+    state = advi.init(family, mu0, init_sd=sds, optimizer=optimizer, random_seed=random_seed)
     if mesh is not None:
         state = jax.tree_util.tree_map(lambda a: put(a, mesh, rows=False), state)
     chunk_size = max(1, min(chunk_size, steps))
@@ -272,7 +285,7 @@ def _run(
                     f"ADVI diverged at step {done + 1}: the ELBO or its gradient became NaN/inf "
                     f"in {' and '.join(where) or 'the variational parameters'}. The state of the last "
                     f"finite step is kept in this error's .result. Try a smaller learning_rate "
-                    f"(now {learning_rate}) or a smaller init_sd (now {init_sd}).",
+                    f"(now {learning_rate}) or a smaller init_sd (now {_show_sd(init_sd)}).",
                     result=finish(bad_state, losses, done, time.perf_counter() - t_run, True),
                 )
             state = new_state

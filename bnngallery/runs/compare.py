@@ -35,7 +35,7 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
             "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)"
         )
     size = run_settings(name, smoke=smoke)
-    spec = {"size": size, "methods": COMPARE_METHODS[name], "build_kwargs": {}}
+    spec = {"size": size, "methods": COMPARE_METHODS[name], "build_kwargs": size.get("model", {})}
     if name == "moons":
         from ..data import make_moons_data
         from ..models import moons
@@ -58,7 +58,6 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
             "builder": regression.build_model,
             "train": (data.X_train, data.y_train),
             "test": (data.X_test, data.y_test),
-            "build_kwargs": {"hidden": size["hidden"]},
             "data": data,
         }
     from ..data.ode import make_decay_data

@@ -60,6 +60,7 @@ def run_moons(
         random_seed=random_seed,
         progressbar=progressbar,
         devices=devices,
+        build_kwargs=size["model"],
         out_dir=out_dir,
         log=log,
         tag="moons",

@@ -74,7 +74,7 @@ def run_regression(
         random_seed=random_seed,
         progressbar=progressbar,
         devices=devices,
-        build_kwargs={"hidden": size["hidden"]},
+        build_kwargs=size["model"],
         out_dir=out_dir,
         log=log,
         tag="regression",

@@ -1,0 +1,57 @@
+"""Bring your own data: every builder with its defaults on public scikit-learn data sets it was
+not written for, ADVI (``fit``'s defaults) against NUTS where NUTS is practical and against
+scikit-learn's best non-Bayesian baseline, with the collapse check's verdict.
+
+Run: ``python benchmarks/reuse.py [--smoke] [--only NAME ...] [--out PATH]``; writes
+``benchmarks/results/reuse.json`` (``reuse_smoke.json`` with ``--smoke``) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+import warnings
+from pathlib import Path
+
+from bnngallery.files import write_json
+from bnngallery.inference.devices import machine_description
+from bnngallery.runs.reuse import SPECS, run_reuse, summary_line
+from bnngallery.runs.settings import run_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (plumbing check)")
+    parser.add_argument("--only", nargs="+", choices=sorted(SPECS), help="data sets to run (default: all)")
+    parser.add_argument("--no-nuts", action="store_true", help="skip NUTS")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    out = args.out or RESULTS / ("reuse_smoke.json" if args.smoke else "reuse.json")
+    warnings.filterwarnings("ignore", message=".*samples per chain.*")
+    t0 = time.perf_counter()
+    rows = run_reuse(args.only, smoke=args.smoke, nuts=not args.no_nuts)
+    if args.only and out.exists():  # re-run of some data sets: keep the others' rows
+        kept = [r for r in json.loads(out.read_text())["rows"] if r["data"] not in args.only]
+        rows = sorted(kept + rows, key=lambda r: list(SPECS).index(r["data"]))
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine_description(),
+        "settings": run_settings("reuse", smoke=args.smoke),
+        "command": "python benchmarks/reuse.py" + (" --smoke" if args.smoke else ""),
+        "seconds": time.perf_counter() - t0,
+        "rows": rows,
+    }
+    write_json(report, out)
+    print()
+    for row in rows:
+        print(f"{row['data']:>14}: {summary_line(row)}")
+    print(f"wrote {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
