@@ -130,9 +130,8 @@ def build_model(
     """
     if standardize == "auto":
         arr = np.asarray(X)
-        pixels = arr.ndim >= 3 or (
-            arr.size > 0 and np.issubdtype(arr.dtype, np.number) and np.nanmin(arr) >= 0 and np.nanmax(arr) <= 1
-        )
+        numeric = arr.size > 0 and np.issubdtype(arr.dtype, np.number) and bool(np.all(np.isfinite(arr)))
+        pixels = arr.ndim >= 3 or (numeric and arr.min() >= 0 and arr.max() <= 1)  # bad X: build_dense says why
         standardize = "global" if pixels else "feature"
     return build_dense(
         as_flat(X),
