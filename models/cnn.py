@@ -28,10 +28,9 @@ from .dense import check_standardize, fan_in_init_sd, input_scaling
 from .info import tag_model
 from .layers import (
     categorical_likelihood,
-    check_prior,
+    check_network_options,
     data_and_batches,
     dense_stack,
-    get_activation,
     init_weights,
     initial_scale,
     layer_scale,
@@ -39,7 +38,6 @@ from .layers import (
 )
 from .validation import (
     check_batch_size,
-    check_dtype,
     check_features,
     check_hidden,
     check_labels,
@@ -211,12 +209,21 @@ def build_model(
         raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
     if padding == "same" and kernel % 2 == 0:
         raise ValueError(f"padding='same' needs an odd kernel; got kernel={kernel} (use {kernel + 1} or 'valid').")
-    dtype = check_dtype(dtype)
-    act = get_activation(activation)
-    prior_sigma = check_positive(prior_sigma, name="prior_sigma")
-    scale_prior = check_positive(scale_prior, name="scale_prior")
-    temperature = check_positive(temperature, name="temperature")
-    prior_kw, hierarchical = check_prior(prior, hierarchical, slab_weight, spike_ratio)
+    opts = check_network_options(
+        activation=activation,
+        dtype=dtype,
+        prior=prior,
+        hierarchical=hierarchical,
+        noncentered=noncentered,
+        slab_weight=slab_weight,
+        spike_ratio=spike_ratio,
+        prior_sigma=prior_sigma,
+        scale_prior=scale_prior,
+        temperature=temperature,
+    )
+    act, dtype, prior_kw, hierarchical = opts["act"], opts["dtype"], opts["prior_kw"], opts["hierarchical"]
+    noncentered, prior_sigma, scale_prior = opts["noncentered"], opts["prior_sigma"], opts["scale_prior"]
+    temperature = opts["temperature"]
     init_scale = initial_scale(init_scale, prior_kw["prior"])
     mode = check_standardize(standardize)
     if mode == "feature":

@@ -34,17 +34,16 @@ from .info import tag_model
 from .layers import (
     OBS_DIM,
     categorical_likelihood,
-    check_prior,
+    check_network_options,
     data_and_batches,
     dense_stack,
-    get_activation,
     initial_scale,
     layer_names,
 )
 from .validation import (
     check_batch_size,
-    check_dtype,
     check_features,
+    check_flag,
     check_hidden,
     check_labels,
     check_n_classes,
@@ -170,12 +169,22 @@ def build_dense(
         raise ValueError(f"head must be one of {HEADS}; got {head!r}.")
     X = check_features(X)
     hidden = check_hidden(hidden)
-    act = get_activation(activation)
-    dtype = check_dtype(dtype)
-    prior_kw, hierarchical = check_prior(prior, hierarchical, slab_weight, spike_ratio)
-    prior_sigma = check_positive(prior_sigma, name="prior_sigma")
-    scale_prior = check_positive(scale_prior, name="scale_prior")
-    temperature = check_positive(temperature, name="temperature")
+    bias = check_flag(bias, name="bias")
+    opts = check_network_options(
+        activation=activation,
+        dtype=dtype,
+        prior=prior,
+        hierarchical=hierarchical,
+        noncentered=noncentered,
+        slab_weight=slab_weight,
+        spike_ratio=spike_ratio,
+        prior_sigma=prior_sigma,
+        scale_prior=scale_prior,
+        temperature=temperature,
+    )
+    act, dtype, prior_kw, hierarchical = opts["act"], opts["dtype"], opts["prior_kw"], opts["hierarchical"]
+    noncentered, prior_sigma, scale_prior = opts["noncentered"], opts["prior_sigma"], opts["scale_prior"]
+    temperature = opts["temperature"]
     bias_init_sd = float(bias_init_sd)
     if not np.isfinite(bias_init_sd) or bias_init_sd < 0:
         raise ValueError(f"bias_init_sd must be a finite number >= 0; got {bias_init_sd!r}.")

@@ -11,7 +11,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .validation import check_positive
+from .validation import check_dtype, check_flag, check_positive
 
 OBS_DIM = "obs_id"
 #: Weight priors: a Normal, or Blundell et al.'s (2015) scale mixture of a wide and a narrow Normal.
@@ -94,16 +94,47 @@ def initial_scale(init_scale, prior: str) -> float:
     return check_positive(init_scale, name="init_scale")
 
 
+def check_network_options(
+    *,
+    activation: str,
+    dtype: str,
+    prior: str,
+    hierarchical,
+    noncentered,
+    slab_weight: float,
+    spike_ratio: float,
+    prior_sigma: float,
+    scale_prior: float,
+    temperature: float,
+) -> dict:
+    """Validate the options every network builder shares (dense and convolutional).
+
+    Returns them checked: ``act`` (the activation function), ``dtype``, ``prior_kw`` (the
+    keywords of :func:`weight`), ``hierarchical``, ``noncentered``, ``prior_sigma``,
+    ``scale_prior`` and ``temperature``.
+    """
+    prior_kw, hierarchical = check_prior(prior, hierarchical, slab_weight, spike_ratio)
+    return {
+        "act": get_activation(activation),
+        "dtype": check_dtype(dtype),
+        "prior_kw": prior_kw,
+        "hierarchical": hierarchical,
+        "noncentered": check_flag(noncentered, name="noncentered"),
+        "prior_sigma": check_positive(prior_sigma, name="prior_sigma"),
+        "scale_prior": check_positive(scale_prior, name="scale_prior"),
+        "temperature": check_positive(temperature, name="temperature"),
+    }
+
+
 def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float) -> tuple[dict, bool]:
     """Validate a builder's prior options (:data:`PRIORS`); return the keywords of
     :func:`weight` and whether the layer scales are learned."""
     if prior not in PRIORS:
         raise ValueError(f"prior must be one of {PRIORS}; got {prior!r}.")
-    if not isinstance(hierarchical, (bool, np.bool_)):
-        raise ValueError(f"hierarchical must be True or False; got {hierarchical!r}.")
+    hierarchical = check_flag(hierarchical, name="hierarchical")
     if prior == "hierarchical":
         return check_weight_prior("normal", slab_weight, spike_ratio), True
-    return check_weight_prior(prior, slab_weight, spike_ratio), bool(hierarchical)
+    return check_weight_prior(prior, slab_weight, spike_ratio), hierarchical
 
 
 def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> dict:

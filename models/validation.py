@@ -108,6 +108,14 @@ def check_positive_int(value, *, name: str, allow_zero: bool = False) -> int:
     return int(value)
 
 
+def check_flag(value, *, name: str) -> bool:
+    """Return ``value`` as a bool; only True / False (or NumPy bools) are taken, so a string
+    such as ``"no"`` is refused instead of read as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def check_dtype(dtype) -> str:
     """Return the compute precision name, ``"float32"`` or ``"float64"``."""
     if dtype not in ("float32", "float64"):

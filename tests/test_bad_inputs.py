@@ -69,6 +69,16 @@ BUILDER_CASES = [
     ("mnist-cnn", "label -1", (np.zeros((3, 28, 28)), np.array([0, -1, 2])), {}, "y"),
     ("mnist-cnn", "X has inf", (np.full((2, 28, 28), np.inf), np.zeros(2)), {}, "X"),
     ("mnist-cnn", "lengths differ", (np.zeros((3, 28, 28)), np.zeros(4)), {}, "y"),
+    ("moons", "bias as a string", (np.zeros((3, 2)), np.arange(3) % 2), {"bias": "no"}, "bias"),
+    ("mnist-mlp", "hierarchical as 1", (IMG, np.arange(3)), {"hierarchical": 1}, "hierarchical"),
+    (
+        "mnist-cnn",
+        "noncentered as a string",
+        (np.zeros((3, 8, 8)), np.arange(3)),
+        {"noncentered": "yes"},
+        "noncentered",
+    ),
+    ("mnist-cnn", "temperature 0", (np.zeros((3, 8, 8)), np.arange(3)), {"temperature": 0}, "temperature"),
 ]
 
 
