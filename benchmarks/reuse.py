@@ -33,19 +33,23 @@ def main(argv=None) -> dict:
     out = args.out or RESULTS / ("reuse_smoke.json" if args.smoke else "reuse.json")
     warnings.filterwarnings("ignore", message=".*samples per chain.*")
     t0 = time.perf_counter()
-    rows = run_reuse(args.only, smoke=args.smoke, nuts=not args.no_nuts)
-    if args.only and out.exists():  # re-run of some data sets: keep the others' rows
-        kept = [r for r in json.loads(out.read_text())["rows"] if r["data"] not in args.only]
-        rows = sorted(kept + rows, key=lambda r: list(SPECS).index(r["data"]))
-    report = {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine_description(),
-        "settings": run_settings("reuse", smoke=args.smoke),
-        "command": "python benchmarks/reuse.py" + (" --smoke" if args.smoke else ""),
-        "seconds": time.perf_counter() - t0,
-        "rows": rows,
-    }
-    write_json(report, out)
+    names = args.only or list(SPECS)
+    # a re-run of some data sets keeps the others' rows; the file is rewritten after each data
+    # set, so a run stopped part way keeps what it measured
+    kept = [r for r in json.loads(out.read_text())["rows"] if r["data"] not in names] if out.exists() else []
+    rows: list = []
+    for name in names:
+        rows += run_reuse([name], smoke=args.smoke, nuts=not args.no_nuts)
+        report = {
+            "date": datetime.date.today().isoformat(),
+            "machine": machine_description(),
+            "settings": run_settings("reuse", smoke=args.smoke),
+            "command": "python benchmarks/reuse.py" + (" --smoke" if args.smoke else ""),
+            "seconds": time.perf_counter() - t0,
+            "rows": sorted(kept + rows, key=lambda r: list(SPECS).index(r["data"])),
+        }
+        write_json(report, out)
+    rows = report["rows"]
     print()
     for row in rows:
         print(f"{row['data']:>14}: {summary_line(row)}")

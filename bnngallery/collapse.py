@@ -72,22 +72,43 @@ def _log_scores(task: str, out: np.ndarray, y: np.ndarray, rows: np.ndarray, sig
     return fit_ll, trivial_ll, float(np.mean(probs.argmax(-1) == ys)), float(np.mean(ys == freq.argmax()))
 
 
-def on_prior_fraction(model: pm.Model, result: xr.DataTree, *, draws: int = 32, random_seed: int = 0) -> float | None:
-    """Share of the weight coordinates (``w_*`` variables) whose fitted Gaussian sits on the prior."""
+def prior_sd(name: str, settings: dict) -> float | None:
+    """The marginal prior sd of weight variable ``name`` of a gallery network, from its
+    builder ``settings`` (None where they do not say): ``prior_sigma``, or ``scale_prior``
+    when the layer scale is learned (``sigma ~ HalfNormal(c)`` gives ``w`` a marginal sd of
+    ``c``), 1 for a non-centred ``_raw`` weight; the scale mixture shrinks it by
+    ``sqrt(slab_weight + (1 - slab_weight) * spike_ratio**2)``. Every weight prior has mean 0."""
+    if "prior_sigma" not in settings:
+        return None
+    if name.endswith("_raw"):
+        sd = 1.0
+    elif settings.get("hierarchical"):
+        sd = float(settings["scale_prior"])
+    else:
+        sd = float(settings["prior_sigma"])
+    if settings.get("prior") == "scale-mixture":
+        w, r = float(settings["slab_weight"]), float(settings["spike_ratio"])
+        sd *= float(np.sqrt(w + (1.0 - w) * r**2))
+    return sd
+
+
+def on_prior_fraction(model: pm.Model, result: xr.DataTree) -> float | None:
+    """Share of the weight coordinates (``w_*`` variables) whose fitted Gaussian sits on the
+    prior: sd at least :data:`ON_PRIOR_SD` of the prior's and mean within half a prior sd of 0.
+    Computed from the prior's sd in closed form (:func:`prior_sd`): drawing from the prior
+    compiled a sampler per layer, over a minute for the MNIST CNN on a 2-core CPU."""
     if "approximation" not in result.children:
         return None
     approx = result["approximation"]
+    settings = model_info(model).settings
     hits = total = 0
     for rv in model.free_RVs:
         name = rv.name
-        if not name.startswith("w_") or f"{name}_sd" not in approx or model.rvs_to_transforms.get(rv) is not None:
+        p_sd = prior_sd(name, settings)
+        if not name.startswith("w_") or f"{name}_sd" not in approx or p_sd is None:
             continue
-        prior = np.asarray(pm.draw(rv, draws=draws, random_seed=random_seed))
-        p_sd, p_mean = prior.std(axis=0), prior.mean(axis=0)
         sd, mean = np.asarray(approx[f"{name}_sd"].values), np.asarray(approx[f"{name}_mean"].values)
-        if sd.shape != p_sd.shape:
-            continue
-        on = (sd >= ON_PRIOR_SD * p_sd) & (np.abs(mean - p_mean) <= 0.5 * p_sd)
+        on = (sd >= ON_PRIOR_SD * p_sd) & (np.abs(mean) <= 0.5 * p_sd)
         hits += int(on.sum())
         total += on.size
     return hits / total if total else None
@@ -130,7 +151,7 @@ def check_collapse(model: pm.Model, result: xr.DataTree, *, random_seed: int = 0
         "gain": gain,
         "accuracy": acc,
         "trivial_accuracy": base_acc,
-        "on_prior": on_prior_fraction(model, result, random_seed=random_seed),
+        "on_prior": on_prior_fraction(model, result),
         "collapsed": bool(gain < MIN_GAIN),
     }
     return report

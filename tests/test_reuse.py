@@ -192,3 +192,39 @@ def test_init_sd_by_variable(rings):
         fit(m, "advi", steps=1, init_sd={"w_typo": 0.1})
     with pytest.raises(ValueError, match="init_sd"):
         fit(m, "advi", steps=1, init_sd={"w_in": -1.0})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"prior": "scale-mixture", "prior_sigma": 2.0},
+        {"prior": "hierarchical", "scale_prior": 0.5},
+        {"prior": "scale-mixture", "hierarchical": True, "noncentered": True},
+    ],
+    ids=["normal", "scale-mixture", "hierarchical", "noncentred-mixture"],
+)
+def test_prior_sd_in_closed_form_matches_draws_from_the_prior(options):
+    """The collapse check's prior sd of each weight equals the sd of draws from the model's prior."""
+    import pymc as pm
+
+    from bnngallery.collapse import prior_sd
+
+    X, y = datasets.make_blobs(40, n_features=3, centers=3, random_state=2)
+    m = mnist_mlp.build_model(X, y, hidden=(20,), **options)
+    settings = model_info(m).settings
+    names = [rv.name for rv in m.free_RVs if rv.name.startswith("w_")]
+    assert names
+    for name in names:
+        draws = np.asarray(pm.draw(m[name], draws=400, random_seed=3)).ravel()
+        np.testing.assert_allclose(prior_sd(name, settings), draws.std(), rtol=0.05, err_msg=name)
+
+
+def test_on_prior_share_of_a_fit_started_at_the_prior_and_of_a_fitted_net():
+    """A fit stopped after one step from the prior's width sits on the prior; a fitted net
+    on informative data moves most weights off it."""
+    X, y = datasets.make_blobs(200, n_features=4, centers=2, random_state=4)
+    start, _ = fit_quiet(moons.build_model(X, y, advi_init_sd=1.0), steps=1, draws=20)
+    fitted, _ = fit_quiet(moons.build_model(X, y), steps=3000, draws=20)
+    assert json.loads(start.attrs["collapse"])["on_prior"] > 0.5
+    assert json.loads(fitted.attrs["collapse"])["on_prior"] < 0.2

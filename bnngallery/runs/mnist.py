@@ -25,6 +25,7 @@ import numpy as np
 from ..diagnostics.uncertainty import classification_report, predictive_mean, uncertainty_scores
 from ..files import write_json
 from ..inference.devices import machine_description
+from ..models.cnn import resolve_conv_impl
 from ..plots import (
     plot_confusion,
     plot_elbo,
@@ -101,14 +102,8 @@ def load_ood(names, *, limit=None, data_dir=None) -> dict[str, np.ndarray]:
 
 
 def default_conv_impl(backend: str) -> str:
-    """``"op"`` (a real convolution) on GPU; ``"im2col"`` on CPU, where XLA runs a convolution
-    inside the engine's ``lax.scan`` loop far slower than outside it, while im2col's dot
-    products keep their speed (README, "MNIST")."""
-    if backend != "jax":
-        return "im2col"
-    import jax
-
-    return "op" if jax.default_backend() == "gpu" else "im2col"
+    """The CNN runs' convolution for ``backend``: :func:`models.cnn.resolve_conv_impl`'s choice."""
+    return resolve_conv_impl("auto", backend)
 
 
 def learned_scales(result) -> dict[str, dict[str, float]]:

@@ -15,6 +15,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from .. import fit, predict
 from ..collapse import CollapseWarning
@@ -43,8 +44,11 @@ SPECS = {
 }
 
 
-def baselines(kind: str, data) -> dict[str, float]:
-    """scikit-learn's non-Bayesian baselines on the split: test accuracy (classifiers) or RMSE."""
+def baselines(kind: str, data, *, smoke: bool = False) -> dict[str, float]:
+    """scikit-learn's non-Bayesian baselines on the split: test accuracy (classifiers) or RMSE.
+
+    ``smoke`` keeps the linear model alone (a plumbing check; the others take most of a smoke
+    run's time)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -67,6 +71,8 @@ def baselines(kind: str, data) -> dict[str, float]:
             "SVC (RBF)": SVC(),
             "MLP (sklearn)": MLPClassifier(hidden_layer_sizes=(50,), max_iter=3000, random_state=0),
         }
+    if smoke:
+        models = dict(list(models.items())[:1])
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -160,7 +166,7 @@ def fit_reuse(name: str, *, smoke: bool = False, nuts: bool = True, random_seed:
         row["nuts_divergences"] = int(results["nuts"].attrs.get("divergences", 0))
     for method, result in results.items():
         row[method] = score(kind, builder, result, data, name)
-    row["baselines"] = baselines(kind, data)
+    row["baselines"] = baselines(kind, data, smoke=smoke)
     row.update(verdict(kind, row))
     return row, results, data
 
@@ -192,6 +198,40 @@ def run_reuse(names=None, *, smoke: bool = False, nuts: bool = True, random_seed
         log(f"[reuse] {name}: {summary_line(row)}")
         rows.append(row)
     return rows
+
+
+def table_frame(rows) -> pd.DataFrame:
+    """The rows of :func:`run_reuse` as one table (a ``pandas.DataFrame``, rendered by Jupyter):
+    per data set the metric (test accuracy, or RMSE for regression) of ADVI, NUTS and the best
+    scikit-learn baseline, ADVI's gap to its reference, the band coverage (regression), the
+    collapse verdict and the wall times."""
+    records = []
+    for row in rows:
+        reg = row["kind"] == "regression"
+        metric = "rmse" if reg else "accuracy"
+        best = (min if reg else max)(row["baselines"].items(), key=_second)
+        records.append(
+            {
+                "data set": row["data"],
+                "builder": row["builder"].rsplit(".", 1)[-1],
+                "train rows": row["n_train"],
+                "metric": "RMSE" if reg else "accuracy",
+                "ADVI": row["advi"][metric],
+                "NUTS": row["nuts"][metric] if "nuts" in row else None,
+                "best baseline": best[1],
+                "baseline": best[0],
+                "ADVI vs reference": (
+                    f"{row['rmse_ratio']:.2f}x {row['reference']} RMSE"
+                    if reg
+                    else f"{row['points_behind']:+.1f} points behind {row['reference']}"
+                ),
+                "90 % coverage (ADVI)": row["advi"].get("coverage"),
+                "collapsed": row["collapse"]["collapsed"],
+                "ADVI s": row["advi_seconds"],
+                "NUTS s": row.get("nuts_seconds"),
+            }
+        )
+    return pd.DataFrame.from_records(records).set_index("data set").round(3)
 
 
 def summary_line(row: dict) -> str:
