@@ -17,14 +17,25 @@ from pathlib import Path
 import numpy as np
 
 
+def umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: ``0o666`` less the umask.
+    (``tempfile.mkstemp`` creates its files 0600 whatever the umask, so every file written
+    through a temporary file is given this mode before it takes its final name.)"""
+    mask = os.umask(0o022)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file."""
+    """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file.
+    The file gets the mode the umask gives new files (:func:`umask_mode`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -70,6 +70,7 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     if sampler is not None and method != "nuts":
         raise ValueError(f"sampler applies to method='nuts' only; got sampler={sampler!r} with method={method!r}.")
     require_observed(model)
+    refuse_discrete(model, method)
     out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")
@@ -104,6 +105,19 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         _require("optax", "ADVI with backend='jax'")
     out["sampler"] = sampler
     return out
+
+
+def refuse_discrete(model: pm.Model, method: str) -> None:
+    """Refuse a model with discrete free variables: ADVI's Gaussian families and NUTS need
+    continuous ones (JAX ADVI would otherwise fit the labels as real numbers, silently)."""
+    discrete = [rv.name for rv in model.free_RVs if rv.type.dtype.startswith(("int", "uint", "bool"))]
+    if discrete:
+        raise ValueError(
+            f"method={method!r} needs continuous free variables, but {discrete} "
+            f"{'is' if len(discrete) == 1 else 'are'} discrete, and no method of fit() handles that. "
+            "Marginalise them out (pymc_extras.marginalize), or sample the model with pm.sample, which "
+            "pairs NUTS with a Gibbs or Metropolis step for discrete variables."
+        )
 
 
 def resolve_init_sd(model: pm.Model, init_sd) -> float | dict[str, float]:

@@ -35,6 +35,7 @@ def _stacked_draws(result: xr.DataTree, names: list[str], draws: int | None, ran
     total = post.sizes["chain"] * post.sizes["draw"]
     sel = np.arange(total)
     if draws is not None:
+        draws = check_positive_int(draws, name="draws")
         if draws > total:
             raise ValueError(f"draws={draws} but the result holds only {total} posterior draws.")
         sel = np.sort(np.random.default_rng(random_seed).choice(total, size=draws, replace=False))
@@ -42,6 +43,13 @@ def _stacked_draws(result: xr.DataTree, names: list[str], draws: int | None, ran
     for n in names:
         arr = post[n].values
         out[n] = arr.reshape(total, *arr.shape[2:])[sel]
+        bad = int(np.size(out[n]) - np.count_nonzero(np.isfinite(out[n])))
+        if bad:
+            raise ValueError(
+                f"The result's posterior draws of {n!r} hold {bad} NaN or infinite value(s), so every prediction "
+                "would be NaN; the fit diverged or the file is damaged. Fit again (a smaller learning_rate, "
+                "or float64) or load an intact result."
+            )
     return out
 
 

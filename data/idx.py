@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from ..files import umask_mode
+
 try:  # POSIX only; elsewhere concurrent cache fills are not serialised
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -483,6 +485,7 @@ def _download_one(url: str, dest_dir: Path, entry: Mapping[str, Any], timeout: f
                 raise OSError(f"incomplete download: got {received} of {length} bytes")
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, umask_mode())  # mkstemp made it 0600; a shared cache must be readable
         actual = h.hexdigest()
         if actual != expected:
             raise ChecksumError(f"downloaded {received} bytes but {algo} is {actual}, expected {expected}")
@@ -505,6 +508,10 @@ def _download(dataset: str, entry: Mapping[str, Any], timeout: float) -> tuple[P
         )
         return None, tried
     with _locked(folder / f".{entry['filename']}.lock"):
+        # Under the lock, a temporary file of this entry can only be left by a download that
+        # was killed (one in progress would hold the lock): remove it.
+        for stale in folder.glob(f".{entry['filename']}.*.part"):
+            stale.unlink(missing_ok=True)
         # Another process may have filled it while we waited for the lock.
         if final.is_file():
             found = _find_local(dataset, entry, [cache_dir()])

@@ -9,12 +9,29 @@ from __future__ import annotations
 import numpy as np
 
 
+def unmasked(value, *, name: str):
+    """``value`` itself, or a masked array's data when nothing is masked; a masked array with
+    masked entries is refused (NumPy would drop the mask and the model use the hidden values)."""
+    if not np.ma.isMaskedArray(value):
+        return value
+    masked = int(np.ma.count_masked(value))
+    if masked:
+        raise ValueError(
+            f"{name} is a masked array with {masked} masked value(s); the model would use the values under "
+            "the mask. Drop those rows (np.ma.compress_rows) or fill them (.filled(value)) first."
+        )
+    return np.ma.getdata(value)
+
+
 def check_features(X, *, name: str = "X", n_features: int | None = None, ndim: int = 2) -> np.ndarray:
     """Return ``X`` as a finite float array of rank ``ndim`` with at least one row.
 
     Integer arrays are accepted and converted; float32 stays float32 (the models run in
-    float64 under PyMC's default ``floatX``, so it is upcast there).
+    float64 under PyMC's default ``floatX``, so it is upcast there). A masked array with
+    masked entries is refused (its mask would be dropped silently), as is an array with no
+    feature columns.
     """
+    X = unmasked(X, name=name)
     try:
         arr = np.asarray(X)
     except Exception as err:  # ragged lists and the like
@@ -30,6 +47,8 @@ def check_features(X, *, name: str = "X", n_features: int | None = None, ndim: i
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one data point.")
+    if ndim >= 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} has no feature columns (shape {arr.shape}); pass at least one feature per row.")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} columns (features); got {arr.shape[1]}.")
     arr = arr.astype(np.float64) if not np.issubdtype(arr.dtype, np.floating) else arr
@@ -43,7 +62,7 @@ def check_features(X, *, name: str = "X", n_features: int | None = None, ndim: i
 
 def check_labels(y, *, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
     """Return ``y`` as int64 class labels in ``0 .. n_classes - 1``, one per row of X."""
-    arr = np.asarray(y)
+    arr = np.asarray(unmasked(y, name=name))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of class labels; got shape {arr.shape}.")
     if len(arr) != n_rows:
@@ -148,7 +167,7 @@ def check_n_classes(n_classes, y) -> int:
 
 def check_targets(y, *, n_rows: int, name: str = "y") -> np.ndarray:
     """Return regression targets as a finite float64 vector with one value per row of X."""
-    arr = np.asarray(y)
+    arr = np.asarray(unmasked(y, name=name))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of real targets; got shape {arr.shape}.")
     if len(arr) != n_rows:

@@ -792,3 +792,27 @@ def test_real_data_via_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BNNGALLERY_DATA_DIR", str(_real_data_dir()))
     x, y = load_mnist("test", download=False, limit=10)
     assert x.shape == (10, 784) and y.tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_part_file_of_a_killed_download_is_removed_by_the_next_fetch(toy, server: Server, isolated_env: Path) -> None:
+    """A download killed hard (no cleanup ran) leaves its temporary file; the next fetch of
+    that entry, holding the lock, removes it and lands the verified file alone."""
+    manifest, files, _ = toy
+    name = "t10k-labels-idx1-ubyte.gz"
+    folder = isolated_env / "toy"
+    folder.mkdir(parents=True)
+    (folder / f".{name}.abc123.part").write_bytes(files[name][:10])
+    other = folder / ".train-images-idx3-ubyte.gz.zz.part"  # another entry's: not ours to judge
+    other.write_bytes(b"x")
+    fetch_file("toy", name, manifest=manifest)
+    assert leftovers(folder) == sorted([name, other.name])
+
+
+def test_cached_download_is_readable_as_the_umask_says(toy, server: Server, isolated_env: Path) -> None:
+    manifest, _, _ = toy
+    old = os.umask(0o022)
+    try:
+        p = fetch_file("toy", "t10k-labels-idx1-ubyte.gz", manifest=manifest)
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644

@@ -21,7 +21,7 @@ SOURCES = {"bnngallery": REPO / "bnngallery", "bnngallery.models": REPO / "model
 LAYERS = {
     "bnngallery.data": 0,
     "bnngallery.models": 1,
-    "bnngallery.files": 2,
+    "bnngallery.files": 0,  # safe writes: imports nothing of the package
     "bnngallery.results": 2,
     "bnngallery.inference": 3,
     "bnngallery": 4,  # the package's own API: fit, predict (and its __init__)

@@ -91,7 +91,8 @@ def plot_confusion(probs, y, *, ax=None, n_classes: int | None = None):
 
 
 def plot_image_grid(images, *, titles=None, ncols: int = 8, fig=None, suptitle: str = ""):
-    """A grid of 28x28 (or flattened 784) images with optional per-image titles; returns the figure."""
+    """A grid of images, (n, H, W) grey or (n, H, W, 3) colour in [0, 1] (or flattened square
+    grey rows such as MNIST's 784), with optional per-image titles; returns the figure."""
     imgs = np.asarray(images)
     if imgs.ndim == 2:
         side = int(round(np.sqrt(imgs.shape[1])))
