@@ -13,8 +13,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from .files import jsonable
 from .inference.jaxify import forward_graph
 from .inference.precision import precision_scope
+from .models import BUILDERS, get_builder
 from .models.info import model_info
 from .models.validation import check_positive_int
 from .results import model_settings_of
@@ -25,6 +27,10 @@ MAX_OUTPUT_BYTES = 8 * 1024**3
 #: Working memory one chunk may use: chunks of rows x draws are shrunk until the compiled
 #: evaluation's temporaries fit (a CNN's im2col patches take ~0.4 MB per image and draw).
 WORK_BYTES = 2 * 1024**3
+
+#: Builder settings that shape only a fit's start or its minibatches, not the network a
+#: posterior draw defines: a prediction model may differ from the fitted one in these.
+START_ONLY = ("batch_size", "random_seed", "advi_init_sd", "init_scale", "bias_init_sd")
 
 
 def _stacked_draws(result: xr.DataTree, names: list[str], draws: int | None, random_seed: int) -> dict[str, np.ndarray]:
@@ -53,9 +59,49 @@ def _stacked_draws(result: xr.DataTree, names: list[str], draws: int | None, ran
     return out
 
 
+def builder_family(builder) -> str | None:
+    """The gallery name of a builder function (``"moons"``), or None for a user's own."""
+    for name in BUILDERS:
+        if get_builder(name) is builder:
+            return name
+    return None
+
+
+def check_same_network(result: xr.DataTree, family: str | None, settings: dict | None = None) -> None:
+    """Refuse to apply ``result`` to a network other than the one it was fitted on: another
+    model family, or builder ``settings`` that differ (beyond :data:`START_ONLY`) from the
+    ones stored in the result, with both shown."""
+    stored_family = result.attrs.get("model_family")
+    if family is not None and stored_family is not None and family != stored_family:
+        raise ValueError(
+            f"This result is a fit of the {stored_family!r} model, not {family!r}; predict with its builder, "
+            f"bnngallery.models.get_builder({stored_family!r}), or with the model it was fitted on."
+        )
+    stored = model_settings_of(result)
+    if settings is None or not stored:
+        return
+    current = jsonable(settings)
+    diff = {
+        k: (stored.get(k), current.get(k))
+        for k in sorted(set(stored) | set(current))
+        if k not in START_ONLY and stored.get(k) != current.get(k)
+    }
+    if diff:
+        shown = "; ".join(f"{k}: fitted {a!r}, this model {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"This model was built with other settings than the fit ({shown}), so the posterior draws would "
+            "be applied to another network. Predict with the builder, predict(build_model, result, X_new), "
+            "which rebuilds the fitted network from the result's settings."
+        )
+
+
 def prediction_model(model_or_builder, result: xr.DataTree, X_new) -> pm.Model:
-    """The model to predict with: a builder is called on ``X_new`` with the result's settings."""
+    """The model to predict with: a builder is called on ``X_new`` with the result's settings
+    (after checking it is the builder of the result's model family); a model is checked
+    against the result's stored builder settings (:func:`check_same_network`)."""
     if isinstance(model_or_builder, pm.Model):
+        info = model_info(model_or_builder)
+        check_same_network(result, info.family, info.settings if info.family is not None else None)
         if X_new is None:
             return model_or_builder
         with model_or_builder:
@@ -71,6 +117,7 @@ def prediction_model(model_or_builder, result: xr.DataTree, X_new) -> pm.Model:
         raise ValueError(f"predict needs a pm.Model or a builder function; got {type(model_or_builder).__name__}.")
     if X_new is None:
         raise ValueError("X_new is required when predicting with a builder.")
+    check_same_network(result, builder_family(model_or_builder))
     settings = {k: v for k, v in model_settings_of(result).items() if k != "batch_size"}
     return model_or_builder(X_new, None, **settings)
 

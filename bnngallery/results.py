@@ -8,11 +8,13 @@ A fit result is an ``xarray.DataTree`` that ArviZ reads as it is:
 - ``fit_history`` (ADVI): ``loss`` = negative ELBO per step;
 - ``approximation`` (ADVI): mean and sd of the Gaussian in the unconstrained space;
 - root attributes: method, backend, timing (compile/run), settings, the model family and
-  its builder settings, and a format version checked on load.
+  its builder settings, a format version checked on load, and (in a saved file) a SHA-256
+  of the whole content, checked on load so a damaged file is refused, never used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -118,6 +120,26 @@ def model_settings_of(result: xr.DataTree) -> dict:
     return json.loads(result.attrs.get("model_settings", "{}"))
 
 
+#: Root attribute of a saved result holding :func:`content_digest` of the rest.
+DIGEST_ATTR = "content_sha256"
+
+
+def content_digest(result: xr.DataTree) -> str:
+    """SHA-256 of a result's content: every group's variables and coordinates (name, dims,
+    dtype, bytes) and the root attributes other than the digest itself."""
+    h = hashlib.sha256()
+    for node in sorted(result.subtree, key=lambda n: n.path):
+        h.update(node.path.encode())
+        for name in sorted(node.variables):
+            var = node.variables[name]
+            values = np.ascontiguousarray(var.values)
+            h.update(f"{name}|{var.dims}|{values.dtype.str}|{values.shape}".encode())
+            h.update(values.tobytes() if values.dtype != object else repr(values.tolist()).encode())
+    attrs = {k: v for k, v in result.attrs.items() if k != DIGEST_ATTR}
+    h.update(json.dumps(jsonable(attrs), sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
     """Write a result to netCDF (HDF5, via h5netcdf) atomically.
 
@@ -131,6 +153,8 @@ def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
     missing = [a for a in REQUIRED_ATTRS if a not in result.attrs]
     if missing:
         raise ValueError(f"This DataTree is not a bnngallery result (missing attributes {missing}).")
+    result = result.copy()
+    result.attrs[DIGEST_ATTR] = content_digest(result)
     return atomic_write(path, lambda tmp: result.to_netcdf(tmp, engine="h5netcdf"))
 
 
@@ -157,6 +181,12 @@ def load_result(
     version = dt.attrs.get("bnngallery_format")
     if version is None:
         raise ResultFormatError(f"{path} has no bnngallery_format attribute; it was not written by save_result.")
+    stored_digest = dt.attrs.get(DIGEST_ATTR)
+    if stored_digest is not None and content_digest(dt) != stored_digest:
+        raise ResultFormatError(
+            f"{path} is damaged: its content no longer matches the checksum written with it (bytes changed "
+            "on disk or in transfer). Restore it from a copy or re-run the fit."
+        )
     if int(version) > FORMAT_VERSION:
         raise ResultFormatError(
             f"{path} uses result format {int(version)}, newer than this bnngallery understands "

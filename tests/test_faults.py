@@ -89,3 +89,38 @@ def test_written_files_follow_the_umask(fitted, tmp_path):
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
     assert load_result(path).attrs["method"] == fitted.attrs["method"]
+
+
+def test_a_result_file_with_flipped_bytes_is_refused(fitted, tmp_path):
+    """Flip one byte inside the stored posterior draws: the file still opens, but its content
+    no longer matches the digest written with it, so load_result refuses it."""
+    from bnngallery.results import ResultFormatError
+
+    path = save_result(fitted, tmp_path / "fit.nc")
+    raw = bytearray(path.read_bytes())
+    block = np.ascontiguousarray(fitted["posterior"]["w_in"].values).tobytes()[:16]
+    at = bytes(raw).find(block)
+    assert at > 0, "the draws were not found in the file"
+    raw[at + 3] ^= 0xFF
+    damaged = tmp_path / "damaged.nc"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ResultFormatError, match="damaged"):
+        load_result(damaged)
+    intact = load_result(path)  # the undamaged file loads and predicts as the result did
+    np.testing.assert_array_equal(predict(moons.build_model, intact, X4), predict(moons.build_model, fitted, X4))
+
+
+def test_predict_refuses_a_model_built_with_other_settings(fitted):
+    other = moons.build_model(X4, Y4, activation="relu")
+    with pytest.raises(ValueError) as info:
+        predict(other, fitted, X4)
+    message = str(info.value)
+    assert "activation: fitted 'tanh', this model 'relu'" in message and "predict(build_model" in message
+    # a start-only setting (the initial weights' seed) does not change the network: accepted
+    same = moons.build_model(X4, Y4, random_seed=5)
+    np.testing.assert_array_equal(predict(same, fitted, X4), predict(moons.build_model, fitted, X4))
+
+
+def test_predict_refuses_another_familys_builder(fitted):
+    with pytest.raises(ValueError, match=r"fit of the 'moons' model, not 'regression'.*get_builder\('moons'\)"):
+        predict(regression.build_model, fitted, X4)

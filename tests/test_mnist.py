@@ -225,6 +225,13 @@ def test_cnn_structure_and_bad_settings(small_mnist):
     assert cnn.build_model(X, y, filters=(4, 4, 4)).initial_point()["w_dense_0"].shape == (4 * 3 * 3, 256)
     with pytest.raises(ValueError, match="conv_impl"):
         cnn.build_model(X, y, conv_impl="fft")
+    # "auto" resolves to the faster implementation for the JAX engine here and is stored as such
+    import jax
+
+    want = "op" if jax.default_backend() == "gpu" else "im2col"
+    assert cnn.resolve_conv_impl("auto") == want and cnn.resolve_conv_impl("auto", "pytensor") == "im2col"
+    assert cnn.resolve_conv_impl("op") == "op"
+    assert model_info(cnn.build_model(X, y, filters=(2,), dense=(3,))).settings["conv_impl"] == want
     with pytest.raises(ValueError, match="not a square image"):
         cnn.build_model(X[:, :99], y)
     with pytest.raises(ValueError, match="prior must"):
