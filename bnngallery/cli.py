@@ -87,12 +87,16 @@ def _compare(args) -> int:
 def _guarded(out: Path, call):
     """Run ``call()``; turn Ctrl-C and the errors users can fix into an exit code and one line.
 
-    Returns ``(exit_code, value)``: 0 and the value, 130 when interrupted, 1 on an error.
+    Returns ``(exit_code, value)``: 0 and the value, 130 when interrupted, 1 on an error. A
+    run that fails leaves no empty output folder behind (one it created and wrote nothing to).
     """
     pressed = _watch_ctrl_c()
+    existed = out.exists()
     try:
         value = call()
     except BaseException as err:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
         # Ctrl-C can land inside a compiler or a sampler callback that re-raises it as
         # another exception: the flag, not the exception type, says the user stopped us.
         if pressed() or isinstance(err, KeyboardInterrupt):

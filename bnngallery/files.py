@@ -30,17 +30,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     """Call ``write(tmp_path)`` then rename onto ``path``: a failed write leaves the old file.
     The file gets the mode the umask gives new files (:func:`umask_mode`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as err:
+        raise _naming(err, path) from err
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _naming(err, path) from err
         raise
     return path
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` again, of the same errno, with a message that names ``path`` and the fix."""
+    hint = {
+        28: "free some space or write to another folder",
+        13: "write to a folder you may write to",
+        30: "write to a writable folder",
+    }.get(err.errno or 0, "check the folder")
+    return type(err)(err.errno, f"could not write {path}: {err.strerror or err}; {hint} (nothing was written)")
 
 
 def jsonable(obj):
@@ -68,6 +83,19 @@ def write_json(obj, path: str | os.PathLike) -> Path:
         with open(tmp, "w") as fh:
             json.dump(jsonable(obj), fh, indent=2)
             fh.write("\n")
+
+    return atomic_write(path, write)
+
+
+def write_bytes(data, path: str | os.PathLike) -> Path:
+    """Write ``data`` (bytes or a buffer) atomically; a full disk or a missing permission ends
+    in an ``OSError`` that names ``path``, with no partial file left."""
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
 
     return atomic_write(path, write)
 

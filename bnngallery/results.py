@@ -15,6 +15,7 @@ A fit result is an ``xarray.DataTree`` that ArviZ reads as it is:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .files import atomic_write, jsonable
+from .files import jsonable, write_bytes
 from .models.info import ModelInfo
 
 FORMAT_VERSION = 1
@@ -155,7 +156,13 @@ def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
         raise ValueError(f"This DataTree is not a bnngallery result (missing attributes {missing}).")
     result = result.copy()
     result.attrs[DIGEST_ATTR] = content_digest(result)
-    return atomic_write(path, lambda tmp: result.to_netcdf(tmp, engine="h5netcdf"))
+    # HDF5 is written in memory first and the bytes then go to disk by ordinary file I/O: h5py
+    # writing to a full disk crashes the interpreter (a segfault in its cleanup), while a plain
+    # write fails with a clean OSError and atomic_write removes the partial file.
+    buffer = io.BytesIO()
+    result.to_netcdf(buffer, engine="h5netcdf")
+    with buffer.getbuffer() as view:  # released before the buffer is
+        return write_bytes(view, path)
 
 
 def load_result(

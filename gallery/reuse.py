@@ -61,6 +61,7 @@ from bnngallery.runs.settings import run_settings
 
 S = run_settings("reuse", smoke=SMOKE)  # the sizes of `python benchmarks/reuse.py`
 NAMES = ["circles", "breast-cancer", "wine", "digits-rgb", "friedman"]
+N_PRED = 20 if SMOKE else 200  # posterior draws per prediction below
 
 # %% [markdown]
 # ## The recipe
@@ -106,7 +107,7 @@ table
 # %%
 data = splits["circles"]
 xx, yy, grid = grid_2d(lim=1.6, n=80)
-grids = {method.upper(): predict(moons.build_model, res, grid, draws=200) for method, res in results["circles"].items()}
+grids = {method.upper(): predict(moons.build_model, res, grid, draws=N_PRED) for method, res in results["circles"].items()}
 plot_method_comparison(xx, yy, grids, X=data.X_test, y=data.y_test);
 
 # %% [markdown]
@@ -118,7 +119,7 @@ plot_method_comparison(xx, yy, grids, X=data.X_test, y=data.y_test);
 from bnngallery.models import mnist_mlp
 
 data = splits["wine"]
-probs = predict(mnist_mlp.build_model, results["wine"]["advi"], data.X_test, draws=200).mean(0)
+probs = predict(mnist_mlp.build_model, results["wine"]["advi"], data.X_test, draws=N_PRED).mean(0)
 plot_confusion(probs, data.y_test);
 
 # %% [markdown]
@@ -131,7 +132,7 @@ plot_confusion(probs, data.y_test);
 from bnngallery.models import cnn
 
 data = splits["digits-rgb"]
-p_draws = predict(cnn.build_model, results["digits-rgb"]["advi"], data.X_test, draws=100)
+p_draws = predict(cnn.build_model, results["digits-rgb"]["advi"], data.X_test, draws=N_PRED)
 entropy = predictive_entropy(p_draws)
 worst = np.argsort(entropy)[::-1][:16]
 pred = p_draws.mean(0).argmax(-1)
@@ -151,7 +152,7 @@ data = splits["friedman"]
 truth = friedman_function(data.X_test)
 fig, axes = plt.subplots(1, len(results["friedman"]), figsize=(5.5 * len(results["friedman"]), 4.5), squeeze=False)
 for ax, (method, res) in zip(axes[0], results["friedman"].items(), strict=True):
-    mu = predict(regression.build_model, res, data.X_test, draws=200)
+    mu = predict(regression.build_model, res, data.X_test, draws=N_PRED)
     lo, mid, hi = np.quantile(mu, [0.05, 0.5, 0.95], axis=0)
     inside = (truth >= lo) & (truth <= hi)
     ax.errorbar(truth, mid, yerr=[mid - lo, hi - mid], fmt="none", ecolor="0.7", lw=0.8)

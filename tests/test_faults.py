@@ -124,3 +124,71 @@ def test_predict_refuses_a_model_built_with_other_settings(fitted):
 def test_predict_refuses_another_familys_builder(fitted):
     with pytest.raises(ValueError, match=r"fit of the 'moons' model, not 'regression'.*get_builder\('moons'\)"):
         predict(regression.build_model, fitted, X4)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KiB tmpfs: a real full disk (needs root, as in CI; skipped where mounting is refused)."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the full-disk test, but mounting a tmpfs failed: {done.stderr.decode()}")
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_saving_to_a_full_disk_is_a_clean_error_with_nothing_left(fitted, tiny_disk):
+    """h5py writing to a full disk used to crash the interpreter (exit 139) and leave its
+    partial file; now an OSError names the path and the fix, and the folder stays empty."""
+    with pytest.raises(OSError) as info:
+        save_result(fitted, tiny_disk / "fit.nc")
+    assert (
+        info.value.errno == 28 and str(tiny_disk / "fit.nc") in str(info.value) and "free some space" in str(info.value)
+    )
+    assert list(tiny_disk.iterdir()) == []
+
+
+def test_a_failed_write_keeps_the_previous_file(fitted, tmp_path, monkeypatch):
+    """An injected ENOSPC in the middle of the write: the earlier result stays intact."""
+    import errno
+
+    import bnngallery.files as files
+
+    path = save_result(fitted, tmp_path / "fit.nc")
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(OSError, match="could not write"):
+        save_result(fitted, path)
+    monkeypatch.setattr(files.os, "fsync", real_fsync)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
+
+
+def test_a_cli_run_that_fails_leaves_no_empty_output_folder(tmp_path, capsys):
+    from bnngallery.cli import _guarded
+
+    out = tmp_path / "run"
+
+    def failing():
+        out.mkdir()
+        raise ValueError("bad setting")
+
+    assert _guarded(out, failing)[0] == 1 and not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+
+    def failing_early():
+        raise ValueError("bad setting")
+
+    assert _guarded(kept, failing_early)[0] == 1
+    assert kept.exists()  # a folder the user had, even empty, is never removed
+    assert "error: bad setting" in capsys.readouterr().err
