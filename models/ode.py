@@ -64,13 +64,31 @@ def lotka_volterra_rhs(y, t, theta):
     return pt.stack([alpha * x - beta * x * z, delta * x * z - gamma * z])
 
 
+#: Most RK4 steps per interval the builders write into the graph. The steps of one interval
+#: are unrolled into the scan's body, so the graph (and its build time and memory) grows with
+#: them: 60 steps already took 20 s and 600 MB to build; a gap of 150 time units at the
+#: default step would have needed 1000.
+MAX_SUBSTEPS = 32
+
+
 def substeps_for(t, *, t0: float = 0.0, max_step: float = DEFAULT_MAX_STEP) -> int:
-    """The number of RK4 substeps per interval so no step on the grid ``[t0, *t]`` exceeds ``max_step``."""
+    """The number of RK4 substeps per interval so no step on the grid ``[t0, *t]`` exceeds
+    ``max_step``; refused beyond :data:`MAX_SUBSTEPS`, with the widest gap and the fixes."""
     t = np.asarray(t, dtype=np.float64)
     if max_step <= 0 or not np.isfinite(max_step):
         raise ValueError(f"max_step must be a positive finite number; got {max_step!r}.")
-    widest = float(np.max(np.diff(np.concatenate([[t0], t])))) if t.size else 0.0
-    return max(1, math.ceil(widest / max_step - 1e-9))
+    gaps = np.diff(np.concatenate([[t0], t]))
+    widest = float(np.max(gaps)) if t.size else 0.0
+    steps = max(1, math.ceil(widest / max_step - 1e-9))
+    if steps > MAX_SUBSTEPS:
+        at = float(np.concatenate([[t0], t])[int(np.argmax(gaps))])
+        raise ValueError(
+            f"The widest gap between observation times (t0 and t), {widest:g} from t = {at:g}, needs {steps} RK4 "
+            f"steps of at most max_step={max_step:g}, more than the {MAX_SUBSTEPS} the solver builds into the "
+            f"graph per interval. Add output times inside the gap (predict at a finer t), or pass a larger "
+            f"max_step (at least {widest / MAX_SUBSTEPS:.3g}; the solver's error grows as max_step**4)."
+        )
+    return steps
 
 
 def rk4_step(rhs: Callable, y, t, h, theta):

@@ -256,3 +256,19 @@ def test_sbc_coverage_file_is_calibrated_for_nuts():
     data = json.loads((REPO / "benchmarks" / "results" / "sbc_ode.json").read_text())
     assert not data["settings"]["smoke"] and data["settings"]["sims"] >= 100
     assert 0.85 <= data["nuts"]["coverage_90_mean"] <= 0.95
+
+
+def test_a_wide_gap_between_times_is_refused_fast_with_the_fix():
+    """Observation times over [0, 150] in one gap would unroll 994 RK4 steps into the graph
+    (the build never returned); the builder refuses at once, naming the gap and both fixes."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError) as info:
+        ode.build_model(np.array([1.0, 150.0]), np.array([4.0, 0.1]))
+    assert time.perf_counter() - t0 < 5
+    message = str(info.value)
+    assert "149 from t = 1" in message and "max_step" in message and "994 RK4 steps" in message
+    # the fix it names works: a larger max_step builds (error grows as max_step**4)
+    m = ode.build_model(np.array([1.0, 150.0]), np.array([4.0, 0.1]), max_step=149 / ode.MAX_SUBSTEPS)
+    assert np.isfinite(m.compile_logp()(m.initial_point()))
