@@ -107,7 +107,7 @@ table
 # %%
 data = splits["circles"]
 xx, yy, grid = grid_2d(lim=1.6, n=80)
-grids = {method.upper(): predict(moons.build_model, res, grid, draws=N_PRED) for method, res in results["circles"].items()}
+grids = {m.upper(): predict(moons.build_model, res, grid, draws=N_PRED) for m, res in results["circles"].items()}
 plot_method_comparison(xx, yy, grids, X=data.X_test, y=data.y_test);
 
 # %% [markdown]
