@@ -47,8 +47,15 @@ CASES = {
         "steps": 20_000,
         "init_sd": 0.1,
     },
-    # article A's hierarchical MLP (builder defaults: Normal prior, tanh) on 60k images, 2x256
-    "mnist-mlp": {"family": "mnist-mlp", "hidden": (256, 256), "batch_size": 256, "steps": 2000, "init_sd": 1e-3},
+    # article A's hierarchical MLP (Normal prior, tanh, learned per-layer scales) on 60k images, 2x256
+    "mnist-mlp": {
+        "family": "mnist-mlp",
+        "hidden": (256, 256),
+        "model": {"hierarchical": True},
+        "batch_size": 256,
+        "steps": 2000,
+        "init_sd": 1e-3,
+    },
 }
 PATHS = ("engine", "engine[f32]", "pm.fit", "pm.fit[JAX]", "numpyro-svi")
 LR = 0.01
@@ -77,7 +84,12 @@ def builder(case):
 
 def build(case, data, seed):
     return builder(case)(
-        data.X_train, data.y_train, hidden=case["hidden"], batch_size=case["batch_size"], random_seed=seed
+        data.X_train,
+        data.y_train,
+        hidden=case["hidden"],
+        **case.get("model", {}),
+        batch_size=case["batch_size"],
+        random_seed=seed,
     )
 
 

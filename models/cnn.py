@@ -133,7 +133,7 @@ def build_model(
     kernel: int = 5,
     dense=(256,),
     activation: str = "tanh",
-    hierarchical: bool = True,
+    hierarchical: bool = False,
     noncentered: bool = False,
     prior_sigma: float = 1.0,
     scale_prior: float = 1.0,

@@ -1,5 +1,5 @@
-"""The MNIST multilayer perceptron of the PyMC deep-learning article, with a hierarchical prior;
-a classifier for any features or images with any number of classes.
+"""The MNIST multilayer perceptron of the PyMC deep-learning article, with its hierarchical prior
+as an option; a classifier for any features or images with any number of classes.
 
 Inputs (images flattened to rows) go through dense hidden layers to one logit per class and a
 Categorical likelihood (:func:`models.dense.build_dense` with a ``"categorical"`` head). With
@@ -40,7 +40,7 @@ def build_model(
     n_classes: int | None = None,
     hidden=(800, 800),
     activation: str = "tanh",
-    hierarchical: bool = True,
+    hierarchical: bool = False,
     noncentered: bool = False,
     prior_sigma: float = 1.0,
     scale_prior: float = 1.0,
@@ -72,8 +72,12 @@ def build_model(
     activation : str
         One of ``models.layers.ACTIVATIONS`` (article: ``"tanh"``).
     hierarchical : bool
-        Learn one weight scale per layer with a ``HalfNormal(scale_prior)`` hyperprior;
-        ``False`` fixes every weight's prior to ``Normal(0, prior_sigma)``.
+        Learn one weight scale per layer with a ``HalfNormal(scale_prior)`` hyperprior
+        (``prior="hierarchical"`` says the same); ``False`` (the default) fixes every weight's
+        prior to ``Normal(0, prior_sigma)``. On small data mean-field ADVI's optimum of the
+        hierarchical model is the pruned, constant predictor: on 898 8x8 digits the learned
+        scales shrank to 0.05-0.3 and the CNN predicted 11 % against 97 % with fixed scales
+        (flagged by the collapse check), which is why it is not the default.
     noncentered : bool
         Non-centred weights ``sigma * w_raw``, ``w_raw`` the prior at scale 1 (only matters
         with ``hierarchical``).

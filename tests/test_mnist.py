@@ -31,7 +31,7 @@ def small_mnist():
 
 def test_mlp_hierarchical_structure(small_mnist):
     X, y, _, _ = small_mnist
-    m = mnist_mlp.build_model(X, y, hidden=(16, 8), batch_size=32)
+    m = mnist_mlp.build_model(X, y, hidden=(16, 8), prior="hierarchical", batch_size=32)
     names = {rv.name for rv in m.free_RVs}
     assert {"sigma_in", "sigma_1", "sigma_out", "w_in", "w_1", "w_out", "b_in", "b_out"} <= names
     assert m.named_vars_to_dims["w_in"] == ("pixel", "hidden_0")
@@ -48,7 +48,7 @@ def test_mlp_variants(small_mnist):
     X, y, _, _ = small_mnist
     flat = mnist_mlp.build_model(X, y, hidden=(8,), hierarchical=False)
     assert not any(rv.name.startswith("sigma_") for rv in flat.free_RVs)
-    nc = mnist_mlp.build_model(X, y, hidden=(8,), noncentered=True)
+    nc = mnist_mlp.build_model(X, y, hidden=(8,), prior="hierarchical", noncentered=True)
     assert "w_in_raw" in {rv.name for rv in nc.free_RVs} and "w_in" in nc.named_vars
     # images as (n, 28, 28) are flattened; y=None builds a prediction model
     pred = mnist_mlp.build_model(X.reshape(-1, 28, 28), None, hidden=(8,), n_classes=10)
@@ -178,7 +178,7 @@ def test_jax_path_compiles_a_real_convolution(small_mnist):
     from bnngallery.inference.jaxify import logp_graph
 
     X, y, _, _ = small_mnist
-    m = cnn.build_model(X[:64], y[:64], filters=(4, 4), dense=(8,), batch_size=16)
+    m = cnn.build_model(X[:64], y[:64], filters=(4, 4), dense=(8,), conv_impl="op", batch_size=16)
     g = logp_graph(m)
     ip = m.initial_point()
     params = [np.asarray(ip[n]) for n in g.param_names]
@@ -389,7 +389,7 @@ def test_nuts_is_available_on_a_small_subset(small_mnist):
     from bnngallery import fit, predict
 
     X, y, Xt, yt = small_mnist
-    m = mnist_mlp.build_model(X[:200], y[:200], hidden=(4,))
+    m = mnist_mlp.build_model(X[:200], y[:200], hidden=(4,), prior="hierarchical")
     r = fit(m, "nuts", draws=50, tune=50, chains=1, progressbar=False)
     p = predict(mnist_mlp.build_model, r, Xt)
     assert p.shape == (50, len(Xt), 10)
