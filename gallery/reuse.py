@@ -33,8 +33,8 @@
 # data better than a constant would and warns if not (the *collapse check*); the end of the
 # notebook shows what that warning looks like.
 #
-# **Time**: about 25 minutes at full size on a 2-core CPU (most of it NUTS), under a minute
-# with `SMOKE = True`. The same fits, on eight data sets, are `python benchmarks/reuse.py`,
+# **Time**: about 12 minutes at full size on a 2-core CPU (most of it NUTS on Friedman), about
+# two minutes with `SMOKE = True`. The same fits, on eight data sets, are `python benchmarks/reuse.py`,
 # whose table is in the README.
 
 # %% tags=["parameters"]
