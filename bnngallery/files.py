@@ -21,8 +21,12 @@ def umask_mode() -> int:
     """The mode a plain ``open(path, "w")`` would give a new file: ``0o666`` less the umask.
     (``tempfile.mkstemp`` creates its files 0600 whatever the umask, so every file written
     through a temporary file is given this mode before it takes its final name.)"""
-    mask = os.umask(0o022)  # reading the umask means setting it; restored at once
-    os.umask(mask)
+    try:  # Linux reports it without changing it
+        with open("/proc/self/status") as fh:
+            mask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)  # elsewhere, reading the umask means setting it; restored at once
+        os.umask(mask)
     return 0o666 & ~mask
 
 
