@@ -101,8 +101,8 @@ table
 # %% [markdown]
 # ## Circles: the uncertainty a biased network draws
 # The predictive mean of P(y = 1) and its sd over the input plane, ADVI and NUTS. Both put
-# a ring-shaped boundary between the circles; the uncertainty (sd) is highest on the
-# boundary and far from the data, where no point pins the function down.
+# a ring-shaped boundary between the circles; the sd shows where each fit is unsure of
+# P(y = 1), which should be along the boundary and away from the data.
 
 # %%
 data = splits["circles"]
@@ -126,7 +126,7 @@ plot_confusion(probs, data.y_test);
 # ## Colour digits: the CNN on 8x8 images with 3 channels
 # The CNN builder keeps the image size ("same" padding) and reads the channels from the
 # array's last axis. The most uncertain held-out digits (highest predictive entropy), with the
-# predicted and the true label: mostly ambiguous or faint strokes.
+# predicted and the true label.
 
 # %%
 from bnngallery.models import cnn
