@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     from bnngallery.files import write_json
     from bnngallery.inference.devices import machine_description
     from bnngallery.models import get_builder
-    from bnngallery.runs.mnist import default_conv_impl, load_mnist_splits
+    from bnngallery.runs.mnist import load_mnist_splits
     from bnngallery.runs.settings import SETTINGS
 
     rows = []
@@ -50,8 +50,6 @@ def main(argv=None) -> int:
                 continue
             # the Bayes posterior (T = 1), as scaling.json was measured; the throughput is the same at any T
             model_kw = {**cfg["model"], "temperature": 1.0}
-            if family == "mnist-cnn":  # the same convolution the gallery run picks for this platform
-                model_kw.setdefault("conv_impl", default_conv_impl("jax"))
             model = build(X_train, y_train, batch_size=cfg["batch_size"], **model_kw)
             r = fit(
                 model,

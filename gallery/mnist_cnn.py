@@ -42,7 +42,6 @@ from bnngallery.diagnostics import uncertainty as U
 from bnngallery.models import cnn
 from bnngallery.plots import plot_elbo
 from bnngallery.runs.mnist import (
-    default_conv_impl,
     learned_scales,
     load_mnist_splits,
     load_ood,
@@ -52,7 +51,7 @@ from bnngallery.runs.settings import advi_options
 
 S = mnist_settings("mnist-cnn", smoke=SMOKE)  # data sizes, steps, step size, draws and the builder's keywords
 print(S)
-CONV = default_conv_impl("jax")  # "op" on GPU; on CPU im2col is faster inside the engine's scan loop
+CONV = cnn.resolve_conv_impl("auto")  # "op" on GPU; on CPU im2col is faster inside the engine's scan loop
 print("convolution:", CONV)
 
 # %% [markdown]

@@ -42,7 +42,6 @@ from .settings import RUN_METHODS, run_settings
 
 __all__ = [
     "DEFAULT_OOD",
-    "default_conv_impl",
     "learned_scales",
     "load_mnist_splits",
     "load_ood",
@@ -99,11 +98,6 @@ def load_ood(names, *, limit=None, data_dir=None) -> dict[str, np.ndarray]:
         key = Path(str(name)).name if ("/" in str(name) or not isinstance(name, str)) else name
         out[key] = X
     return out
-
-
-def default_conv_impl(backend: str) -> str:
-    """The CNN runs' convolution for ``backend``: :func:`models.cnn.resolve_conv_impl`'s choice."""
-    return resolve_conv_impl("auto", backend)
 
 
 def learned_scales(result) -> dict[str, dict[str, float]]:
@@ -242,7 +236,7 @@ def _run_mnist(
     model_kw = size.pop("model")
     methods = check_methods(methods, RUN_METHODS[family])
     if family == "mnist-cnn" and "conv_impl" not in model_kw:
-        model_kw["conv_impl"] = default_conv_impl(backend)
+        model_kw["conv_impl"] = resolve_conv_impl("auto", backend)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     holdout = size.get("holdout")
