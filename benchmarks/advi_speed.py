@@ -261,11 +261,12 @@ RUN = {
 
 def _with_machine(rows: list[dict]) -> list[dict]:
     """Rows stamped with the machine and its current 1-minute load average."""
-    from bnngallery.inference.devices import machine_description
+    from bnngallery.provenance import machine_description, software_versions
 
     machine = f"{platform.processor() or platform.machine()}; {machine_description()}"
     load = os.getloadavg()[0]
-    return [{**row, "machine": machine, "load_average_1min_at_end": load} for row in rows]
+    software = software_versions()
+    return [{**row, "machine": machine, "software": software, "load_average_1min_at_end": load} for row in rows]
 
 
 def _device(path: str) -> str:

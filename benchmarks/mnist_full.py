@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -103,7 +102,6 @@ def main(argv=None) -> dict:
         metrics = run(out_dir=Path(args.out) / name, random_seed=args.seed, progressbar=False, settings=overrides)
         metrics["total_wall_seconds"] = time.perf_counter() - t0
         metrics["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        metrics["python"] = platform.python_version()
         table[name] = metrics
         write_json(table, path)
         print(json.dumps(metrics["runs"][0] if metrics["runs"] else metrics, indent=1, default=str)[:2000])

@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import time
 from pathlib import Path
 
 from bnngallery.files import write_json
+from bnngallery.provenance import software_versions
 from bnngallery.runs.mnist import run_mnist_mlp
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mnist_temperature.json"
@@ -70,7 +70,7 @@ def main(argv=None, run=run_mnist_mlp) -> dict:
         "settings": settings,
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": metrics.get("machine", ""),
-        "python": platform.python_version(),
+        "software": metrics.get("software") or software_versions(),
     }
     write_json(table, Path(args.results))
     print(json.dumps({"chosen_temperature": best["temperature"], "by": table["criterion"]}))

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from bnngallery.files import write_json
-from bnngallery.inference.devices import machine_description
+from bnngallery.provenance import machine_description, software_versions
 from bnngallery.runs.reuse import SPECS, run_reuse, summary_line
 from bnngallery.runs.settings import run_settings
 
@@ -43,6 +43,7 @@ def main(argv=None) -> dict:
         report = {
             "date": datetime.date.today().isoformat(),
             "machine": machine_description(),
+            "software": software_versions(),
             "settings": run_settings("reuse", smoke=args.smoke),
             "command": "python benchmarks/reuse.py" + (" --smoke" if args.smoke else ""),
             "seconds": time.perf_counter() - t0,

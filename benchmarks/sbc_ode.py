@@ -319,7 +319,7 @@ def run_sbc(
     import jax
 
     from bnngallery.files import write_json
-    from bnngallery.inference.devices import machine_description
+    from bnngallery.provenance import machine_description, software_versions
 
     size = dict(SIZES["smoke" if smoke else "full"])
     for k, v in {"sims": sims, "tune": tune, "draws": draws, "advi_steps": advi_steps}.items():
@@ -343,6 +343,7 @@ def run_sbc(
             "priors": {"y0": "HalfNormal(10)", "r": "HalfNormal(1)", "sigma": "HalfNormal(1)"},
         },
         "machine": f"{machine_description()}, {jax.local_device_count()} XLA devices",
+        "software": software_versions(),
         "truth": {p: truths[p].tolist() for p in PARAMS},
     }
     if "nuts" in methods:

@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     from bnngallery import fit, predict
     from bnngallery.diagnostics.metrics import accuracy
     from bnngallery.files import write_json
-    from bnngallery.inference.devices import machine_description
     from bnngallery.models import get_builder
+    from bnngallery.provenance import machine_description, software_versions
     from bnngallery.runs.mnist import load_mnist_splits
     from bnngallery.runs.settings import SETTINGS
 
@@ -83,8 +83,10 @@ def main(argv=None) -> int:
                 flush=True,
             )
     machine = f"{machine_description()}, load {os.getloadavg()[0]:.1f}"
+    software = software_versions()
     for row in rows:
         row["machine"] = machine
+        row["software"] = software
     if not args.smoke:
         if args.append and args.out.exists():
             import json

@@ -4,7 +4,9 @@ Layers, lowest first: ``bnngallery.data`` (data sets) -> ``bnngallery.models`` (
 builders) -> ``bnngallery.inference`` (PyMC graph to JAX, the ADVI engine, PyMC's samplers)
 -> :func:`fit`, :func:`predict` and the result files (this package's top) ->
 ``bnngallery.diagnostics`` -> ``bnngallery.plots`` -> ``bnngallery.runs`` (what the CLI and
-the notebooks run) and ``bnngallery.cli``. Nothing lower imports higher.
+the notebooks run) and ``bnngallery.cli``. Nothing lower imports higher. Beneath them all,
+``bnngallery.validation`` (the argument checks every layer shares) and ``bnngallery.files``
+(safe writes) import nothing of the package.
 """
 
 from .fitting import BACKENDS, METHODS, SAMPLERS, fit

@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit the feasible methods (ADVI mean-field/full-rank, NUTS) of a model "
         "and write one comparison table (markdown, JSON) and figures",
     )
-    cmp_.add_argument("model", choices=sorted(COMPARE_METHODS), help="which gallery model")
+    cmp_.add_argument(
+        "model",
+        choices=sorted(COMPARE_METHODS),
+        help="which gallery model (the models small enough for a NUTS reference; the MNIST nets have "
+        "none: 'bnngallery run mnist-mlp' reports their ADVI uncertainty)",
+    )
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")

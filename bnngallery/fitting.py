@@ -29,8 +29,8 @@ from .inference.advi_loop import LR_SCHEDULES, ADVIDivergenceError, ADVIOutput, 
 from .inference.jaxify import minibatch_nodes, require_observed
 from .inference.precision import check_precision
 from .models.info import ModelInfo, model_info
-from .models.validation import check_positive, check_positive_int
 from .results import final_elbo, make_result, posterior_dataset
+from .validation import check_choice, check_open_unit, check_positive, check_positive_int, check_seed
 
 METHODS = ("advi", "fullrank_advi", "nuts")
 BACKENDS = ("jax", "pytensor")
@@ -51,14 +51,11 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     """Validate every ``fit`` option before anything is compiled; return the cleaned options."""
     if not isinstance(model, pm.Model):
         raise ValueError(f"model must be a pymc.Model (from a gallery builder); got {type(model).__name__}.")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS} (or None to follow backend); got {sampler!r}.")
-    if opts.get("lr_schedule", "constant") not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {opts['lr_schedule']!r}.")
+    check_choice(method, name="method", allowed=METHODS)
+    check_choice(backend, name="backend", allowed=BACKENDS)
+    if sampler is not None:
+        check_choice(sampler, name="sampler", allowed=SAMPLERS)
+    check_choice(opts.get("lr_schedule", "constant"), name="lr_schedule", allowed=LR_SCHEDULES)
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
         raise ValueError("backend='pytensor' (pm.fit) supports lr_schedule='constant' only.")
     precision = check_precision(opts.get("precision", "float64"))
@@ -81,15 +78,12 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         out["learning_rate"] = check_positive(opts["learning_rate"], name="learning_rate")
     if "init_sd" in opts:
         out["init_sd"] = resolve_init_sd(model, opts["init_sd"])
-    ta = opts.get("target_accept")
-    if ta is not None and not (isinstance(ta, (int, float)) and 0 < ta < 1):
-        raise ValueError(f"target_accept must be in (0, 1); got {ta!r}.")
+    if opts.get("target_accept") is not None:
+        out["target_accept"] = check_open_unit(opts["target_accept"], name="target_accept")
     for name in ("cores", "devices"):
         if opts.get(name) is not None:
             out[name] = check_positive_int(opts[name], name=name)
-    seed = opts.get("random_seed")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"random_seed must be a non-negative integer; got {seed!r}.")
+    out["random_seed"] = check_seed(opts.get("random_seed"))
     if method == "nuts" and minibatch_nodes([model.logp()]):
         raise ValueError(
             "NUTS needs the exact full-data log density, but this model was built with batch_size; "

@@ -25,6 +25,7 @@ import xarray as xr
 
 from .files import jsonable, write_bytes
 from .models.info import ModelInfo
+from .provenance import machine_description, software_versions
 
 FORMAT_VERSION = 1
 
@@ -84,6 +85,8 @@ def make_result(
             "model_family": info.family,
             "model_settings": json.dumps(jsonable(info.settings), sort_keys=True),
             "interrupted": 0,
+            "machine": machine_description(),
+            "software": json.dumps(software_versions(), sort_keys=True),
         }
     )
     dt.attrs.update(extra_attrs or {})

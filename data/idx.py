@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..files import umask_mode
+from ..validation import check_choice, check_positive_int
 
 try:  # POSIX only; elsewhere concurrent cache fills are not serialised
     import fcntl
@@ -643,9 +644,7 @@ def fetch_file(
 
 
 def _check_split(split: str) -> str:
-    if split not in _SPLIT_PREFIX:
-        raise ValueError(f"split must be one of {sorted(_SPLIT_PREFIX)}, got {split!r}")
-    return split
+    return check_choice(split, name="split", allowed=sorted(_SPLIT_PREFIX))
 
 
 def _files_in_folder(folder: Path, split: str) -> tuple[Path, Path]:
@@ -728,8 +727,7 @@ def load_idx_dataset(
     """
     split = _check_split(split)
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
-            raise ValueError(f"limit must be None or a non-negative integer, got {limit!r}")
+        limit = check_positive_int(limit, name="limit", allow_zero=True)
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type, got {dtype}")

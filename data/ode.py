@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..validation import check_nonnegative, check_positive_int, check_seed
+
 
 @dataclass(frozen=True)
 class ODEData:
@@ -31,15 +33,9 @@ class ODEData:
 
 
 def _check_grid(n_points, t_max, t_min=0.0):
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
-        raise ValueError(f"n_points must be a positive integer; got {n_points!r}.")
-    if not (np.isfinite(t_max) and np.isfinite(t_min)) or t_max <= t_min:
+    check_positive_int(n_points, name="n_points")
+    if check_nonnegative(t_max, name="t_max") <= t_min:
         raise ValueError(f"t_max must be a finite number above t_min={t_min}; got {t_max!r}.")
-
-
-def _check_nonneg(value, name):
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
 
 
 def decay_solution(t, *, y0: float, r: float) -> np.ndarray:
@@ -78,10 +74,10 @@ def make_decay_data(
     """
     _check_grid(n_points, t_max)
     for name, v in {"y0": y0, "r": r, "sigma": sigma}.items():
-        _check_nonneg(v, name)
+        check_nonnegative(v, name=name)
     t = np.linspace(0.0, float(t_max), int(n_points))
     y_true = decay_solution(t, y0=y0, r=r)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
     y = y_true + rng.normal(0.0, sigma, size=t.shape)
     return ODEData(t=t, y=y, y_true=y_true, truth={"y0": float(y0), "r": float(r), "sigma": float(sigma)})
 
@@ -143,9 +139,9 @@ def make_lotka_volterra_data(
     _check_grid(n_points, t_max)
     truth = {"x0": x0, "z0": z0, "alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta, "sigma": sigma}
     for name, v in truth.items():
-        _check_nonneg(v, name)
+        check_nonnegative(v, name=name)
     t = np.linspace(float(t_max) / n_points, float(t_max), int(n_points))
     y_true = lotka_volterra_solution(t, x0=x0, z0=z0, alpha=alpha, beta=beta, gamma=gamma, delta=delta)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
     y = y_true + rng.normal(0.0, sigma, size=y_true.shape)
     return ODEData(t=t, y=y, y_true=y_true, truth={k: float(v) for k, v in truth.items()})

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_positive, check_positive_int, check_seed
 from .synthetic import SplitData
 
 
@@ -72,17 +73,16 @@ def make_regression_data(
     -------
     RegressionData
     """
-    for name, v in {"n_train": n_train, "n_test": n_test, "n_extrap": n_extrap}.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (2 if name == "n_extrap" else 1):
-            raise ValueError(f"{name} must be a positive integer (n_extrap at least 2); got {v!r}.")
-    if not (np.isfinite(noise_sd) and noise_sd > 0):
-        raise ValueError(f"noise_sd must be a positive number; got {noise_sd!r}.")
+    check_positive_int(n_train, name="n_train")
+    check_positive_int(n_test, name="n_test")
+    if check_positive_int(n_extrap, name="n_extrap") < 2:
+        raise ValueError(f"n_extrap must be at least 2 (one point on each side); got {n_extrap!r}.")
+    check_positive(noise_sd, name="noise_sd")
     lo, hi = (float(v) for v in x_range)
     if not lo < hi:
         raise ValueError(f"x_range must be (low, high) with low < high; got {x_range!r}.")
-    if not extrap_width > 0:
-        raise ValueError(f"extrap_width must be positive; got {extrap_width!r}.")
-    rng = np.random.default_rng(random_state)
+    check_positive(extrap_width, name="extrap_width")
+    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
 
     def draw(n):
         x = np.sort(rng.uniform(lo, hi, size=n))

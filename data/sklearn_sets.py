@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_choice, check_seed
 from .synthetic import SplitData
 
 #: name -> (kind, what it tests)
@@ -37,8 +38,8 @@ def load_reuse_set(name: str, *, random_state: int = 0) -> SplitData:
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
-    if name not in REUSE_SETS:
-        raise ValueError(f"Unknown data set {name!r}; choose one of {sorted(REUSE_SETS)}.")
+    check_choice(name, name="name", allowed=sorted(REUSE_SETS))
+    check_seed(random_state, name="random_state")
     if name == "circles":
         X, y = datasets.make_circles(600, noise=0.1, factor=0.5, random_state=random_state)
     elif name == "breast-cancer":

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_flag, check_nonnegative, check_open_unit, check_positive_int, check_seed
+
 
 @dataclass(frozen=True)
 class SplitData:
@@ -61,10 +63,12 @@ def make_moons_data(
     from sklearn.datasets import make_moons
     from sklearn.model_selection import train_test_split
 
-    if n_samples < 4:
+    if check_positive_int(n_samples, name="n_samples") < 4:
         raise ValueError(f"n_samples must be at least 4 to split into train and test; got {n_samples}.")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}.")
+    check_open_unit(test_fraction, name="test_fraction")
+    check_nonnegative(noise, name="noise")
+    check_seed(random_state, name="random_state")
+    check_flag(standardize, name="standardize")
     X, y = make_moons(noise=noise, n_samples=n_samples, random_state=random_state)
     X = X.astype(np.float64)
     if standardize:

@@ -23,6 +23,17 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from ..validation import (
+    check_batch_size,
+    check_choice,
+    check_features,
+    check_hidden,
+    check_labels,
+    check_n_classes,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 from .conv_ops import conv2d, conv2d_im2col, max_pool_2x2, pad2d
 from .dense import check_standardize, fan_in_init_sd, input_scaling
 from .info import tag_model
@@ -35,14 +46,6 @@ from .layers import (
     initial_scale,
     layer_scale,
     weight,
-)
-from .validation import (
-    check_batch_size,
-    check_features,
-    check_hidden,
-    check_labels,
-    check_n_classes,
-    check_positive,
 )
 
 #: Name of the Deterministic holding the class probabilities.
@@ -62,8 +65,7 @@ def resolve_conv_impl(conv_impl: str = "auto", backend: str = "jax") -> str:
     ADVI engine's ``lax.scan`` loop several times slower than outside it (8x8 colour digits,
     2-core CPU: 84 against 22 s per 1000 steps), while im2col's dot products keep their speed.
     The PyTensor backends always get im2col."""
-    if conv_impl not in CONV_IMPLS:
-        raise ValueError(f"conv_impl must be one of {CONV_IMPLS}; got {conv_impl!r}.")
+    check_choice(conv_impl, name="conv_impl", allowed=CONV_IMPLS)
     if conv_impl != "auto":
         return conv_impl
     if backend != "jax":
@@ -219,12 +221,9 @@ def build_model(
     height, width, channels = image_shape
     filters = check_hidden(filters, name="filters")
     dense = check_hidden(dense, name="dense") if len(tuple(dense)) else ()
-    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or kernel < 1:
-        raise ValueError(f"kernel must be a positive integer; got {kernel!r}.")
-    kernel = int(kernel)
+    kernel = check_positive_int(kernel, name="kernel")
     conv_impl = resolve_conv_impl(conv_impl)
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
+    check_choice(padding, name="padding", allowed=PADDINGS)
     if padding == "same" and kernel % 2 == 0:
         raise ValueError(f"padding='same' needs an odd kernel; got kernel={kernel} (use {kernel + 1} or 'valid').")
     opts = check_network_options(
@@ -266,7 +265,7 @@ def build_model(
         batch_size = check_batch_size(batch_size, n_rows=n)
     else:
         batch_size = None
-    rng = np.random.default_rng(random_seed)
+    rng = np.random.default_rng(check_seed(random_seed))
     names = conv_layer_names(len(filters), len(dense))
     hier = dict(hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior)
 

@@ -30,6 +30,18 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from ..validation import (
+    check_batch_size,
+    check_choice,
+    check_features,
+    check_flag,
+    check_hidden,
+    check_labels,
+    check_n_classes,
+    check_positive,
+    check_seed,
+    check_targets,
+)
 from .info import tag_model
 from .layers import (
     OBS_DIM,
@@ -39,16 +51,6 @@ from .layers import (
     dense_stack,
     initial_scale,
     layer_names,
-)
-from .validation import (
-    check_batch_size,
-    check_features,
-    check_flag,
-    check_hidden,
-    check_labels,
-    check_n_classes,
-    check_positive,
-    check_targets,
 )
 
 HEADS = ("bernoulli", "categorical", "gaussian")
@@ -165,8 +167,7 @@ def build_dense(
 
     Returns the ``pm.Model``, tagged with the builder settings that rebuild it.
     """
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}; got {head!r}.")
+    check_choice(head, name="head", allowed=HEADS)
     X = check_features(X)
     hidden = check_hidden(hidden)
     bias = check_flag(bias, name="bias")
@@ -215,7 +216,7 @@ def build_dense(
     names = layer_names(len(hidden))
     widths = [d, *hidden, n_out]
     scales = _init_scales(init_scale, prior_kw["prior"], len(names))
-    rng = np.random.default_rng(random_seed)
+    rng = np.random.default_rng(check_seed(random_seed))
 
     dims = [input_dim, *[f"hidden_{i}" for i in range(len(hidden))], *(["class"] if n_out else [])]
     coords: dict = {input_dim: np.arange(d)}

@@ -12,6 +12,8 @@ from typing import Any
 
 import pymc as pm
 
+from ..validation import check_choice
+
 #: The tasks a model can declare; they decide the predictive scores used for it.
 TASKS = ("binary", "multiclass", "regression")
 
@@ -50,8 +52,8 @@ class ModelInfo:
     rows_independent: bool = True
 
     def __post_init__(self):
-        if self.task is not None and self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
+        if self.task is not None:
+            check_choice(self.task, name="task", allowed=TASKS)
 
 
 def tag_model(

@@ -11,7 +11,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .validation import check_dtype, check_flag, check_positive
+from ..validation import check_choice, check_dtype, check_flag, check_positive
 
 OBS_DIM = "obs_id"
 #: Weight priors: a Normal, or Blundell et al.'s (2015) scale mixture of a wide and a narrow Normal.
@@ -32,10 +32,7 @@ ACTIVATIONS = {
 
 def get_activation(name: str):
     """Return the activation function called ``name`` or raise a ValueError naming the choices."""
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}.") from None
+    return ACTIVATIONS[check_choice(name, name="activation", allowed=sorted(ACTIVATIONS))]
 
 
 def data_and_batches(
@@ -129,8 +126,7 @@ def check_network_options(
 def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float) -> tuple[dict, bool]:
     """Validate a builder's prior options (:data:`PRIORS`); return the keywords of
     :func:`weight` and whether the layer scales are learned."""
-    if prior not in PRIORS:
-        raise ValueError(f"prior must be one of {PRIORS}; got {prior!r}.")
+    check_choice(prior, name="prior", allowed=PRIORS)
     hierarchical = check_flag(hierarchical, name="hierarchical")
     if prior == "hierarchical":
         return check_weight_prior("normal", slab_weight, spike_ratio), True
@@ -139,8 +135,7 @@ def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float
 
 def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> dict:
     """Validate the weight-prior options; return them as the keywords of :func:`weight`."""
-    if prior not in WEIGHT_PRIORS:
-        raise ValueError(f"prior must be one of {WEIGHT_PRIORS}; got {prior!r}.")
+    check_choice(prior, name="prior", allowed=WEIGHT_PRIORS)
     if prior == "normal":  # the mixture's options do not apply
         return {"prior": prior, "slab_weight": float(slab_weight), "spike_ratio": float(spike_ratio)}
     slab_weight = check_positive(slab_weight, name="slab_weight")

@@ -34,9 +34,9 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 
+from ..validation import check_positive, check_positive_int
 from .info import tag_model
 from .layers import OBS_DIM
-from .validation import check_positive
 
 #: Name of the Deterministic holding the ODE solution at the data's times.
 OUTPUT = "y_hat"
@@ -128,9 +128,7 @@ def odeint_rk4(rhs: Callable, y0, t, theta, *, t0: float = 0.0, substeps: int = 
     tensor of shape (n_times, n_states)
         ``y`` at every time in ``t``.
     """
-    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
-        raise ValueError(f"substeps must be a positive integer; got {substeps!r}.")
-    substeps = int(substeps)
+    substeps = check_positive_int(substeps, name="substeps")
     y0 = pt.as_tensor_variable(y0)
     t = pt.as_tensor_variable(t)
     theta = pt.as_tensor_variable(theta)

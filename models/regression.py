@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 
+from ..validation import check_hidden
 from .dense import NOISE, build_dense
-from .validation import check_hidden
 
 #: Name of the Deterministic holding the predictive mean of y.
 OUTPUT = "mu"

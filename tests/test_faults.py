@@ -2,7 +2,7 @@
 argument and the fix, or handled correctly (issue: "no silent wrong answer").
 
 - a masked array's mask, an X without columns, ``bias="no"``: refused by the builders'
-  shared validators (:mod:`models.validation`) instead of read silently;
+  shared validators (:mod:`bnngallery.validation`) instead of read silently;
 - a discrete free variable: refused by ``fit`` before compiling, for every method;
 - ``predict(draws=0)`` and a posterior holding NaN: refused by ``predict``;
 - files the package writes: the mode the umask gives, not mkstemp's 0600.

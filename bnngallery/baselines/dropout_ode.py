@@ -23,7 +23,7 @@ import numpy as np
 
 from ..inference.precision import precision_scope
 from ..models.ode import DEFAULT_MAX_STEP, check_observations, check_times, substeps_for
-from ..models.validation import check_positive_int
+from ..validation import check_positive_int
 
 
 @dataclass

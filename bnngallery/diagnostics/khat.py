@@ -20,6 +20,7 @@ from ..inference.jaxify import logp_graph
 from ..inference.precision import precision_scope
 from ..models import call_builder
 from ..results import fit_label, is_vi, model_settings_of, settings_of
+from ..validation import check_positive_int
 
 #: Yao et al. (2018): k-hat below this, the approximation is good.
 KHAT_GOOD = 0.5
@@ -90,7 +91,7 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
     """
     from arviz_stats.base import array_stats
 
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 100:
+    if check_positive_int(draws, name="draws") < 100:
         raise ValueError(f"draws must be an integer >= 100 for a stable Pareto fit; got {draws!r}.")
     names, means, sds = approximation_moments(result)
     with precision_scope("float64"):  # the model's own precision

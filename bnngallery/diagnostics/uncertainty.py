@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ..validation import check_labels, check_positive_int
+
 #: Rows processed at once when scores are computed from draws (bounds the float64 copies).
 CHUNK_ROWS = 2048
 _EPS = 1e-12
@@ -178,25 +180,18 @@ def uncertainty_scores(draws, measures: Iterable[str] | None = None) -> dict[str
 # --- accuracy, NLL, calibration ---------------------------------------------------------------
 
 
-def _check_labels(y, n: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match the predictions; got {y.shape}.")
-    return y.astype(np.int64)
-
-
 def negative_log_likelihood(probs, y) -> float:
     """Test NLL: mean over rows of ``-log pbar(y_i)``, with ``pbar`` the predictive mean (n, K)."""
     p = _check_mean(probs)
-    y = _check_labels(y, len(p))
+    y = check_labels(y, n_rows=len(p), n_classes=p.shape[1])
     return float(-np.mean(np.log(np.clip(p[np.arange(len(p)), y], _EPS, None))))
 
 
 def confusion_matrix(probs, y, *, n_classes: int | None = None) -> np.ndarray:
     """Counts of (true label, predicted label) pairs, labels from the predictive mean ``probs`` (n, K)."""
     p = _check_mean(probs)
-    y = _check_labels(y, len(p))
     k = n_classes or p.shape[1]
+    y = check_labels(y, n_rows=len(p), n_classes=k)
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (y, p.argmax(axis=1)), 1)
     return cm
@@ -215,9 +210,8 @@ def reliability_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
     """
     p = np.asarray(probs, dtype=np.float64)
     p = _check_mean(np.column_stack([1.0 - p, p]) if p.ndim == 1 else p)
-    y = _check_labels(y, len(p))
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
+    y = check_labels(y, n_rows=len(p), n_classes=p.shape[1])
+    check_positive_int(n_bins, name="n_bins")
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -349,7 +343,7 @@ def classification_report(
     """
     p = _check_draws(draws)
     mean = predictive_mean(p)
-    y = _check_labels(y, mean.shape[0])
+    y = check_labels(y, n_rows=mean.shape[0], n_classes=mean.shape[1])
     correct = mean.argmax(axis=1) == y
     scores = uncertainty_scores(p, measures)
     pct = int(round(kept * 100))

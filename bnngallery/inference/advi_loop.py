@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import check_choice
 from . import advi
 from .devices import make_mesh, put
 from .jaxify import constrain_graph, jaxify, logp_graph
@@ -60,8 +61,7 @@ def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosi
     averages out the minibatch noise instead of bouncing around the optimum), or constant."""
     import optax
 
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}.")
+    check_choice(lr_schedule, name="lr_schedule", allowed=LR_SCHEDULES)
     if lr_schedule == "cosine":
         return optax.adam(optax.cosine_decay_schedule(learning_rate, decay_steps=steps, alpha=0.01))
     return optax.adam(learning_rate)
@@ -135,8 +135,7 @@ def fit_advi_jax(
         GPUs; the returned draws and history are float64 either way.
     """
     check_precision(precision)
-    if family not in advi.FAMILIES:
-        raise ValueError(f"family must be one of {tuple(advi.FAMILIES)}; got {family!r}.")
+    check_choice(family, name="family", allowed=tuple(advi.FAMILIES))
     with precision_scope(precision):
         return _run(
             model,

@@ -14,21 +14,11 @@ device mesh (``fit(..., devices=N)``) spans them.
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
 
-from ..models.validation import check_positive_int
-
-
-def cpu_count() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def machine_description() -> str:
-    """One line naming the machine a run was measured on, e.g. ``"x86_64 Linux, 2 CPUs"``."""
-    return f"{platform.machine()} {platform.system()}, {cpu_count()} CPUs"
+from ..provenance import cpu_count
+from ..validation import check_positive_int
 
 
 def use_host_devices(n: int | None = None) -> None:

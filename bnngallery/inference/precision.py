@@ -14,14 +14,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..validation import check_choice
+
 PRECISIONS = ("float64", "float32")
 
 
 def check_precision(precision: str) -> str:
     """Return ``precision`` if it is one of :data:`PRECISIONS`; raise a clear error otherwise."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-    return precision
+    return check_choice(precision, name="precision", allowed=PRECISIONS)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from ..diagnostics.mcmc import max_rhat
 from ..fitting import METHODS, fit
 from ..models import call_builder
 from ..results import final_elbo, save_result
+from ..validation import check_choice
 from .settings import advi_options, nuts_options
 
 __all__ = ["check_methods", "fit_methods", "method_row", "summary_table", "use_agg"]
@@ -36,10 +37,9 @@ def use_agg() -> None:
 
 def check_methods(methods: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
     """``methods`` as a tuple if it is a non-empty selection from ``allowed``; a clear error otherwise."""
-    bad = [m for m in methods if m not in allowed]
-    if bad or not methods:
-        raise ValueError(f"methods must be drawn from {tuple(allowed)}; got {list(methods)!r}.")
-    return tuple(methods)
+    if isinstance(methods, str) or not methods:
+        raise ValueError(f"methods must be a non-empty sequence drawn from {tuple(allowed)}; got {methods!r}.")
+    return tuple(check_choice(m, name="methods", allowed=allowed) for m in methods)
 
 
 def fit_methods(

@@ -24,7 +24,6 @@ import numpy as np
 
 from ..diagnostics.uncertainty import classification_report, predictive_mean, uncertainty_scores
 from ..files import write_json
-from ..inference.devices import machine_description
 from ..models.cnn import resolve_conv_impl
 from ..plots import (
     plot_confusion,
@@ -36,7 +35,9 @@ from ..plots import (
     save_figure,
 )
 from ..predict import predict
+from ..provenance import machine_description, software_versions
 from ..results import model_settings_of
+from ..validation import check_choice
 from .common import check_methods, fit_methods, method_row, use_agg
 from .settings import RUN_METHODS, run_settings
 
@@ -59,8 +60,7 @@ def mnist_settings(family: str, *, smoke: bool = False, overrides: dict | None =
     (:func:`load_mnist_splits`; ``n_test`` then plays no part, and the metrics named ``test_*``
     are the held-out ones, with ``scored_on`` saying so).
     """
-    if family not in ("mnist-mlp", "mnist-cnn"):
-        raise ValueError(f"family must be one of ['mnist-cnn', 'mnist-mlp']; got {family!r}.")
+    check_choice(family, name="family", allowed=("mnist-cnn", "mnist-mlp"))
     return run_settings(family, smoke=smoke, overrides=overrides)
 
 
@@ -328,6 +328,7 @@ def _run_mnist(
         },
         "notes": notes,
         "machine": machine_description(),
+        "software": software_versions(),
     }
     write_json(metrics, out_dir / "metrics.json")
     return metrics

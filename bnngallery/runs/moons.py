@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ..diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from ..files import write_json
-from ..inference.devices import machine_description
 from ..plots import (
     grid_2d,
     plot_elbo,
@@ -17,6 +16,7 @@ from ..plots import (
     save_figure,
 )
 from ..predict import predict
+from ..provenance import machine_description, software_versions
 from .common import check_methods, fit_methods, method_row, use_agg
 from .settings import RUN_METHODS, run_settings
 
@@ -90,6 +90,7 @@ def run_moons(
         "agreement": None,
         "settings": {**size, "smoke": smoke, "random_seed": random_seed, "backend": backend},
         "machine": machine_description(),
+        "software": software_versions(),
     }
     if {"advi", "nuts"} <= set(test_probs):
         metrics["agreement"] = agreement(test_probs["advi"], test_probs["nuts"])

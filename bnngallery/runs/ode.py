@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from ..files import write_json
-from ..inference.devices import machine_description
 from ..plots import (
     plot_elbo,
     plot_parameter_distributions,
@@ -32,6 +31,7 @@ from ..plots import (
     save_figure,
 )
 from ..predict import predict
+from ..provenance import machine_description, software_versions
 from ..results import model_settings_of
 from .common import check_methods, fit_methods, method_row, use_agg
 from .settings import RUN_METHODS, run_settings
@@ -295,6 +295,7 @@ def run_ode(
             "model_settings": model_settings_of(next(iter(results.values()))),
         },
         "machine": machine_description(),
+        "software": software_versions(),
     }
     write_json(metrics, out_dir / "metrics.json")
     return metrics

@@ -22,9 +22,9 @@ import numpy as np
 from ..diagnostics.compare import compare, parameter_table
 from ..diagnostics.metrics import INTERVAL_PROB, interval_coverage, regression_predictive
 from ..files import write_json
-from ..inference.devices import machine_description
 from ..plots import plot_elbo, plot_parameters, plot_regression_bands, save_figure
 from ..predict import predict
+from ..provenance import machine_description, software_versions
 from .common import check_methods, fit_methods, method_row, use_agg
 from .settings import RUN_METHODS, run_settings
 
@@ -144,6 +144,7 @@ def run_regression(
         "agreement": agreement,
         "settings": {**size, "noise_sd": data.noise_sd, "smoke": smoke, "random_seed": random_seed, "backend": backend},
         "machine": machine_description(),
+        "software": software_versions(),
     }
     write_json(metrics, out_dir / "metrics.json")
     return metrics

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 
 from ..models import cnn, moons, regression
+from ..validation import check_choice
 
 #: The MNIST nets' prior and units: ReLU and the scale-mixture weight prior with a fixed wide
 #: component Normal(0, 1) (``prior_sigma``), which predict far better than article A's tanh
@@ -204,8 +205,7 @@ def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = No
     ``overrides`` replace entries; its ``"model"`` entries update the builder keywords
     instead of replacing them. A key the run does not know is an error, not ignored.
     """
-    if model not in SETTINGS:
-        raise ValueError(f"model must be one of {sorted(SETTINGS)}; got {model!r}.")
+    check_choice(model, name="model", allowed=sorted(SETTINGS))
     size = copy.deepcopy(SETTINGS[model]["smoke" if smoke else "full"])
     overrides = overrides or {}
     unknown = sorted(set(overrides) - set(size) - set(EXTRA_SETTINGS.get(model, ())) - {"model"})

@@ -1,7 +1,10 @@
-"""Input checks shared by every model builder.
+"""The argument checks of the whole package: data generators, builders, ``fit``, ``predict``,
+the diagnostics and the runs all validate through these functions.
 
-Each check raises a ``ValueError`` that names the argument, what was expected and what
-came, so a user never meets a PyTensor traceback as the first sign of bad data.
+Each check raises a ``ValueError`` that names the argument, what was expected and what came
+(and, where there is one, the fix), so a user never meets a PyTensor, NumPy or JAX traceback
+as the first sign of a bad argument. The module imports NumPy only, so every layer, the data
+sets included, can use it.
 """
 
 from __future__ import annotations
@@ -127,6 +130,39 @@ def check_positive_int(value, *, name: str, allow_zero: bool = False) -> int:
     return int(value)
 
 
+def check_seed(value, *, name: str = "random_seed") -> int:
+    """Return a random seed as an int in ``0 .. 2**32 - 1`` (what NumPy, scikit-learn and JAX
+    all take); bools, floats, strings and negative numbers are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be an integer between 0 and 2**32 - 1; got {value!r}.")
+    return int(value)
+
+
+def check_choice(value, *, name: str, allowed) -> str:
+    """Return ``value`` if it is one of ``allowed`` (a closed vocabulary of names)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {tuple(allowed)}; got {value!r}.")
+    return value
+
+
+def check_open_unit(value, *, name: str) -> float:
+    """Return ``value`` as a float strictly between 0 and 1 (a probability such as target_accept)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1; got {value!r}.")
+    return float(value)
+
+
+def check_nonnegative(value, *, name: str) -> float:
+    """Return ``value`` as a finite float >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.") from err
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+    return v
+
+
 def check_flag(value, *, name: str) -> bool:
     """Return ``value`` as a bool; only True / False (or NumPy bools) are taken, so a string
     such as ``"no"`` is refused instead of read as True."""
@@ -137,9 +173,7 @@ def check_flag(value, *, name: str) -> bool:
 
 def check_dtype(dtype) -> str:
     """Return the compute precision name, ``"float32"`` or ``"float64"``."""
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
-    return str(dtype)
+    return check_choice(dtype, name="dtype", allowed=("float32", "float64"))
 
 
 def check_n_classes(n_classes, y) -> int:
