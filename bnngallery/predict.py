@@ -18,7 +18,7 @@ from .inference.jaxify import forward_graph
 from .inference.precision import precision_scope
 from .models import BUILDERS, get_builder
 from .models.info import model_info
-from .results import model_settings_of
+from .results import check_result, model_settings_of
 from .validation import check_positive_int, check_seed
 
 #: Refuse predictions whose output alone would exceed this many bytes (float32).
@@ -163,6 +163,7 @@ def predict(
     chunk_rows = check_positive_int(chunk_rows, name="chunk_rows")
     chunk_draws = check_positive_int(chunk_draws, name="chunk_draws")
     random_seed = check_seed(random_seed)
+    result = check_result(result)
     model = prediction_model(model_or_builder, result, X_new)
     with precision_scope("float64"):  # the PyMC graph's own precision
         return _predict(

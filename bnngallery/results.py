@@ -26,6 +26,7 @@ import xarray as xr
 from .files import jsonable, write_bytes
 from .models.info import ModelInfo
 from .provenance import machine_description, software_versions
+from .validation import check_file_path
 
 FORMAT_VERSION = 1
 
@@ -144,6 +145,21 @@ def content_digest(result: xr.DataTree) -> str:
     return h.hexdigest()
 
 
+def check_result(result, *, name: str = "result") -> xr.DataTree:
+    """Return ``result`` if it is a result DataTree from :func:`bnngallery.fit` or :func:`load_result`."""
+    if not isinstance(result, xr.DataTree):
+        raise ValueError(
+            f"{name} must be a result DataTree from bnngallery.fit or load_result; got {type(result).__name__}."
+        )
+    missing = [a for a in REQUIRED_ATTRS if a not in result.attrs]
+    if missing:
+        raise ValueError(
+            f"{name} is a DataTree but not a bnngallery result (missing attributes {missing}); pass what "
+            "bnngallery.fit or load_result returned."
+        )
+    return result
+
+
 def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
     """Write a result to netCDF (HDF5, via h5netcdf) atomically.
 
@@ -154,9 +170,8 @@ def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
     path : path-like
         Target file, conventionally ``*.nc``.
     """
-    missing = [a for a in REQUIRED_ATTRS if a not in result.attrs]
-    if missing:
-        raise ValueError(f"This DataTree is not a bnngallery result (missing attributes {missing}).")
+    result = check_result(result)
+    path = check_file_path(path)
     result = result.copy()
     result.attrs[DIGEST_ATTR] = content_digest(result)
     # HDF5 is written in memory first and the bytes then go to disk by ordinary file I/O: h5py
@@ -181,7 +196,7 @@ def load_result(
         When given, the stored model family / builder settings must match, so a result is
         never silently applied to a different network.
     """
-    path = Path(path)
+    path = check_file_path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved result at {path}.")
     try:

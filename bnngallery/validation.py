@@ -9,6 +9,9 @@ sets included, can use it.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 
@@ -161,6 +164,18 @@ def check_nonnegative(value, *, name: str) -> float:
     if not np.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
     return v
+
+
+def check_file_path(path, *, name: str = "path") -> Path:
+    """Return ``path`` as a Path to a file (existing or not): None, a number or a folder is refused."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"{name} must be a file path such as 'out/fit.nc'; got {path!r}.")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{name} {str(path)!r} is a folder; give a file in it, such as {str(path / 'fit.nc')!r}."
+        )
+    return path
 
 
 def check_flag(value, *, name: str) -> bool:

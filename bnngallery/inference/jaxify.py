@@ -224,7 +224,10 @@ def forward_graph(model: pm.Model, output: str) -> JaxGraph:
     Used for prediction: posterior draws of the free RVs go in as they are stored.
     """
     if output not in model.named_vars:
-        raise ValueError(f"The model has no variable {output!r}; it has {sorted(model.named_vars)}.")
+        raise ValueError(
+            f"output={output!r} is not a variable of the model; choose one of its Deterministics, "
+            f"{sorted(v.name for v in model.deterministics)}."
+        )
     var = model[output]
     upstream = set(ancestors([var]))
     rvs = [rv for rv in model.free_RVs if rv in upstream]
