@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv with Python >= 3.12 and install bnngallery (editable) with its test extras.
 # A no-op when .venv already holds an install of the current pyproject.toml.
+# LOCKED=1 installs the exact versions of requirements-lock.txt (the environment the README's
+# figures came from) instead of the newest versions pyproject.toml's ranges allow.
 # Interpreter search order: $PYTHON, python3.13 / python3.12 on PATH, then pyenv's versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,8 @@ find_python() {
 }
 
 stamp=.venv/.installed
-if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum pyproject.toml | cut -d' ' -f1)" ]; then
+want=$(cat pyproject.toml ${LOCKED:+requirements-lock.txt} | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 
@@ -42,6 +45,11 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
-sha256sum pyproject.toml | cut -d' ' -f1 > "$stamp"
+if [ -n "${LOCKED:-}" ]; then
+  .venv/bin/python -m pip install --quiet -r requirements-lock.txt
+  .venv/bin/python -m pip install --quiet --no-deps -e ".[test]"
+else
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+fi
+echo "$want" > "$stamp"
 echo "setup: done (.venv ready)"

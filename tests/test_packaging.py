@@ -60,3 +60,25 @@ def test_cli_entry_point_installed():
     assert scripts["bnngallery"] == "bnngallery.cli:main"
     out = subprocess.run([sys.executable, "-m", "bnngallery.cli", "run", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "moons" in out.stdout
+
+
+def test_lock_file_pins_a_resolution_of_the_open_ranges():
+    """requirements-lock.txt pins every dependency (runtime and test) to one version, and that
+    version is inside pyproject.toml's range, so `make setup LOCKED=1` installs a valid set."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (REPO / "requirements-lock.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line!r}"
+            pins[_norm(name)] = version.strip()
+    project = _pyproject()["project"]
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(spec)
+        name = _norm(req.name)
+        assert name in pins, f"{req.name} is not pinned in requirements-lock.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} is outside {spec!r}"
+    from bnngallery.provenance import NUMERIC_STACK
+
+    assert set(NUMERIC_STACK) <= set(pins), set(NUMERIC_STACK) - set(pins)
