@@ -201,39 +201,6 @@ def test_interrupt_returns_the_state_so_far(moons_data, monkeypatch):
     assert r.attrs["steps_done"] == 1000 and r["fit_history"]["loss"].sizes["step"] == 1000
 
 
-BAD_OPTIONS = [
-    (dict(method="vi"), "method must be one of"),
-    (dict(backend="torch"), "backend must be one of"),
-    (dict(method="nuts", sampler="blackjax"), "sampler must be one of"),
-    (dict(sampler="numpyro"), "sampler applies to method='nuts' only"),
-    (dict(steps=0), "steps must be a positive integer"),
-    (dict(steps=2.5), "steps must be a positive integer"),
-    (dict(learning_rate=0), "learning_rate must be a positive"),
-    (dict(learning_rate=float("nan")), "learning_rate must be a positive"),
-    (dict(draws=-1), "draws must be a positive integer"),
-    (dict(method="nuts", chains=0), "chains must be a positive integer"),
-    (dict(init_sd=-0.1), "init_sd must be a positive"),
-    (dict(random_seed=-3), "random_seed must be a non-negative integer"),
-    (dict(lr_schedule="step"), "lr_schedule must be one of"),
-    (dict(backend="pytensor", lr_schedule="cosine"), "supports lr_schedule='constant' only"),
-    (dict(method="nuts", target_accept=1.5), "target_accept must be in"),
-    (dict(precision="float16"), "precision must be one of"),
-    (dict(precision="float32", backend="pytensor"), "applies to ADVI with backend='jax' only"),
-    (dict(method="nuts", precision="float32"), "applies to ADVI with backend='jax' only"),
-    (dict(restarts=0), "restarts must be a positive integer"),
-    (dict(method="nuts", restarts=2), "restarts applies to ADVI only"),
-]
-
-
-@pytest.mark.parametrize("kwargs,message", BAD_OPTIONS, ids=[str(k) for k, _ in BAD_OPTIONS])
-def test_fit_rejects_bad_options_before_compiling(kwargs, message, moons_data):
-    m = moons.build_model(moons_data.X_train[:20], moons_data.y_train[:20])
-    kwargs = dict(kwargs)
-    method = kwargs.pop("method", "advi")
-    with pytest.raises(ValueError, match=message):
-        fit(m, method, progressbar=False, **kwargs)
-
-
 def test_nuts_refuses_a_minibatch_model(moons_data):
     m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
     with pytest.raises(ValueError, match="batch_size=None for NUTS"):

@@ -155,6 +155,7 @@ FIT_CASES = [
     (dict(method="nuts", chains=0), "chains"),
     (dict(method="nuts", restarts=2), "restarts"),
     (dict(method="nuts", precision="float32"), "precision"),
+    (dict(backend="pytensor", precision="float32"), "precision"),
 ]
 
 
