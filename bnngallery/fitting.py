@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,10 @@ import xarray as xr
 from .inference.advi_loop import LR_SCHEDULES, ADVIDivergenceError, ADVIOutput, fit_advi_jax
 from .inference.jaxify import minibatch_nodes, require_observed
 from .inference.precision import check_precision
+from .loglik import MAX_STORED_VALUES, add_log_likelihood, stored_values
 from .models.info import ModelInfo, model_info
 from .results import final_elbo, make_result, posterior_dataset
-from .validation import check_choice, check_open_unit, check_positive, check_positive_int, check_seed
+from .validation import check_choice, check_flag, check_open_unit, check_positive, check_positive_int, check_seed
 
 METHODS = ("advi", "fullrank_advi", "nuts")
 BACKENDS = ("jax", "pytensor")
@@ -159,6 +161,7 @@ def fit(
     precision: str = "float64",
     restarts: int = 1,
     check_collapse: bool = True,
+    log_likelihood: bool | None = None,
 ) -> xr.DataTree:
     """Fit ``model`` by ADVI or NUTS and return a result DataTree.
 
@@ -208,6 +211,13 @@ def fit(
         a :class:`~bnngallery.collapse.CollapseWarning`, naming the likely causes and fixes,
         when it is no better; the numbers go into ``attrs["collapse"]``
         (:mod:`bnngallery.collapse`).
+    log_likelihood : bool, optional
+        Store the pointwise log-likelihood of the model's (full) data at every draw, and for
+        ADVI the fit's ``lp`` and ``log_q`` (:func:`bnngallery.loglik.add_log_likelihood`),
+        so ``arviz_stats.loo`` / ``loo_approximate_posterior`` / ``compare`` run on the
+        result. Default: when draws x observations stay under
+        :data:`bnngallery.loglik.MAX_STORED_VALUES` (every small model; not full MNIST, where
+        ``add_log_likelihood(result, model, draws=...)`` stores a subset).
 
     Returns
     -------
@@ -216,7 +226,21 @@ def fit(
     """
     kwargs = dict(locals())
     kwargs.pop("check_collapse")
+    kwargs.pop("log_likelihood")
+    if log_likelihood is not None:
+        check_flag(log_likelihood, name="log_likelihood")
     result = _fit(**kwargs)
+    if log_likelihood:
+        result = add_log_likelihood(result, model)
+    elif log_likelihood is None and stored_values(model, result) <= MAX_STORED_VALUES:
+        try:
+            result = add_log_likelihood(result, model)
+        except Exception as err:  # noqa: BLE001 - a model PyMC cannot score pointwise still gets its fit
+            warnings.warn(
+                f"The fit is complete, but its pointwise log-likelihood could not be computed ({err}); "
+                "ArviZ's LOO will not run on this result. fit(..., log_likelihood=True) raises the error.",
+                stacklevel=2,
+            )
     if check_collapse and not int(result.attrs.get("interrupted", 0)):
         from .collapse import flag_collapse
 

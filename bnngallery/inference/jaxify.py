@@ -24,6 +24,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pymc.data import MinibatchOp
+from pymc.variational.minibatch_rv import MinibatchRandomVariable
 from pytensor.compile import mode as pt_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph import FunctionGraph
@@ -251,3 +252,92 @@ def forward_graph(model: pm.Model, output: str) -> JaxGraph:
         data_values=data_values,
         output_names=[output],
     )
+
+
+def _constrained_placeholders(model: pm.Model, rvs) -> tuple[list, dict]:
+    """One symbolic input per free RV, named after it, and the replacement RV -> input."""
+    placeholders = [rv.type() for rv in rvs]
+    for ph, rv in zip(placeholders, rvs, strict=True):
+        ph.name = rv.name
+    return placeholders, dict(zip(rvs, placeholders, strict=True))
+
+
+def _constrained_graph(model: pm.Model, outputs, rvs, output_names, placeholders=None) -> JaxGraph:
+    """``outputs`` as a JAX function of one input per RV of ``rvs`` (``placeholders`` if the
+    outputs are already written in them, else the RVs are replaced)."""
+    if placeholders is None:
+        placeholders, replace = _constrained_placeholders(model, rvs)
+        outputs = clone_replace(list(outputs), replace=replace)
+    outs = list(outputs)
+    fn, data_names, data_values, batch_size, n_rows = jaxify(model, placeholders, outs)
+    ip = model.initial_point()
+    return JaxGraph(
+        fn=fn,
+        param_names=[rv.name for rv in rvs],
+        param_shapes=[tuple(np.shape(ip[model.rvs_to_values[rv].name])) for rv in rvs],
+        data_names=data_names,
+        data_values=data_values,
+        batch_size=batch_size,
+        n_rows=n_rows,
+        output_names=list(output_names),
+    )
+
+
+def loglik_graph(model: pm.Model) -> JaxGraph:
+    """The log-likelihood of each observation, untempered and unscaled (``log p(y_i | theta)``
+    for every observed variable, elementwise), as a function of the constrained free RVs.
+
+    On a minibatch model the function takes the row indices as its last argument and
+    evaluates those rows of the full data (``n_rows`` of them in all), exactly
+    ``batch_size`` indices per call (the graph keeps the batch's static shape).
+    """
+    require_observed(model)
+    obs = list(model.observed_RVs)
+    terms = [pm.logp(_unscaled(rv), model.rvs_to_values[rv]) for rv in obs]
+    return _constrained_graph(model, terms, list(model.free_RVs), [rv.name for rv in obs])
+
+
+def _unscaled(rv):
+    """The observed variable without PyMC's ``total_size`` wrapper (which scales its log density)."""
+    return rv.owner.inputs[0] if isinstance(rv.owner.op, MinibatchRandomVariable) else rv
+
+
+def prior_graph(model: pm.Model) -> JaxGraph:
+    """The log prior density in the unconstrained space (the priors plus the Jacobians of the
+    value transforms) and the unconstrained value of each free RV, as functions of the
+    constrained free RVs. Outputs: ``["logprior", *value variable names]``. With the
+    likelihood (:func:`loglik_graph`, weighted by :func:`likelihood_weights`) it gives the
+    joint density a variational fit approximates, at draws stored in a result.
+    """
+    rvs = list(model.free_RVs)
+    placeholders, replace = _constrained_placeholders(model, rvs)
+    unconstrained = []
+    for rv, ph in zip(rvs, placeholders, strict=True):
+        transform = model.rvs_to_transforms.get(rv)
+        if transform is None:
+            unconstrained.append(ph)
+        else:  # the transform's parameters (an interval's bounds) may depend on other RVs
+            inputs = clone_replace(list(rv.owner.inputs), replace=replace)
+            unconstrained.append(transform.forward(ph, *inputs))
+    value_vars = [model.rvs_to_values[rv] for rv in rvs]
+    (logprior,) = clone_replace(
+        [model.logp(vars=rvs, jacobian=True)], replace=dict(zip(value_vars, unconstrained, strict=True))
+    )
+    names = ["logprior", *(v.name for v in value_vars)]
+    return _constrained_graph(model, [logprior, *unconstrained], rvs, names, placeholders=placeholders)
+
+
+def likelihood_weights(model: pm.Model) -> dict[str, float]:
+    """The weight of each observed variable's summed log-likelihood in the model's full-data
+    log density: ``total_size / rows`` where a builder set ``total_size`` (a posterior
+    temperature T gives 1 / T), else 1."""
+    weights = {}
+    for rv in model.observed_RVs:
+        totals = [t for t in rv.owner.inputs[1:] if t.type.ndim == 0] if _unscaled(rv) is not rv else []
+        if not totals:
+            weights[rv.name] = 1.0
+            continue
+        batches = minibatch_nodes([model.rvs_to_values[rv]])
+        rows = batches[0].inputs[0].shape[0] if batches else model.rvs_to_values[rv].shape[0]
+        weights[rv.name] = float(totals[0].eval()) / int(rows.eval())
+    return weights

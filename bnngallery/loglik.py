@@ -1,0 +1,203 @@
+"""The log-likelihood of every observation at a result's posterior draws, and the log densities
+of a variational fit at those draws: what ArviZ's LOO needs (``arviz_stats.loo`` on any fit,
+``loo_approximate_posterior`` on an ADVI fit).
+
+:func:`add_log_likelihood` returns a copy of a result with
+
+- a ``log_likelihood`` group: ``log p(y_i | theta_s)`` for each observed variable, per draw
+  and observation, untempered (a tempered posterior's likelihood is scaled in the fit, not
+  here), on the model's full data, minibatch or not;
+- for an ADVI fit, ``sample_stats`` with ``lp`` (the log density the fit approximates:
+  priors, the likelihood as the fit weighted it, the transforms' Jacobians, in the
+  unconstrained space) and ``log_q`` (the fitted Gaussian's log density) at the same draws.
+
+``fit`` calls it for every result whose draws x observations stay under
+:data:`MAX_STORED_VALUES` (all the small gallery models); for a larger one (MNIST) pass
+``draws`` to keep the first draws of each chain, recorded in the group's attributes.
+
+PyMC's ``pm.compute_log_likelihood`` refuses the gallery's models (it cannot rebuild a model
+whose builder set initial values), hence this module: the same JAX path as ``predict``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from .inference.jaxify import JaxGraph, likelihood_weights, loglik_graph, minibatch_nodes, prior_graph
+from .inference.precision import precision_scope
+from .results import check_result, is_vi
+from .validation import check_positive_int
+
+#: ``fit`` stores the log-likelihood group without being asked up to this many values
+#: (draws x observations; 8 bytes each).
+MAX_STORED_VALUES = 5_000_000
+#: Rows evaluated at once per draw chunk (bounds the forward pass's working memory).
+ROWS_PER_CALL = 100_000
+
+
+def _draws(result: xr.DataTree, names: list[str], draws: int | None) -> tuple[dict[str, np.ndarray], int, int]:
+    """The posterior draws of ``names`` as ``(chain * kept, ...)`` arrays, and (chains, kept)."""
+    post = result["posterior"]
+    missing = [n for n in names if n not in post]
+    if missing:
+        raise ValueError(f"The result's posterior lacks {missing}; was it fitted on this model?")
+    chains, total = post.sizes["chain"], post.sizes["draw"]
+    kept = total if draws is None else min(check_positive_int(draws, name="draws"), total)
+    out = {n: np.asarray(post[n].values[:, :kept]).reshape(chains * kept, *post[n].shape[2:]) for n in names}
+    return out, chains, kept
+
+
+def _evaluate(graph: JaxGraph, params: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """``graph`` at every draw of ``params`` (and every row of the data): one array per output,
+    ``(draws, ...)``."""
+    import jax
+    import jax.numpy as jnp
+
+    theta = [params[n] for n in graph.param_names]
+    data = [jnp.asarray(v) for v in graph.data_values]
+    n_draws = theta[0].shape[0]
+    if graph.batch_size is None:
+        row_calls: list[np.ndarray | None] = [None]
+        probe = jax.eval_shape(lambda th: graph.fn(*th, *data), [jnp.asarray(t[0]) for t in theta])
+        rows_per_call = max(int(np.prod(o.shape)) for o in probe)
+    else:  # the graph keeps the minibatch's static size: batch_size rows per call, the last padded
+        n, b = graph.n_rows or 0, graph.batch_size
+        starts = range(0, n, b)
+        row_calls = [np.minimum(np.arange(s, s + b), n - 1) for s in starts]
+        rows_per_call = b
+
+    def one(th, idx):
+        return graph.fn(*th, *data, *([] if idx is None else [idx]))
+
+    batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    chunk = max(1, ROWS_PER_CALL // max(rows_per_call, 1))
+    outs: list[list[np.ndarray]] = []
+    for d0 in range(0, n_draws, chunk):
+        th = [jnp.asarray(t[d0 : d0 + chunk]) for t in theta]
+        parts = [batched(th, None if idx is None else jnp.asarray(idx)) for idx in row_calls]
+        if graph.batch_size is None:
+            outs.append([np.asarray(o) for o in parts[0]])
+        else:  # concatenate the row calls along the observation axis, dropping the padding
+            n = graph.n_rows or 0
+            joined = [np.concatenate([np.asarray(p[k]) for p in parts], axis=1) for k in range(len(parts[0]))]
+            outs.append([j[:, :n] for j in joined])
+    return [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(outs[0]))]
+
+
+def log_likelihood_dataset(model: pm.Model, result: xr.DataTree, *, draws: int | None = None) -> xr.Dataset:
+    """``log p(y_i | theta_s)`` of each observed variable of ``model`` at the result's draws:
+    dims ``(chain, draw, *the observed variable's dims)``.
+
+    Parameters
+    ----------
+    model : pm.Model
+        The model the result was fitted on (its data are the observations scored), or the same
+        network built on other data of the same shape.
+    result : xr.DataTree
+        A result of :func:`bnngallery.fit`.
+    draws : int, optional
+        Keep the first ``draws`` draws of each chain (all by default).
+    """
+    result = check_result(result)
+    with precision_scope("float64"):
+        graph = loglik_graph(model)
+        params, chains, kept = _draws(result, graph.param_names, draws)
+        values = _evaluate(graph, params)
+    out = {}
+    for name, v in zip(graph.output_names, values, strict=True):
+        dims = list(model.named_vars_to_dims.get(name, ()))
+        if len(dims) != v.ndim - 1:
+            dims = [f"{name}_dim_{i}" for i in range(v.ndim - 1)]
+        out[name] = (["chain", "draw", *dims], v.reshape(chains, kept, *v.shape[1:]))
+    coords = {"chain": result["posterior"]["chain"].values, "draw": result["posterior"]["draw"].values[:kept]}
+    return xr.Dataset(out, coords=coords)
+
+
+def approximation_log_densities(model: pm.Model, result: xr.DataTree, log_lik: xr.Dataset) -> xr.Dataset:
+    """``lp`` (the log density an ADVI fit approximates) and ``log_q`` (the fitted Gaussian's),
+    both in the unconstrained space, at the draws of ``log_lik`` (from
+    :func:`log_likelihood_dataset` on the same model)."""
+    if not is_vi(result):
+        raise ValueError("lp and log_q apply to ADVI fits (a result with an 'approximation' group).")
+    kept = log_lik.sizes["draw"]
+    with precision_scope("float64"):
+        graph = prior_graph(model)
+        params, chains, _ = _draws(result, graph.param_names, kept)
+        logprior, *unconstrained = _evaluate(graph, params)
+    weights = likelihood_weights(model)
+    lp = logprior + sum(
+        weights[name] * log_lik[name].values.reshape(chains * kept, -1).sum(axis=1) for name in log_lik.data_vars
+    )
+    log_q = _gaussian_log_density(result, dict(zip(graph.output_names[1:], unconstrained, strict=True)))
+    sample = ("chain", "draw")
+    return xr.Dataset(
+        {"lp": (sample, lp.reshape(chains, kept)), "log_q": (sample, log_q.reshape(chains, kept))},
+        coords={"chain": log_lik["chain"].values, "draw": log_lik["draw"].values},
+    )
+
+
+def _gaussian_log_density(result: xr.DataTree, values: dict[str, np.ndarray]) -> np.ndarray:
+    """Log density of the result's Gaussian approximation at unconstrained ``values``
+    (one ``(draws, ...)`` array per value variable): mean-field, or full-rank where the fit
+    stored its Cholesky factor."""
+    approx = result["approximation"]
+    order = json.loads(approx.attrs.get("flat_order", "[]"))
+    names = order if "cholesky" in approx.data_vars and order else list(values)
+    n = next(iter(values.values())).shape[0]
+    z = np.concatenate([values[k].reshape(n, -1) for k in names], axis=1)
+    mu = np.concatenate([np.asarray(approx[f"{k}_mean"].values, dtype=np.float64).ravel() for k in names])
+    if "cholesky" in approx.data_vars and order:
+        L = np.asarray(approx["cholesky"].values, dtype=np.float64)
+        eps = np.linalg.solve(L, (z - mu).T).T
+        log_det = np.sum(np.log(np.abs(np.diag(L))))
+    else:
+        sd = np.concatenate([np.asarray(approx[f"{k}_sd"].values, dtype=np.float64).ravel() for k in names])
+        eps = (z - mu) / sd
+        log_det = np.sum(np.log(sd))
+    return -0.5 * np.sum(eps**2, axis=1) - log_det - 0.5 * mu.size * np.log(2 * np.pi)
+
+
+def add_log_likelihood(result: xr.DataTree, model: pm.Model, *, draws: int | None = None) -> xr.DataTree:
+    """A copy of ``result`` with a ``log_likelihood`` group (and, for an ADVI fit,
+    ``sample_stats`` with ``lp`` and ``log_q``), ready for ``arviz_stats.loo`` /
+    ``loo_approximate_posterior`` / ``compare``.
+
+    Parameters
+    ----------
+    result : xr.DataTree
+        A result of :func:`bnngallery.fit` (or :func:`bnngallery.load_result`).
+    model : pm.Model
+        The model it was fitted on (minibatch or not: the full data are scored).
+    draws : int, optional
+        Keep only the first ``draws`` draws of each chain in the new groups (bounds memory on
+        MNIST-size data); recorded in ``attrs["log_likelihood_draws"]``.
+    """
+    log_lik = log_likelihood_dataset(model, result, draws=draws)
+    log_lik.attrs["draws_per_chain"] = int(log_lik.sizes["draw"])
+    log_lik.attrs["of_draws_per_chain"] = int(result["posterior"].sizes["draw"])
+    out = result.copy()
+    out["log_likelihood"] = xr.DataTree(log_lik)
+    if is_vi(result):
+        stats = approximation_log_densities(model, result, log_lik)
+        if "sample_stats" in result.children:
+            stats = xr.merge([result["sample_stats"].to_dataset(), stats])
+        out["sample_stats"] = xr.DataTree(stats)
+    out.attrs["log_likelihood_draws"] = int(log_lik.sizes["draw"])
+    return out
+
+
+def stored_values(model: pm.Model, result: xr.DataTree) -> int:
+    """How many values :func:`add_log_likelihood` would store for all draws: draws x observations."""
+    post = result["posterior"]
+    n_obs = 0
+    for rv in model.observed_RVs:
+        shape = [int(s) for s in model.rvs_to_values[rv].shape.eval()]
+        batches = minibatch_nodes([model.rvs_to_values[rv]])
+        if batches and shape:  # a minibatch: the full data have more rows
+            shape[0] = int(batches[0].inputs[0].shape[0].eval())
+        n_obs += int(np.prod(shape))
+    return int(post.sizes["chain"] * post.sizes["draw"] * n_obs)
