@@ -85,7 +85,7 @@ def _compare(args) -> int:
         return code
     print()
     print(to_markdown(table))
-    print(f"wrote {out}/comparison.md, comparison.json and figures (*.png)")
+    print(f"wrote into {out}/: " + ", ".join(table["files"]))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -272,3 +274,79 @@ def test_fullrank_fit_stores_its_covariance_and_khat_uses_it():
     k_mf = khat.vi_khat(mf, model, draws=2000)
     assert k_mf["khat_q"] == "mean-field" and k_mf["khat"] > 0.5, k_mf
     assert k_mf["khat_ess"] < 0.5 * min(k["khat_ess"] for k in full), (k_mf, full)
+
+
+def test_compare_scores_every_fit_by_elpd_loo_and_ranks_them(conjugate_data, conjugate_fits):
+    """A Gaussian posterior (one mean): ADVI's ELPD-LOO matches NUTS's within its standard error,
+    and the approximation-corrected LOO is trustworthy here (every Pareto k below ArviZ's limit)."""
+    d = conjugate_data
+    table = cmp.compare(conjugate_fits, builder=build_conjugate, X_test=d["X_test"], y_test=d["y_test"], noise_var=1.0)
+    rows = {r["fit"]: r for r in table["runs"]}
+    nuts, advi = rows["nuts"], rows["advi"]
+    assert nuts["elpd_loo_se"] > 0 and abs(advi["elpd_loo"] - nuts["elpd_loo"]) < nuts["elpd_loo_se"]
+    assert advi["elpd_loo_vi_khat_bad"] == 0 and abs(advi["elpd_loo_vi"] - nuts["elpd_loo"]) < nuts["elpd_loo_se"]
+    assert "elpd_loo_vi" not in nuts  # NUTS has no approximation to correct
+    assert nuts["function_rhat_max"] < 1.02  # its two chains agree on the predictions
+    ranking = cmp.to_json(table)["loo_ranking"]
+    assert {r["fit"] for r in ranking} == {"advi", "nuts"} and sorted(r["rank"] for r in ranking) == [0, 1]
+    md = cmp.to_markdown(table)
+    assert "ELPD-LOO" in md and "### Ranking by ELPD-LOO (arviz_stats.compare)" in md
+
+
+def test_function_space_convergence_known_answers():
+    from bnngallery.diagnostics.mcmc import function_space_convergence
+
+    rng = np.random.default_rng(0)
+    same = rng.normal(size=(2 * 500, 7))  # two chains of one distribution, predict's (chains * draws, rows)
+    out = function_space_convergence(same, 2)
+    assert out["function_rhat_max"] < 1.02 and out["function_ess_bulk_min"] > 500
+    stuck = same.copy()
+    stuck[500:] += 3.0  # the second chain sits in another mode
+    assert function_space_convergence(stuck, 2)["function_rhat_max"] > 1.5
+    with pytest.raises(ValueError, match="whole chains"):
+        function_space_convergence(same[:999], 2)
+
+
+def test_nuts_diagnostics_in_a_run_row(conjugate_fits):
+    from bnngallery.runs.common import method_row
+
+    row = method_row("nuts", conjugate_fits["nuts"], 1.0)
+    assert row["divergences"] == 0 and row["bfmi_min"] > 0.3 and row["max_rhat"] < 1.02
+    assert row["ess_bulk_min"] > 200 and row["ess_tail_min"] > 200
+    assert row["elpd_loo_se"] > 0 and row["elpd_loo_khat_max"] < 0.7
+
+
+def test_forest_gives_each_parameter_its_own_scale():
+    """y0 (about 5) and r (about 0.4) each get a panel: r's intervals are not dots on y0's axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(1)
+
+    def res(method, chains):
+        post = xr.Dataset(
+            {
+                "y0": (("chain", "draw"), rng.normal(5.0, 0.15, (chains, 300))),
+                "r": (("chain", "draw"), rng.normal(0.4, 0.02, (chains, 300))),
+            }
+        )
+        return make_result(posterior=post, method=method, backend="jax", compile_seconds=0, run_seconds=1, settings={})
+
+    fig = plots.plot_parameters({"ADVI": res("advi", 1), "NUTS": res("nuts", 2)}, ["y0", "r"], kind="forest")
+    spans = sorted(np.ptp(ax.get_xlim()) for ax in fig.axes if ax.get_xlim() != (0.0, 1.0))
+    assert len(spans) == 2 and spans[0] < 0.5 < spans[1] < 3, spans
+    matplotlib.pyplot.close(fig)
+
+
+def test_cli_compare_moons_writes_and_names_its_figures(tmp_path, capsys):
+    """`bnngallery compare moons` used to promise figures and write none."""
+    from bnngallery.cli import main
+
+    assert main(["compare", "moons", "--smoke", "--out", str(tmp_path), "--no-progress"]) == 0
+    table = json.loads((tmp_path / "comparison.json").read_text())
+    figures = [f for f in table["files"] if f.endswith(".png")]
+    assert {"surfaces.png", "loo_compare.png", "pareto_k_nuts_jax.png"} <= set(figures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(table["files"])
+    out = capsys.readouterr().out
+    assert all(f in out for f in table["files"])
+    assert all(r["elpd_loo_se"] > 0 for r in table["runs"])

@@ -1,10 +1,11 @@
 """Compare fits of one model: ADVI (mean-field, full-rank, either backend) against NUTS.
 
 :func:`compare` takes a dict of results of the same model and returns one table: wall time
-(compile and run), ELBO where defined, held-out log predictive density, accuracy or RMSE,
+(compile and run), ELBO where defined, held-out log predictive density, ELPD-LOO with its
+standard error and Pareto k (ArviZ; :mod:`bnngallery.diagnostics.elpd`), accuracy or RMSE,
 calibration (ECE for classifiers, 90 % interval coverage for regression), agreement with
 the reference fit (NUTS) in function space, and for every ADVI fit its Pareto k-hat
-(:mod:`bnngallery.diagnostics.khat`).
+(:mod:`bnngallery.diagnostics.khat`); below it, ``arviz_stats.compare``'s ranking.
 
 :func:`parameter_table` sets posterior means and sds of the identifiable parameters (noise
 scales, hyperprior scales, ODE parameters; not BNN weights, whose posterior is symmetric
@@ -25,7 +26,9 @@ from ..models import call_builder
 from ..models.info import model_info
 from ..predict import predict
 from ..results import final_elbo, is_vi, model_settings_of
+from .elpd import loo_ranking, loo_summary
 from .khat import KHAT_GOOD, KHAT_USABLE, full_data_model, vi_khat
+from .mcmc import function_space_convergence
 from .metrics import (
     accuracy,
     agreement,
@@ -258,6 +261,10 @@ def compare(
                 notes.append(f"{key}: k-hat skipped (pass X_train and y_train to compute it).")
         if res.attrs.get("method") == "nuts":
             row["divergences"] = int(res.attrs.get("divergences", 0))
+            chains = int(res["posterior"].sizes["chain"])
+            if chains > 1:  # chains agree in function space even where the weights' R-hat cannot
+                row.update(function_space_convergence(p.get("draws", p.get("mu_draws")), chains))
+        row.update(loo_summary(res))
         rows.append(row)
     if any(r.get("khat_q") == "marginal" for r in rows):
         notes.append(
@@ -271,6 +278,7 @@ def compare(
         "runs": rows,
         "parameters": parameter_table(results, var_names, reference=reference),
         "notes": notes,
+        "loo_ranking": loo_ranking(results),
         "predictions": preds,
     }
 
@@ -284,6 +292,11 @@ TABLE_COLUMNS = {
     "speedup_vs_reference": "speed-up",
     "elbo": "ELBO",
     "test_log_likelihood": "test lpd",
+    "elpd_loo": "ELPD-LOO",
+    "elpd_loo_se": "ELPD se",
+    "elpd_loo_khat_max": "LOO max k",
+    "elpd_loo_vi": "ELPD-LOO, q-corrected",
+    "elpd_loo_vi_khat_max": "corrected max k",
     "test_accuracy": "accuracy",
     "test_rmse": "RMSE",
     "ece": "ECE",
@@ -296,6 +309,7 @@ TABLE_COLUMNS = {
     "khat": "k-hat",
     "khat_verdict": "k-hat verdict",
     "divergences": "divergences",
+    "function_rhat_max": "R-hat of predictions",
 }
 
 
@@ -323,10 +337,27 @@ def to_markdown(table: dict) -> str:
             + " |"
             for r in table["parameters"]
         ]
+    ranking = _ranking_records(table.get("loo_ranking"))
+    if ranking:
+        lines += [
+            "",
+            "### Ranking by ELPD-LOO (arviz_stats.compare)",
+            "",
+            "| fit | rank | ELPD | ELPD difference | se of difference | weight |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['fit']} | {int(r['rank'])} | "
+            + " | ".join(format_number(r[c]) for c in ("elpd", "elpd_diff", "dse", "weight"))
+            + " |"
+            for r in ranking
+        ]
     lines += [
         "",
         f"k-hat (Pareto-smoothed importance sampling, Yao et al. 2018): < {KHAT_GOOD} good, "
-        f"< {KHAT_USABLE} usable, above: the approximation is not a reliable posterior.",
+        f"< {KHAT_USABLE} usable, above: the approximation is not a reliable posterior. ELPD-LOO: "
+        "PSIS-LOO on each fit's own draws; for ADVI also corrected by lp - log q (loo_approximate_posterior), "
+        "trustworthy only where its max k is below about 0.7.",
     ]
     lines += [f"- {n}" for n in table.get("notes", [])]
     return "\n".join(lines) + "\n"
@@ -334,4 +365,13 @@ def to_markdown(table: dict) -> str:
 
 def to_json(table: dict) -> dict:
     """The JSON-safe part of a comparison (no prediction arrays; non-finite numbers as null)."""
-    return jsonable({k: v for k, v in table.items() if k != "predictions"})
+    out = {k: v for k, v in table.items() if k not in ("predictions", "loo_ranking")}
+    out["loo_ranking"] = _ranking_records(table.get("loo_ranking"))
+    return jsonable(out)
+
+
+def _ranking_records(ranking) -> list[dict] | None:
+    """``arviz_stats.compare``'s DataFrame (or its JSON records) as records with a ``fit`` key."""
+    if ranking is None or isinstance(ranking, list):
+        return ranking
+    return [{"fit": k, **r} for k, r in ranking.to_dict("index").items()]

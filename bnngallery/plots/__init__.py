@@ -11,6 +11,7 @@
                        :func:`plot_image_grid`
 ``regression``         :func:`plot_regression_bands`
 ``parameters``         :func:`plot_parameters` (ArviZ forest and density plots)
+``loo``                :func:`plot_loo_compare`, :func:`plot_pareto_k` (ArviZ)
 ``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,
                        :func:`plot_parameter_distributions`, :func:`plot_sbc_ranks`
 =====================  =====================================================================
@@ -25,6 +26,7 @@ from .classification import (
     plot_score_histograms,
 )
 from .fit import plot_elbo
+from .loo import plot_loo_compare, plot_pareto_k
 from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
 from .parameters import plot_parameters
 from .regression import plot_regression_bands
@@ -36,9 +38,11 @@ __all__ = [
     "plot_confusion",
     "plot_elbo",
     "plot_image_grid",
+    "plot_loo_compare",
     "plot_method_comparison",
     "plot_parameter_distributions",
     "plot_parameters",
+    "plot_pareto_k",
     "plot_path_density",
     "plot_predictive_bands",
     "plot_prob_scatter",

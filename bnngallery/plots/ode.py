@@ -63,20 +63,27 @@ def plot_path_density(t_grid, paths, *, ax=None, bins: int = 80, title: str = ""
 def plot_parameter_distributions(
     samples: dict[str, dict[str, np.ndarray]], *, truth: dict | None = None, params=("r", "y0")
 ):
-    """Distributions of the ODE parameters, one panel per parameter, one curve per method."""
-    import seaborn as sns
+    """Distributions of the ODE parameters (posterior draws, or the dropout baseline's
+    samples), one panel per parameter, one KDE per method, the truth as a vertical line: drawn
+    by ``arviz_plots.plot_dist`` and ``add_lines``. ``samples`` maps a method to
+    ``{parameter: draws}``."""
+    import arviz_plots as azp
+    import xarray as xr
 
-    fig, axes = plt.subplots(1, len(params), figsize=(5 * len(params), 3.8), constrained_layout=True)
-    axes = np.atleast_1d(axes)
-    for ax, p in zip(axes, params, strict=True):
-        for i, (method, draws) in enumerate(samples.items()):
-            d = np.asarray(draws[p]).ravel()
-            sns.histplot(d, ax=ax, stat="density", element="step", fill=False, color=f"C{i}", label=method, bins=40)
-        if truth is not None and p in truth:
-            ax.axvline(truth[p], color="k", ls="--", lw=1, label="truth")
-        ax.set(xlabel=p, title=f"{p}: posterior / dropout distribution")
-        ax.legend(fontsize=8)
-    return fig
+    n = min(np.asarray(d[p]).size for d in samples.values() for p in params)
+    trees = {
+        method: xr.DataTree.from_dict(
+            {"posterior": xr.Dataset({p: (("chain", "draw"), np.asarray(d[p]).ravel()[None, :n]) for p in params})}
+        )
+        for method, d in samples.items()
+    }
+    pc = azp.plot_dist(
+        trees, var_names=list(params), kind="kde", backend="matplotlib", visuals={"point_estimate_text": False}
+    )
+    if truth is not None:
+        azp.add_lines(pc, values={p: truth[p] for p in params if p in truth})
+    pc.add_legend("model")
+    return pc.viz["figure"].item()
 
 
 def plot_sbc_ranks(sbc: dict, *, params=("y0", "r", "sigma"), bins: int = 10):

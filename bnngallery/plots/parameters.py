@@ -36,7 +36,9 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
     var_names : list of str, optional
         Defaults to :func:`identifiable_vars` of the first fit.
     kind : {"forest", "density"}
-        ``arviz_plots.plot_forest`` (intervals per fit) or ``plot_dist`` (KDEs overlaid).
+        Intervals per fit (the 94 % credible interval and the mean) or KDEs overlaid, both by
+        ``arviz_plots.plot_dist`` with one panel, and so one scale, per parameter (a shared
+        axis shrinks a small parameter's intervals to dots beside a large one's).
 
     Returns
     -------
@@ -59,8 +61,10 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
         )
     data = _pooled(results, list(var_names))
     if kind == "forest":
-        pc = azp.plot_forest(data, var_names=list(var_names), combined=True, backend="matplotlib")
+        visuals = {"dist": False, "point_estimate_text": False}
+        pc = azp.plot_dist(data, var_names=list(var_names), backend="matplotlib", visuals=visuals)
     else:
-        pc = azp.plot_dist(data, var_names=list(var_names), kind="kde", backend="matplotlib")
+        visuals = {"point_estimate_text": False}
+        pc = azp.plot_dist(data, var_names=list(var_names), kind="kde", backend="matplotlib", visuals=visuals)
     pc.add_legend("model")
     return pc.viz["figure"].item()

@@ -18,7 +18,8 @@ from pathlib import Path
 import xarray as xr
 
 from ..diagnostics.compare import format_number
-from ..diagnostics.mcmc import max_rhat
+from ..diagnostics.elpd import loo_summary
+from ..diagnostics.mcmc import nuts_diagnostics
 from ..fitting import METHODS, fit
 from ..models import call_builder
 from ..results import final_elbo, save_result
@@ -112,8 +113,9 @@ def fit_methods(
 
 
 def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
-    """The fit part of a ``metrics.json`` row: timing, and the ELBO (ADVI) or divergences and
-    R-hat (NUTS); each run adds its own scores."""
+    """The fit part of a ``metrics.json`` row: timing, the ELBO (ADVI) or ArviZ's NUTS
+    diagnostics (divergences, BFMI, R-hat, ESS), and ELPD-LOO where the result holds its
+    log-likelihood; each run adds its own scores."""
     row = {
         "method": method,
         "backend": result.attrs["backend"],
@@ -125,8 +127,7 @@ def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
     if method == "nuts":
         settings = json.loads(result.attrs["settings"])
         row["steps"] = int(settings["tune"]) + int(settings["draws"])
-        row["divergences"] = int(result.attrs["divergences"])
-        row["max_rhat"] = max_rhat(result)
+        row.update(nuts_diagnostics(result))
         if "chain_method" in settings:
             row["chain_method"] = settings["chain_method"]
     else:
@@ -134,6 +135,7 @@ def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
         row["final_elbo"] = final_elbo(result)
         if "restart_elbos" in result.attrs:
             row["restart_elbos"] = json.loads(result.attrs["restart_elbos"])
+    row.update(loo_summary(result))  # ELPD-LOO by ArviZ, where the result holds its log-likelihood
     return row
 
 

@@ -7,6 +7,7 @@ from the same loop (:func:`.common.fit_methods`) and the table from
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -14,9 +15,18 @@ import numpy as np
 import xarray as xr
 
 from ..diagnostics.compare import compare, identifiable_vars, to_json, to_markdown
+from ..diagnostics.elpd import has_log_likelihood
 from ..diagnostics.metrics import regression_predictive
 from ..files import write_json, write_text
-from ..plots import plot_parameters, plot_regression_bands, save_figure
+from ..plots import (
+    grid_2d,
+    plot_loo_compare,
+    plot_method_comparison,
+    plot_parameters,
+    plot_pareto_k,
+    plot_regression_bands,
+    save_figure,
+)
 from ..predict import predict
 from ..results import fit_label
 from .common import fit_methods, use_agg
@@ -97,10 +107,12 @@ def run_comparison(
 ) -> dict:
     """``bnngallery compare MODEL``: fit the feasible methods and write table and figures.
 
-    Writes ``comparison.md``, ``comparison.json``, ``parameters_forest.png`` and
-    ``parameters_density.png`` (when the model has identifiable parameters) and, for a 1-D
-    regression, ``bands.png`` into ``out_dir`` (default ``out/compare/<model>``).
-    Returns the JSON-safe table.
+    Writes into ``out_dir`` (default ``out/compare/<model>``) ``comparison.md``,
+    ``comparison.json`` and the figures: ``loo_compare.png`` (ArviZ's ELPD-LOO ranking),
+    ``pareto_k_<fit>.png`` per fit (ArviZ), ``parameters_forest.png`` and
+    ``parameters_density.png`` (when the model has identifiable parameters), ``surfaces.png``
+    (moons: every fit's predictive surfaces) and ``bands.png`` (regression). Returns the
+    JSON-safe table, whose ``files`` lists every file written.
     """
     use_agg()
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / "compare" / name
@@ -117,9 +129,19 @@ def run_comparison(
         y_train=spec["train"][1],
         random_seed=random_seed,
     )
+    figures = {}
+    if table["loo_ranking"] is not None:
+        figures["loo_compare.png"] = plot_loo_compare(table["loo_ranking"])
+    for key, res in results.items():
+        if has_log_likelihood(res):
+            figures[f"pareto_k_{re.sub(r'[^A-Za-z0-9]+', '_', key).strip('_')}.png"] = plot_pareto_k(res)
     if identifiable_vars(next(iter(results.values()))):
         for kind in ("forest", "density"):
-            save_figure(plot_parameters(results, kind=kind), out_dir / f"parameters_{kind}.png")
+            figures[f"parameters_{kind}.png"] = plot_parameters(results, kind=kind)
+    if name == "moons":
+        xx, yy, grid = grid_2d(3.0, 100)
+        grids = {key: predict(spec["builder"], r, grid) for key, r in results.items()}
+        figures["surfaces.png"] = plot_method_comparison(xx, yy, grids, X=spec["test"][0], y=spec["test"][1])
     if name == "regression":
         from ..data.regression import true_function
 
@@ -140,10 +162,13 @@ def run_comparison(
             truth=true_function,
             x_range=spec["data"].x_range,
         )
-        save_figure(fig, out_dir / "bands.png")
+        figures["bands.png"] = fig
+    for file, fig in figures.items():
+        save_figure(fig, out_dir / file)
     out = to_json(table)
     out["settings"] = {**spec["size"], "smoke": smoke, "random_seed": random_seed}
     out["wall_seconds"] = time.perf_counter() - t0
+    out["files"] = ["comparison.md", "comparison.json", *figures]
     write_json(out, out_dir / "comparison.json")
     write_text(to_markdown(table), out_dir / "comparison.md")
     return out

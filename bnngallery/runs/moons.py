@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..diagnostics.mcmc import function_space_convergence
 from ..diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from ..files import write_json
 from ..plots import (
@@ -78,6 +79,8 @@ def run_moons(
                 "test_log_likelihood": log_predictive_density(p_test, data.y_test),
             }
         )
+        if method == "nuts" and result["posterior"].sizes["chain"] > 1:
+            runs[-1].update(function_space_convergence(p_test, result["posterior"].sizes["chain"]))
         if method != "nuts":
             save_figure(plot_elbo(result), out_dir / ("elbo.png" if method == "advi" else f"elbo_{method}.png"))
         save_figure(

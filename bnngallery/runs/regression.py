@@ -120,6 +120,7 @@ def run_regression(
         }
         if method == "advi":
             out.update({k: row.get(k) for k in ("khat", "khat_verdict", "khat_ess")})
+        out.update({k: v for k, v in row.items() if k.startswith("function_")})
         runs.append(out)
     agreement = None
     if {"advi", "nuts"} <= set(results):
