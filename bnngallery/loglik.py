@@ -17,11 +17,14 @@ of a variational fit at those draws: what ArviZ's LOO needs (``arviz_stats.loo``
 
 PyMC's ``pm.compute_log_likelihood`` refuses the gallery's models (it cannot rebuild a model
 whose builder set initial values), hence this module: the same JAX path as ``predict``.
+:func:`add_posterior_predictive` adds replicated data (PyMC's ``sample_posterior_predictive``)
+and the observations, for ArviZ's predictive checks, when asked.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pymc as pm
@@ -30,7 +33,7 @@ import xarray as xr
 from .inference.jaxify import JaxGraph, likelihood_weights, loglik_graph, minibatch_nodes, prior_graph
 from .inference.precision import precision_scope
 from .results import check_result, is_vi
-from .validation import check_positive_int
+from .validation import check_positive_int, check_seed
 
 #: ``fit`` stores the log-likelihood group without being asked up to this many values
 #: (draws x observations; 8 bytes each).
@@ -201,3 +204,46 @@ def stored_values(model: pm.Model, result: xr.DataTree) -> int:
             shape[0] = int(batches[0].inputs[0].shape[0].eval())
         n_obs += int(np.prod(shape))
     return int(post.sizes["chain"] * post.sizes["draw"] * n_obs)
+
+
+def add_posterior_predictive(
+    result: xr.DataTree, model: pm.Model, *, draws: int | None = None, random_seed: int = 0
+) -> xr.DataTree:
+    """A copy of ``result`` with ``posterior_predictive`` (replicated observations, one set
+    per draw, by ``pm.sample_posterior_predictive``) and ``observed_data`` groups for the data
+    of ``model``: the model the result was fitted on (a check on the training data) or the
+    same network built on held-out data (``build_model(X_test, y_test, **settings)``), for
+    ArviZ's predictive checks (``plot_ppc_pava``, ``plot_ppc_pit``, ...).
+
+    ``model`` must be built without ``batch_size`` (a minibatch model would replicate one
+    random batch). ``draws`` keeps the first draws of each chain (bounds the memory on large
+    data; recorded in ``attrs["posterior_predictive_draws"]``).
+    """
+    result = check_result(result)
+    if minibatch_nodes([model.rvs_to_values[rv] for rv in model.observed_RVs]):
+        raise ValueError(
+            "add_posterior_predictive needs a model built with batch_size=None: a minibatch model "
+            "would replicate one random batch of the data."
+        )
+    post = result["posterior"].to_dataset()
+    if draws is not None:
+        post = post.isel(draw=slice(0, check_positive_int(draws, name="draws")))
+    names = [rv.name for rv in model.free_RVs]
+    source = xr.DataTree.from_dict({"posterior": post[names]})
+    with warnings.catch_warnings():
+        # PyMC samples the total_size wrapper of the observed variable in Numba's object mode:
+        # a speed notice, not a fault.
+        warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        pp = pm.sample_posterior_predictive(
+            source,
+            model=model,
+            var_names=[rv.name for rv in model.observed_RVs],
+            random_seed=check_seed(random_seed),
+            progressbar=False,
+            extend_inferencedata=False,
+        )
+    out = result.copy()
+    out["posterior_predictive"] = xr.DataTree(pp["posterior_predictive"].to_dataset())
+    out["observed_data"] = xr.DataTree(pp["observed_data"].to_dataset())
+    out.attrs["posterior_predictive_draws"] = int(post.sizes["draw"])
+    return out

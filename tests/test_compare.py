@@ -345,7 +345,7 @@ def test_cli_compare_moons_writes_and_names_its_figures(tmp_path, capsys):
     assert main(["compare", "moons", "--smoke", "--out", str(tmp_path), "--no-progress"]) == 0
     table = json.loads((tmp_path / "comparison.json").read_text())
     figures = [f for f in table["files"] if f.endswith(".png")]
-    assert {"surfaces.png", "loo_compare.png", "pareto_k_nuts_jax.png"} <= set(figures)
+    assert {"surfaces.png", "loo_compare.png", "pareto_k_nuts_jax.png", "calibration_advi_jax.png"} <= set(figures)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(table["files"])
     out = capsys.readouterr().out
     assert all(f in out for f in table["files"])

@@ -118,3 +118,28 @@ def test_add_log_likelihood_keeps_the_first_draws_when_asked(decay_fits):
     np.testing.assert_array_equal(
         small["log_likelihood"]["y_obs"].values, res["log_likelihood"]["y_obs"].values[:, :100]
     )
+
+
+def test_posterior_predictive_replicates_the_data_with_the_known_spread(normal_mean, moons_data):
+    """y_rep = mu + noise: its sd over draws is sqrt(1 + posterior var of mu); the observed data
+    ride along for ArviZ's checks, and a PIT figure is drawn from them."""
+    import matplotlib
+
+    from bnngallery.loglik import add_posterior_predictive
+    from bnngallery.plots import plot_pit
+
+    matplotlib.use("Agg")
+    model, y = normal_mean
+    result = fit(model, "nuts", draws=1000, tune=300, chains=2, progressbar=False)
+    checked = add_posterior_predictive(result, model, draws=800, random_seed=3)
+    rep = checked["posterior_predictive"]["y_obs"].values
+    assert rep.shape == (2, 800, 30) and checked.attrs["posterior_predictive_draws"] == 800
+    np.testing.assert_array_equal(checked["observed_data"]["y_obs"].values, y)
+    expected_sd = np.sqrt(1.0 + result["posterior"]["mu"].values.var())
+    assert rep.std(axis=(0, 1)).mean() == pytest.approx(expected_sd, rel=0.05)
+    fig = plot_pit(checked, title="normal mean")
+    assert fig._suptitle.get_text() == "normal mean"
+    matplotlib.pyplot.close(fig)
+    batched = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
+    with pytest.raises(ValueError, match="batch_size=None"):
+        add_posterior_predictive(result, batched)

@@ -11,13 +11,15 @@
                        :func:`plot_image_grid`
 ``regression``         :func:`plot_regression_bands`
 ``parameters``         :func:`plot_parameters` (ArviZ forest and density plots)
-``loo``                :func:`plot_loo_compare`, :func:`plot_pareto_k` (ArviZ)
+``checks``             :func:`plot_loo_compare`, :func:`plot_pareto_k`, :func:`plot_calibration`,
+                       :func:`plot_pit` (arviz-plots)
 ``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,
                        :func:`plot_parameter_distributions`, :func:`plot_sbc_ranks`
 =====================  =====================================================================
 """
 
 from ._figure import figure_and_axes, save_figure
+from .checks import plot_calibration, plot_loo_compare, plot_pareto_k, plot_pit
 from .classification import (
     plot_confusion,
     plot_image_grid,
@@ -26,7 +28,6 @@ from .classification import (
     plot_score_histograms,
 )
 from .fit import plot_elbo
-from .loo import plot_loo_compare, plot_pareto_k
 from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
 from .parameters import plot_parameters
 from .regression import plot_regression_bands
@@ -34,6 +35,7 @@ from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_p
 
 __all__ = [
     "figure_and_axes",
+    "plot_calibration",
     "grid_2d",
     "plot_confusion",
     "plot_elbo",
@@ -44,6 +46,7 @@ __all__ = [
     "plot_parameters",
     "plot_pareto_k",
     "plot_path_density",
+    "plot_pit",
     "plot_predictive_bands",
     "plot_prob_scatter",
     "plot_probability_surfaces",

@@ -16,14 +16,18 @@ import xarray as xr
 
 from ..diagnostics.compare import compare, identifiable_vars, to_json, to_markdown
 from ..diagnostics.elpd import has_log_likelihood
+from ..diagnostics.khat import full_data_model
 from ..diagnostics.metrics import regression_predictive
 from ..files import write_json, write_text
+from ..loglik import add_posterior_predictive
 from ..plots import (
     grid_2d,
+    plot_calibration,
     plot_loo_compare,
     plot_method_comparison,
     plot_parameters,
     plot_pareto_k,
+    plot_pit,
     plot_regression_bands,
     save_figure,
 )
@@ -31,6 +35,9 @@ from ..predict import predict
 from ..results import fit_label
 from .common import fit_methods, use_agg
 from .settings import COMPARE_METHODS, run_settings
+
+#: Posterior draws per chain in the held-out predictive checks.
+PPC_DRAWS = 500
 
 
 def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
@@ -109,7 +116,9 @@ def run_comparison(
 
     Writes into ``out_dir`` (default ``out/compare/<model>``) ``comparison.md``,
     ``comparison.json`` and the figures: ``loo_compare.png`` (ArviZ's ELPD-LOO ranking),
-    ``pareto_k_<fit>.png`` per fit (ArviZ), ``parameters_forest.png`` and
+    ``pareto_k_<fit>.png`` per fit, a predictive check of the test data per fit
+    (``calibration_<fit>.png`` for moons, ``pit_<fit>.png`` otherwise; all four by ArviZ),
+    ``parameters_forest.png`` and
     ``parameters_density.png`` (when the model has identifiable parameters), ``surfaces.png``
     (moons: every fit's predictive surfaces) and ``bands.png`` (regression). Returns the
     JSON-safe table, whose ``files`` lists every file written.
@@ -133,8 +142,16 @@ def run_comparison(
     if table["loo_ranking"] is not None:
         figures["loo_compare.png"] = plot_loo_compare(table["loo_ranking"])
     for key, res in results.items():
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
         if has_log_likelihood(res):
-            figures[f"pareto_k_{re.sub(r'[^A-Za-z0-9]+', '_', key).strip('_')}.png"] = plot_pareto_k(res)
+            figures[f"pareto_k_{slug}.png"] = plot_pareto_k(res, title=f"{key}: Pareto k of PSIS-LOO")
+        # posterior predictive check on the held-out data, drawn by ArviZ
+        held_out = full_data_model(spec["builder"], res, *spec["test"])  # the fitted network on the test data
+        checked = add_posterior_predictive(res, held_out, draws=PPC_DRAWS, random_seed=random_seed)
+        if name == "moons":
+            figures[f"calibration_{slug}.png"] = plot_calibration(checked, title=f"{key}: calibration on test data")
+        else:
+            figures[f"pit_{slug}.png"] = plot_pit(checked, title=f"{key}: PIT of test data")
     if identifiable_vars(next(iter(results.values()))):
         for kind in ("forest", "density"):
             figures[f"parameters_{kind}.png"] = plot_parameters(results, kind=kind)
