@@ -88,14 +88,33 @@ def decay_fits():
     }
 
 
+def _network_fits(family: str, moons_data) -> dict:
+    """Small ADVI (minibatch) and NUTS fits of a gallery network on 120 moons rows."""
+    X, y = moons_data.X_train[:120], moons_data.y_train[:120]
+    if family == "regression":
+        X, y = X[:, :1], X[:, 1]
+    build = {"moons": moons.build_model, "regression": regression.build_model}[family]
+    kw = {"hidden": (4,)} if family == "regression" else {}
+    return {
+        "advi": fit(build(X, y, batch_size=40, **kw), "advi", steps=1500, progressbar=False, check_collapse=False),
+        "nuts": fit(build(X, y, **kw), "nuts", draws=200, tune=200, chains=2, progressbar=False),
+    }
+
+
 @pytest.mark.filterwarnings(PARETO_WARNING)
-def test_arviz_runs_on_saved_results_straight_after_loading(decay_fits, tmp_path):
-    loaded = {k: load_result(save_result(r, tmp_path / f"{k}.nc")) for k, r in decay_fits.items()}
-    loo = {k: azs.loo(r) for k, r in loaded.items()}
-    for elpd in loo.values():
-        assert np.isfinite(elpd.elpd) and elpd.se > 0 and elpd.n_data_points == 20
+@pytest.mark.parametrize("family", ["moons", "regression", "ode"])
+def test_arviz_runs_on_saved_results_straight_after_loading(family, decay_fits, moons_data, tmp_path):
+    fits = decay_fits if family == "ode" else _network_fits(family, moons_data)
+    n_obs = 20 if family == "ode" else 120
+    loaded = {k: load_result(save_result(r, tmp_path / f"{k}.nc")) for k, r in fits.items()}
+    for key, r in loaded.items():
+        elpd = azs.loo(r)
+        assert np.isfinite(elpd.elpd) and elpd.se > 0 and elpd.n_data_points == n_obs, key
     ranking = azs.compare(loaded)
     assert set(ranking.index) == set(loaded) and np.isclose(ranking["weight"].sum(), 1.0)
+    vi = loaded["advi"]
+    corrected = azs.loo_approximate_posterior(vi, log_p=vi["sample_stats"]["lp"], log_q=vi["sample_stats"]["log_q"])
+    assert np.isfinite(corrected.elpd)
 
 
 @pytest.mark.filterwarnings(PARETO_WARNING)

@@ -12,14 +12,14 @@
 ``regression``         :func:`plot_regression_bands`
 ``parameters``         :func:`plot_parameters` (ArviZ forest and density plots)
 ``checks``             :func:`plot_loo_compare`, :func:`plot_pareto_k`, :func:`plot_calibration`,
-                       :func:`plot_pit` (arviz-plots)
+                       :func:`plot_pit`, :func:`plot_chains`, :func:`plot_ranks` (arviz-plots)
 ``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,
                        :func:`plot_parameter_distributions`, :func:`plot_sbc_ranks`
 =====================  =====================================================================
 """
 
 from ._figure import figure_and_axes, save_figure
-from .checks import plot_calibration, plot_loo_compare, plot_pareto_k, plot_pit
+from .checks import plot_calibration, plot_chains, plot_loo_compare, plot_pareto_k, plot_pit, plot_ranks
 from .classification import (
     plot_confusion,
     plot_image_grid,
@@ -36,6 +36,7 @@ from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_p
 __all__ = [
     "figure_and_axes",
     "plot_calibration",
+    "plot_chains",
     "grid_2d",
     "plot_confusion",
     "plot_elbo",
@@ -50,6 +51,7 @@ __all__ = [
     "plot_predictive_bands",
     "plot_prob_scatter",
     "plot_probability_surfaces",
+    "plot_ranks",
     "plot_referral_curves",
     "plot_regression_bands",
     "plot_reliability_diagram",

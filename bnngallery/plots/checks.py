@@ -9,11 +9,12 @@ import xarray as xr
 from ..diagnostics.elpd import elpd_loo
 
 
-def _figure(pc, title: str | None):
+def _figure(pc, title: str | None, *, replaces_axes_title: bool = False):
     fig = pc.viz["figure"].item()
     if title:
-        for ax in fig.axes:  # the variable's name ("y_obs"), which the title replaces
-            ax.set_title("")
+        if replaces_axes_title:  # a one-panel check titled by the variable's name ("y_obs")
+            for ax in fig.axes:
+                ax.set_title("")
         fig.suptitle(title)
     return fig
 
@@ -42,7 +43,8 @@ def plot_calibration(result: xr.DataTree, *, title: str | None = None):
     (:func:`bnngallery.loglik.add_posterior_predictive`)."""
     import arviz_plots as azp
 
-    return _figure(azp.plot_ppc_pava(result, data_type="binary", backend="matplotlib"), title)
+    pc = azp.plot_ppc_pava(result, data_type="binary", backend="matplotlib")
+    return _figure(pc, title, replaces_axes_title=True)
 
 
 def plot_pit(result: xr.DataTree, *, title: str | None = None):
@@ -52,4 +54,21 @@ def plot_pit(result: xr.DataTree, *, title: str | None = None):
     ``observed_data``."""
     import arviz_plots as azp
 
-    return _figure(azp.plot_ppc_pit(result, backend="matplotlib"), title)
+    return _figure(azp.plot_ppc_pit(result, backend="matplotlib"), title, replaces_axes_title=True)
+
+
+def plot_chains(result: xr.DataTree, var_names, *, title: str | None = None):
+    """``arviz_plots.plot_trace_dist``: each chain's trace and marginal of identifiable
+    parameters of an MCMC fit (noise scales, ODE parameters, hierarchical scales; not network
+    weights, whose chains may sit in different, equivalent modes)."""
+    import arviz_plots as azp
+
+    return _figure(azp.plot_trace_dist(result, var_names=list(var_names), backend="matplotlib"), title)
+
+
+def plot_ranks(result: xr.DataTree, var_names, *, title: str | None = None):
+    """``arviz_plots.plot_rank``: the rank ECDF of each chain against the uniform, with its
+    band; chains that mix well stay inside it."""
+    import arviz_plots as azp
+
+    return _figure(azp.plot_rank(result, var_names=list(var_names), backend="matplotlib"), title)

@@ -9,7 +9,9 @@ a dense grid, figures, saved results and ``metrics.json``::
       "y0_mean": ..., "y0_sd": ..., "covered_90": {...}, "fit_seconds": ..., ...}, ...],
      "truth": {...}, "sbc": {...}, "settings": {...}}
 
-The ``sbc`` entry is the coverage part of the SBC benchmark's JSON (``benchmarks/sbc_ode.py``)
+Figures: ``bands_<method>.png``, ``elbo.png``, ``parameters.png`` (ArviZ), ``density.png``,
+``trace_nuts.png`` and ``rank_nuts.png`` (the parameters' chains, ArviZ) and, with ``sbc=``,
+``sbc_ranks.png``. The ``sbc`` entry is the coverage part of the SBC benchmark's JSON (``benchmarks/sbc_ode.py``)
 when the run is given its path (``sbc=``, the CLI's ``--sbc``); null otherwise.
 """
 
@@ -23,10 +25,12 @@ import numpy as np
 
 from ..files import write_json
 from ..plots import (
+    plot_chains,
     plot_elbo,
     plot_parameter_distributions,
     plot_path_density,
     plot_predictive_bands,
+    plot_ranks,
     plot_sbc_ranks,
     save_figure,
 )
@@ -218,6 +222,9 @@ def run_ode(
         runs.append({**method_row(method, result, walls[method]), **summarise_draws(draws, truth)})
         if method != "nuts":
             save_figure(plot_elbo(result), out_dir / "elbo.png")
+        elif result["posterior"].sizes["chain"] > 1:  # the chains of the identifiable parameters, by ArviZ
+            save_figure(plot_chains(result, PARAMS, title="NUTS: chains"), out_dir / "trace_nuts.png")
+            save_figure(plot_ranks(result, PARAMS, title="NUTS: rank plots"), out_dir / "rank_nuts.png")
         save_figure(
             plot_predictive_bands(
                 t_grid,

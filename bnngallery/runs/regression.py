@@ -2,7 +2,8 @@
 
 Writes into ``out_dir`` the fitted results (``advi.nc``, ``nuts.nc``), the figures
 (``bands.png``: predictive means and 90 % bands overlaid with the true function, the test
-points and the extrapolation range; ``elbo.png``; ``sigma.png``) and ``metrics.json``::
+points and the extrapolation range; ``elbo.png``; ``sigma.png``; ``trace_nuts.png`` and
+``rank_nuts.png``, the noise sd's chains by ArviZ) and ``metrics.json``::
 
     {"model": "regression",
      "runs": [{"method", "backend", "test_rmse", "test_log_likelihood", "coverage_90",
@@ -22,7 +23,7 @@ import numpy as np
 from ..diagnostics.compare import compare, parameter_table
 from ..diagnostics.metrics import INTERVAL_PROB, interval_coverage, regression_predictive
 from ..files import write_json
-from ..plots import plot_elbo, plot_parameters, plot_regression_bands, save_figure
+from ..plots import plot_chains, plot_elbo, plot_parameters, plot_ranks, plot_regression_bands, save_figure
 from ..predict import predict
 from ..provenance import machine_description, software_versions
 from .common import check_methods, fit_methods, method_row, use_agg
@@ -81,6 +82,9 @@ def run_regression(
     )
     if "advi" in results:
         save_figure(plot_elbo(results["advi"]), out_dir / "elbo.png")
+    if "nuts" in results and results["nuts"]["posterior"].sizes["chain"] > 1:  # the noise sd's chains, by ArviZ
+        save_figure(plot_chains(results["nuts"], ["sigma"], title="NUTS: chains of sigma"), out_dir / "trace_nuts.png")
+        save_figure(plot_ranks(results["nuts"], ["sigma"], title="NUTS: rank plot of sigma"), out_dir / "rank_nuts.png")
 
     x_grid = np.linspace(data.x_range[0] - 1.0, data.x_range[1] + 1.0, 400)[:, None]
     inside = (x_grid[:, 0] >= data.x_range[0]) & (x_grid[:, 0] <= data.x_range[1])
