@@ -145,10 +145,9 @@ n_pred = min(1000, DRAWS * 2)
 paths = {"NUTS": predictive_paths(nuts, t_grid, draws=n_pred, random_seed=SEED),
          "ADVI": predictive_paths(advi, t_grid, draws=min(n_pred, 1000), random_seed=SEED),
          "dropout": drop.y_paths}
-fig, axes = plt.subplots(1, 3, figsize=(16, 4), constrained_layout=True, sharey=True)
-for ax, (name, p), color in zip(axes, paths.items(), ("C0", "C1", "C2"), strict=False):
-    plot_predictive_bands(t_grid, p, t=data.t, y=data.y, truth_path=truth_path, ax=ax, color=color,
-                          title=f"{name}: sample paths and quantile bands")
+for (name, p), color in zip(paths.items(), ("C0", "C1", "C2"), strict=False):
+    plot_predictive_bands(t_grid, p, t=data.t, y=data.y, truth_path=truth_path, color=color,
+                          title=f"{name}: median path and quantile bands")
 
 # %% [markdown]
 # ## Density of $y(t)$ across $t$

@@ -1,5 +1,10 @@
 """Classifier figures: reliability diagram, referral curves, uncertainty histograms,
-confusion matrix and image grids. Each returns the ``Figure``."""
+confusion matrix and image grids. Each returns the ``Figure``.
+
+Drawn with matplotlib, as ArviZ has none of them: its calibration plot (``plot_ppc_pava``,
+used for binary predictions in :mod:`.checks`) takes binary or ordinal data, not the
+multiclass confidence of an MNIST net, and referral curves, histograms of uncertainty scores
+split by correctness, confusion matrices and image grids are not posterior plots."""
 
 from __future__ import annotations
 

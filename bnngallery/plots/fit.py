@@ -1,4 +1,5 @@
-"""The fit's own history: the ELBO per step of an ADVI result."""
+"""The fit's own history: the ELBO per step of an ADVI result (matplotlib: ArviZ has no
+plot of an optimisation trace)."""
 
 from __future__ import annotations
 

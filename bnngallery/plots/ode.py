@@ -1,5 +1,6 @@
-"""ODE figures: predictive paths with quantile bands, the density of sampled paths, the
-parameters' distributions per method, and SBC rank histograms. Each returns the ``Figure``."""
+"""ODE figures: quantile bands of the predictive paths (arviz-plots ``plot_lm``), the density of
+sampled paths (matplotlib: ArviZ has no 2-D path density), the parameters' distributions per
+method (``plot_dist``) and SBC (``plot_ecdf_pit``). Each returns the ``Figure``."""
 
 from __future__ import annotations
 
@@ -11,38 +12,51 @@ from ._figure import figure_and_axes
 BAND_QUANTILES = ((0.05, 0.95), (0.25, 0.75))
 
 
-def plot_predictive_bands(
-    t_grid,
-    paths,
-    *,
-    t=None,
-    y=None,
-    truth_path=None,
-    ax=None,
-    title: str = "",
-    n_paths: int = 20,
-    color: str = "C0",
-    random_seed: int = 0,
-):
-    """Median path, 50 % and 90 % quantile bands and a few single sample paths.
+def plot_predictive_bands(t_grid, paths, *, t, y, truth_path=None, title: str = "", color: str = "C0"):
+    """Median path with its 50 % and 90 % quantile bands, by ``arviz_plots.plot_lm``
+    (equal-tailed intervals: quantiles, not mean +- sd, so a band respects the horizontal
+    asymptote, article E's point), the data and, if given, the true path.
 
-    Quantiles, not mean +- sd, so the band respects the horizontal asymptote (article E).
+    ``paths`` are sampled ``y(t)`` on ``t_grid``, shape ``(samples, len(t_grid))`` (posterior
+    paths or the dropout network's samples).
     """
-    fig, ax = figure_and_axes(ax, figsize=(6, 4))
-    paths = np.asarray(paths)
-    for (lo, hi), alpha in zip(BAND_QUANTILES, (0.2, 0.35), strict=True):
-        ql, qh = np.quantile(paths, [lo, hi], axis=0)
-        ax.fill_between(t_grid, ql, qh, color=color, alpha=alpha, lw=0, label=f"{int(lo * 100)}-{int(hi * 100)} %")
-    rng = np.random.default_rng(random_seed)
-    for i in rng.choice(len(paths), size=min(n_paths, len(paths)), replace=False):
-        ax.plot(t_grid, paths[i], color=color, lw=0.5, alpha=0.4)
-    ax.plot(t_grid, np.median(paths, axis=0), color=color, lw=1.5, label="median")
+    import arviz_plots as azp
+    import xarray as xr
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    paths = np.asarray(paths, dtype=np.float64)
+    tree = xr.DataTree.from_dict(
+        {
+            "predictions": xr.Dataset({"y": (("chain", "draw", "t_grid"), paths[None])}),
+            "predictions_constant_data": xr.Dataset({"t": (("t_grid",), np.asarray(t_grid, dtype=np.float64))}),
+            "observed_data": xr.Dataset({"y": (("obs_id",), np.asarray(y, dtype=np.float64))}),
+            "constant_data": xr.Dataset({"t": (("obs_id",), np.asarray(t, dtype=np.float64))}),
+        }
+    )
+    probs = sorted(round(hi - lo, 6) for lo, hi in BAND_QUANTILES)
+    pc = azp.plot_lm(
+        tree,
+        x="t",
+        y="y",
+        group="predictions",
+        ci_prob=probs,
+        ci_kind="eti",
+        point_estimate="median",
+        smooth=False,
+        backend="matplotlib",
+        visuals={"ci_band": {"color": color}, "pe_line": {"color": color}, "observed_scatter": {"color": "k"}},
+    )
+    fig = pc.viz["figure"].item()
+    fig.set_size_inches(6, 4)
+    ax = fig.axes[0]
+    handles = [Patch(color=color, alpha=0.4, label=f"{round(p * 100)} % band") for p in probs]
+    handles += [Line2D([], [], color=color, label="median"), Line2D([], [], color="k", marker="o", ls="", label="data")]
     if truth_path is not None:
-        ax.plot(t_grid, truth_path, "k--", lw=1, label="truth")
-    if t is not None and y is not None:
-        ax.scatter(t, y, s=14, color="k", zorder=3, label="data")
+        (line,) = ax.plot(t_grid, truth_path, "k--", lw=1, label="truth")
+        handles.append(line)
     ax.set(xlabel="t", ylabel="y(t)", title=title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(handles=handles, loc="upper right", fontsize=8)
     return fig
 
 

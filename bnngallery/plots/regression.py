@@ -1,13 +1,30 @@
-"""Regression figures: predictive means and bands of several fits on 1-D inputs."""
+"""Regression figures: the posterior predictive bands of several fits on 1-D inputs, drawn by
+``arviz_plots.plot_lm`` (one call per fit on a shared PlotCollection); the training range and
+the true function are drawn on the same axes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
+import xarray as xr
 
 from ..diagnostics.metrics import INTERVAL_PROB
-from ._figure import figure_and_axes
+
+
+def _predictions_tree(x, mu_draws, sigma_draws, *, random_seed: int, X_obs, y_obs) -> xr.DataTree:
+    """Replicated y at ``x`` (``mu + sigma * noise``, seeded) as ArviZ's ``predictions`` group,
+    and the observed points as ``observed_data`` / ``constant_data``."""
+    mu = np.asarray(mu_draws, dtype=np.float64)
+    sigma = np.asarray(sigma_draws, dtype=np.float64).reshape(-1, 1)
+    y_rep = mu + sigma * np.random.default_rng(random_seed).standard_normal(mu.shape)
+    groups = {
+        "predictions": xr.Dataset({"y": (("chain", "draw", "x_grid"), y_rep[None])}),
+        "predictions_constant_data": xr.Dataset({"x": (("x_grid",), x)}),
+    }
+    groups["observed_data"] = xr.Dataset({"y": (("obs_id",), np.asarray(y_obs, dtype=np.float64))})
+    groups["constant_data"] = xr.Dataset({"x": (("obs_id",), np.asarray(X_obs, dtype=np.float64).reshape(-1))})
+    return xr.DataTree.from_dict(groups)
 
 
 def plot_regression_bands(
@@ -18,17 +35,20 @@ def plot_regression_bands(
     y_test=None,
     truth=None,
     x_range=None,
-    ax=None,
     prob: float = INTERVAL_PROB,
+    random_seed: int = 0,
 ):
-    """Predictive means and central bands of several fits overlaid on 1-D inputs.
+    """Posterior predictive means and central ``prob`` bands of several fits overlaid on 1-D
+    inputs: ``arviz_plots.plot_lm`` per fit, the held-out points scattered by the first.
 
     Parameters
     ----------
     X_plot : array (n, 1) or (n,)
         Sorted inputs the bands were computed at.
     bands : dict of {str: dict}
-        Per fit, the output of :func:`regression_predictive` at ``X_plot``.
+        Per fit, the output of :func:`regression_predictive` at ``X_plot`` (its ``mu_draws``
+        and ``sigma_draws`` give the replicated data; the same ``random_seed`` gives the same
+        band as its ``lo`` / ``hi``).
     X_test, y_test : arrays, optional
         Held-out points to scatter.
     truth : callable, optional
@@ -36,18 +56,52 @@ def plot_regression_bands(
     x_range : (float, float), optional
         The training interval, shaded; outside it the model extrapolates.
     """
-    fig, ax = figure_and_axes(ax, figsize=(8, 4.5))
-    x = np.asarray(X_plot).reshape(-1)
-    if x_range is not None:
-        ax.axvspan(*x_range, color="0.93", zorder=0, label="training range")
-    if X_test is not None:
-        ax.scatter(np.asarray(X_test).reshape(-1), y_test, s=6, color="0.4", alpha=0.5, label="test points", zorder=1)
+    import arviz_plots as azp
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    x = np.asarray(X_plot, dtype=np.float64).reshape(-1)
+    pc = None
+    handles = []
+    have_points = X_test is not None and y_test is not None
     for i, (name, b) in enumerate(bands.items()):
+        first = i == 0 and have_points
+        # plot_lm reads the observed group in every call; without held-out points it gets the
+        # band's own mean, never drawn
+        X_obs, y_obs = (X_test, y_test) if have_points else (x, b["mean"])
+        tree = _predictions_tree(x, b["mu_draws"], b["sigma_draws"], random_seed=random_seed, X_obs=X_obs, y_obs=y_obs)
         color = f"C{i}"
-        ax.fill_between(x, b["lo"], b["hi"], color=color, alpha=0.25, label=f"{name} {int(prob * 100)}% band")
-        ax.plot(x, b["mean"], color=color, lw=1.5, label=f"{name} mean")
+        visuals = {"ci_band": {"color": color, "alpha": 0.25}, "pe_line": {"color": color}}
+        if first:
+            visuals["observed_scatter"] = {"color": "0.4", "alpha": 0.5}
+        else:
+            visuals["observed_scatter"] = False
+        pc = azp.plot_lm(
+            tree,
+            x="x",
+            y="y",
+            group="predictions",
+            ci_prob=prob,
+            ci_kind="eti",
+            point_estimate="mean",
+            smooth=False,
+            backend="matplotlib",
+            plot_collection=pc,
+            visuals=visuals,
+        )
+        handles += [
+            Patch(color=color, alpha=0.25, label=f"{name} {int(prob * 100)}% band"),
+            Line2D([], [], color=color, label=f"{name} mean"),
+        ]
+    fig = pc.viz["figure"].item()
+    fig.set_size_inches(8, 4.5)
+    ax = fig.axes[0]
+    if x_range is not None:
+        ax.axvspan(*x_range, color="0.93", zorder=0)
+        handles.append(Patch(color="0.93", label="training range"))
     if truth is not None:
-        ax.plot(x, truth(x), color="k", ls="--", lw=1, label="true function")
+        (line,) = ax.plot(x, truth(x), color="k", ls="--", lw=1, label="true function")
+        handles.append(line)
     # Frame the bands and the data; the true function may run far off beyond them.
     lo = min(float(np.min(b["lo"])) for b in bands.values())
     hi = max(float(np.max(b["hi"])) for b in bands.values())
@@ -56,5 +110,5 @@ def plot_regression_bands(
     pad = 0.1 * (hi - lo)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set(xlabel="x", ylabel="y", title="Posterior predictive: mean and band")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
     return fig

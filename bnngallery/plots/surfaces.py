@@ -1,5 +1,6 @@
 """Two-dimensional inputs (the moons model): probability surfaces on a grid, and how two
-fits' predictions compare point by point."""
+fits' predictions compare point by point. Drawn with matplotlib: ArviZ has no plot of a
+function over a 2-D input grid, nor a point-by-point scatter of two fits' predictions."""
 
 from __future__ import annotations
 
