@@ -162,3 +162,14 @@ def test_posterior_predictive_replicates_the_data_with_the_known_spread(normal_m
     batched = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
     with pytest.raises(ValueError, match="batch_size=None"):
         add_posterior_predictive(result, batched)
+
+
+def test_too_few_draws_for_psis_is_said_not_raised(normal_mean):
+    """A smoke fit's 20 draws are too few for PSIS's tail fit: the summary says why, the ranking
+    is left out, nothing raises."""
+    from bnngallery.diagnostics.elpd import loo_ranking, loo_summary
+
+    model, _ = normal_mean
+    few = fit(model, "advi", steps=200, draws=20, progressbar=False, check_collapse=False)
+    assert "n_draws_tail" in loo_summary(few)["elpd_loo_skipped"]
+    assert loo_ranking({"a": few, "b": few}) is None

@@ -75,12 +75,16 @@ def loo_summary(result: xr.DataTree) -> dict:
     """The numbers of a fit's LOO for a table: ``elpd_loo`` with ``_se``, ``_p`` (effective
     parameters), ``_khat_max`` and ``_khat_bad`` (observations above ArviZ's ``_good_k``); an
     ADVI fit adds the same under ``elpd_loo_vi`` (approximation-corrected). Empty without a
-    log_likelihood group."""
+    log_likelihood group; ``elpd_loo_skipped`` with ArviZ's reason where PSIS cannot run (too
+    few draws for its tail fit)."""
     if not has_log_likelihood(result):
         return {}
-    out = _summary(elpd_loo(result), "elpd_loo")
-    if is_vi(result) and "log_q" in result["sample_stats"].data_vars:
-        out.update(_summary(elpd_loo(result, approximate=True), "elpd_loo_vi"))
+    try:
+        out = _summary(elpd_loo(result), "elpd_loo")
+        if is_vi(result) and "log_q" in result["sample_stats"].data_vars:
+            out.update(_summary(elpd_loo(result, approximate=True), "elpd_loo_vi"))
+    except ValueError as err:  # too few draws for the Pareto tail fit (a smoke run's 20)
+        return {"elpd_loo_skipped": f"ArviZ's PSIS-LOO refused this fit: {err}"}
     return out
 
 
@@ -93,5 +97,8 @@ def loo_ranking(results: Mapping[str, xr.DataTree]):
     usable = {k: r for k, r in results.items() if has_log_likelihood(r)}
     if len(usable) < 2:
         return None
-    with _quiet_pareto():
-        return azs.compare({k: elpd_loo(r) for k, r in usable.items()}, round_to="6g")
+    try:
+        with _quiet_pareto():
+            return azs.compare({k: elpd_loo(r) for k, r in usable.items()}, round_to="6g")
+    except ValueError:  # too few draws for PSIS in some fit; loo_summary says so per fit
+        return None
