@@ -232,26 +232,15 @@ def forward_graph(model: pm.Model, output: str) -> JaxGraph:
     var = model[output]
     upstream = set(ancestors([var]))
     rvs = [rv for rv in model.free_RVs if rv in upstream]
-    placeholders = [rv.type() for rv in rvs]
-    for ph, rv in zip(placeholders, rvs, strict=True):
-        ph.name = rv.name
-    (out,) = clone_replace([var], replace=dict(zip(rvs, placeholders, strict=True)))
+    placeholders, replace = _constrained_placeholders(model, rvs)
+    (out,) = clone_replace([var], replace=replace)
     if minibatch_nodes([out]):
         raise ValueError(
             "This model was built with batch_size, so its output only covers a random batch. "
             "Predict with the builder (predict(build_model, result, X_new)) or a model built "
             "with batch_size=None."
         )
-    fn, data_names, data_values, _, _ = jaxify(model, placeholders, [out])
-    ip = model.initial_point()
-    return JaxGraph(
-        fn=fn,
-        param_names=[rv.name for rv in rvs],
-        param_shapes=[tuple(np.shape(ip[model.rvs_to_values[rv].name])) for rv in rvs],
-        data_names=data_names,
-        data_values=data_values,
-        output_names=[output],
-    )
+    return _constrained_graph(model, [out], rvs, [output], placeholders=placeholders)
 
 
 def _constrained_placeholders(model: pm.Model, rvs) -> tuple[list, dict]:

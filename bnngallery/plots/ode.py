@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figure import figure_and_axes
+from ._figure import figure_and_axes, plot_bands
 
 #: Quantile bands drawn around the median path (article E: quantiles, not mean +- sd).
 BAND_QUANTILES = ((0.05, 0.95), (0.25, 0.75))
@@ -20,33 +20,12 @@ def plot_predictive_bands(t_grid, paths, *, t, y, truth_path=None, title: str = 
     ``paths`` are sampled ``y(t)`` on ``t_grid``, shape ``(samples, len(t_grid))`` (posterior
     paths or the dropout network's samples).
     """
-    import arviz_plots as azp
-    import xarray as xr
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    paths = np.asarray(paths, dtype=np.float64)
-    tree = xr.DataTree.from_dict(
-        {
-            "predictions": xr.Dataset({"y": (("chain", "draw", "t_grid"), paths[None])}),
-            "predictions_constant_data": xr.Dataset({"t": (("t_grid",), np.asarray(t_grid, dtype=np.float64))}),
-            "observed_data": xr.Dataset({"y": (("obs_id",), np.asarray(y, dtype=np.float64))}),
-            "constant_data": xr.Dataset({"t": (("obs_id",), np.asarray(t, dtype=np.float64))}),
-        }
-    )
     probs = sorted(round(hi - lo, 6) for lo, hi in BAND_QUANTILES)
-    pc = azp.plot_lm(
-        tree,
-        x="t",
-        y="y",
-        group="predictions",
-        ci_prob=probs,
-        ci_kind="eti",
-        point_estimate="median",
-        smooth=False,
-        backend="matplotlib",
-        visuals={"ci_band": {"color": color}, "pe_line": {"color": color}, "observed_scatter": {"color": "k"}},
-    )
+    visuals = {"ci_band": {"color": color}, "pe_line": {"color": color}, "observed_scatter": {"color": "k"}}
+    pc = plot_bands(t_grid, paths, t, y, ci_prob=probs, point_estimate="median", visuals=visuals, x_name="t")
     fig = pc.viz["figure"].item()
     fig.set_size_inches(6, 4)
     ax = fig.axes[0]

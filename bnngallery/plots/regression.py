@@ -7,24 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import xarray as xr
 
 from ..diagnostics.metrics import INTERVAL_PROB
-
-
-def _predictions_tree(x, mu_draws, sigma_draws, *, random_seed: int, X_obs, y_obs) -> xr.DataTree:
-    """Replicated y at ``x`` (``mu + sigma * noise``, seeded) as ArviZ's ``predictions`` group,
-    and the observed points as ``observed_data`` / ``constant_data``."""
-    mu = np.asarray(mu_draws, dtype=np.float64)
-    sigma = np.asarray(sigma_draws, dtype=np.float64).reshape(-1, 1)
-    y_rep = mu + sigma * np.random.default_rng(random_seed).standard_normal(mu.shape)
-    groups = {
-        "predictions": xr.Dataset({"y": (("chain", "draw", "x_grid"), y_rep[None])}),
-        "predictions_constant_data": xr.Dataset({"x": (("x_grid",), x)}),
-    }
-    groups["observed_data"] = xr.Dataset({"y": (("obs_id",), np.asarray(y_obs, dtype=np.float64))})
-    groups["constant_data"] = xr.Dataset({"x": (("obs_id",), np.asarray(X_obs, dtype=np.float64).reshape(-1))})
-    return xr.DataTree.from_dict(groups)
+from ._figure import plot_bands
 
 
 def plot_regression_bands(
@@ -56,7 +41,6 @@ def plot_regression_bands(
     x_range : (float, float), optional
         The training interval, shaded; outside it the model extrapolates.
     """
-    import arviz_plots as azp
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -69,26 +53,17 @@ def plot_regression_bands(
         # plot_lm reads the observed group in every call; without held-out points it gets the
         # band's own mean, never drawn
         X_obs, y_obs = (X_test, y_test) if have_points else (x, b["mean"])
-        tree = _predictions_tree(x, b["mu_draws"], b["sigma_draws"], random_seed=random_seed, X_obs=X_obs, y_obs=y_obs)
+        mu = np.asarray(b["mu_draws"], dtype=np.float64)
+        sigma = np.asarray(b["sigma_draws"], dtype=np.float64).reshape(-1, 1)
+        y_rep = mu + sigma * np.random.default_rng(random_seed).standard_normal(mu.shape)  # as regression_predictive
+
         color = f"C{i}"
         visuals = {"ci_band": {"color": color, "alpha": 0.25}, "pe_line": {"color": color}}
         if first:
             visuals["observed_scatter"] = {"color": "0.4", "alpha": 0.5}
         else:
             visuals["observed_scatter"] = False
-        pc = azp.plot_lm(
-            tree,
-            x="x",
-            y="y",
-            group="predictions",
-            ci_prob=prob,
-            ci_kind="eti",
-            point_estimate="mean",
-            smooth=False,
-            backend="matplotlib",
-            plot_collection=pc,
-            visuals=visuals,
-        )
+        pc = plot_bands(x, y_rep, X_obs, y_obs, ci_prob=prob, point_estimate="mean", visuals=visuals, pc=pc)
         handles += [
             Patch(color=color, alpha=0.25, label=f"{name} {int(prob * 100)}% band"),
             Line2D([], [], color=color, label=f"{name} mean"),
