@@ -38,8 +38,8 @@ from .validation import check_positive_int, check_seed
 #: ``fit`` stores the log-likelihood group without being asked up to this many values
 #: (draws x observations; 8 bytes each).
 MAX_STORED_VALUES = 5_000_000
-#: Rows evaluated at once per draw chunk (bounds the forward pass's working memory).
-ROWS_PER_CALL = 100_000
+#: Draws x observations evaluated in one call (bounds the forward pass's working memory).
+VALUES_PER_CALL = 100_000
 
 
 def _draws(result: xr.DataTree, names: list[str], draws: int | None) -> tuple[dict[str, np.ndarray], int, int]:
@@ -77,7 +77,7 @@ def _evaluate(graph: JaxGraph, params: dict[str, np.ndarray]) -> list[np.ndarray
         return graph.fn(*th, *data, *([] if idx is None else [idx]))
 
     batched = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    chunk = max(1, ROWS_PER_CALL // max(rows_per_call, 1))
+    chunk = max(1, VALUES_PER_CALL // max(rows_per_call, 1))
     outs: list[list[np.ndarray]] = []
     for d0 in range(0, n_draws, chunk):
         th = [jnp.asarray(t[d0 : d0 + chunk]) for t in theta]

@@ -1,10 +1,10 @@
 """The argument checks of the whole package: data generators, builders, ``fit``, ``predict``,
 the diagnostics and the runs all validate through these functions.
 
-Each check raises a ``ValueError`` that names the argument, what was expected and what came
-(and, where there is one, the fix), so a user never meets a PyTensor, NumPy or JAX traceback
-as the first sign of a bad argument. The module imports NumPy only, so every layer, the data
-sets included, can use it.
+Each check raises a ``ValueError`` (``check_file_path``: ``IsADirectoryError`` for a folder)
+that names the argument, what was expected and what came (and, where there is one, the fix),
+so a user never meets a PyTensor, NumPy or JAX traceback as the first sign of a bad argument.
+The module imports NumPy only, so every layer, the data sets included, can use it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def unmasked(value, *, name: str):
 def check_features(X, *, name: str = "X", n_features: int | None = None, ndim: int = 2) -> np.ndarray:
     """Return ``X`` as a finite float array of rank ``ndim`` with at least one row.
 
-    Integer arrays are accepted and converted; float32 stays float32 (the models run in
-    float64 under PyMC's default ``floatX``, so it is upcast there). A masked array with
+    Integer, boolean and float32 arrays are accepted and returned as float64 (PyMC's default
+    ``floatX``). A masked array with
     masked entries is refused (its mask would be dropped silently), as is an array with no
     feature columns.
     """

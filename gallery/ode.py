@@ -182,9 +182,9 @@ else:
 # %% [markdown]
 # Mean-field ADVI under-covers: its Gaussian ignores the strong posterior correlation of
 # $y_0$ and $r$ and is too narrow, so its 90 % intervals miss the truth far more than 10 % of
-# the time (U-shaped rank histograms). The dropout network's spread is not a posterior at
-# all: it is set by the dropout rate, not by the data's noise, and is several times narrower
-# than NUTS here.
+# the time (its rank ECDF bends out of the band: too many truths in the tails). The dropout
+# network's spread is not a posterior at all: it is set by the dropout rate, not by the
+# data's noise, and is several times narrower than NUTS here.
 #
 # ## A second system through the same solver: Lotka-Volterra
 # Two states (prey, predators), four rates: a new right-hand side, the same `odeint_rk4`.

@@ -2,7 +2,8 @@
 # Create .venv with Python >= 3.12 and install bnngallery (editable) with its test extras.
 # A no-op when .venv already holds an install of the current pyproject.toml.
 # LOCKED=1 installs the exact versions of requirements-lock.txt (the environment the README's
-# figures came from) instead of the newest versions pyproject.toml's ranges allow.
+# figures came from) instead of the newest versions pyproject.toml's ranges allow. A locked
+# .venv stays locked on later runs (make test, make demo); remove .venv to leave the lock.
 # Interpreter search order: $PYTHON, python3.13 / python3.12 on PATH, then pyenv's versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,8 @@ find_python() {
 }
 
 stamp=.venv/.installed
-want=$(cat pyproject.toml ${LOCKED:+requirements-lock.txt} | sha256sum | cut -d' ' -f1)
+if [ -z "${LOCKED:-}" ] && [ -f "$stamp" ] && grep -q '^locked ' "$stamp"; then LOCKED=1; fi
+want=${LOCKED:+locked }$(cat pyproject.toml ${LOCKED:+requirements-lock.txt} | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

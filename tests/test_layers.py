@@ -21,9 +21,9 @@ SOURCES = {"bnngallery": REPO / "bnngallery", "bnngallery.models": REPO / "model
 LAYERS = {
     "bnngallery.data": 0,
     "bnngallery.models": 1,
-    "bnngallery.files": 0,  # safe writes: imports nothing of the package
-    "bnngallery.validation": 0,  # the argument checks every layer shares: imports nothing of the package
-    "bnngallery.provenance": 0,  # machine and package versions: imports nothing of the package
+    "bnngallery.files": -1,  # safe writes: imports nothing of the package
+    "bnngallery.validation": -1,  # the argument checks every layer shares: imports nothing of the package
+    "bnngallery.provenance": -1,  # machine and package versions: imports nothing of the package
     "bnngallery.results": 2,
     "bnngallery.inference": 3,
     "bnngallery": 4,  # the package's own API: fit, predict (and its __init__)

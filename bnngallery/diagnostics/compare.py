@@ -187,8 +187,12 @@ def compare(
         ``speedup_vs_reference``, ``elbo``, ``test_log_likelihood``, ``test_accuracy`` and
         ``ece`` (classifiers) or ``test_rmse`` and ``coverage_90`` (regression), agreement
         with the reference (``label_agreement``, ``mean_abs_prob_diff`` or ``band_overlap``,
-        ``band_width_ratio``, ``epistemic_sd_ratio``), ``khat`` etc. for ADVI fits, and
-        ``divergences`` for NUTS.
+        ``band_width_ratio``, ``epistemic_sd_ratio``), ``khat`` etc. for ADVI fits,
+        ``divergences``, ``function_rhat_max`` and ``function_ess_bulk_min`` for NUTS, and
+        the ``elpd_loo*`` keys of :func:`~bnngallery.diagnostics.elpd.loo_summary`. The table
+        also holds ``loo_ranking`` (``arviz_stats.compare``'s DataFrame, or None) and
+        ``predictions`` (each fit's predictive draws and summaries on ``X_test``; left out
+        by :func:`to_json`).
     """
     if not results:
         raise ValueError("compare needs at least one result.")
@@ -261,9 +265,11 @@ def compare(
                 notes.append(f"{key}: k-hat skipped (pass X_train and y_train to compute it).")
         if res.attrs.get("method") == "nuts":
             row["divergences"] = int(res.attrs.get("divergences", 0))
-            chains = int(res["posterior"].sizes["chain"])
-            if chains > 1:  # chains agree in function space even where the weights' R-hat cannot
-                row.update(function_space_convergence(p.get("draws", p.get("mu_draws")), chains))
+            chains, per_chain = int(res["posterior"].sizes["chain"]), int(res["posterior"].sizes["draw"])
+            fdraws = np.asarray(p.get("draws", p.get("mu_draws")))
+            if chains > 1 and fdraws.shape[0] == chains * per_chain:  # every draw, chain by chain
+                # chains agree in function space even where the weights' R-hat cannot
+                row.update(function_space_convergence(fdraws, chains))
         row.update(loo_summary(res))
         rows.append(row)
     if any(r.get("khat_q") == "marginal" for r in rows):

@@ -53,7 +53,7 @@ def elpd_loo(result: xr.DataTree, *, approximate: bool = False):
     with _quiet_pareto():
         if not approximate:
             return azs.loo(result, pointwise=True)
-        if not is_vi(result) or "log_q" not in result.get("sample_stats", xr.DataTree()).data_vars:
+        if not _has_log_q(result):
             raise ValueError(f"{fit_label(result)} is not an ADVI fit with lp and log_q; use approximate=False.")
         stats = result["sample_stats"]
         return azs.loo_approximate_posterior(result, log_p=stats["lp"], log_q=stats["log_q"], pointwise=True)
@@ -81,17 +81,29 @@ def loo_summary(result: xr.DataTree) -> dict:
         return {}
     try:
         out = _summary(elpd_loo(result), "elpd_loo")
-        if is_vi(result) and "log_q" in result["sample_stats"].data_vars:
+        if _has_log_q(result):
             out.update(_summary(elpd_loo(result, approximate=True), "elpd_loo_vi"))
-    except ValueError as err:  # too few draws for the Pareto tail fit (a smoke run's 20)
+    except ValueError as err:
+        if not _too_few_draws(err):
+            raise
         return {"elpd_loo_skipped": f"ArviZ's PSIS-LOO refused this fit: {err}"}
     return out
+
+
+def _has_log_q(result: xr.DataTree) -> bool:
+    return is_vi(result) and "sample_stats" in result.children and "log_q" in result["sample_stats"].data_vars
+
+
+def _too_few_draws(err: ValueError) -> bool:
+    """ArviZ's refusal to fit a Pareto tail to too few draws (a smoke run's 20)."""
+    return "n_draws_tail" in str(err)
 
 
 def loo_ranking(results: Mapping[str, xr.DataTree]):
     """``arviz_stats.compare`` of the fits that carry a log-likelihood (plain PSIS-LOO for each,
     so an ADVI fit is scored by its own draws): a DataFrame, best first, or None with fewer
-    than two such fits."""
+    than two such fits or when PSIS cannot run on one of them (too few draws; its
+    :func:`loo_summary` says so)."""
     import arviz_stats as azs
 
     usable = {k: r for k, r in results.items() if has_log_likelihood(r)}
@@ -100,5 +112,7 @@ def loo_ranking(results: Mapping[str, xr.DataTree]):
     try:
         with _quiet_pareto():
             return azs.compare({k: elpd_loo(r) for k, r in usable.items()}, round_to="6g")
-    except ValueError:  # too few draws for PSIS in some fit; loo_summary says so per fit
+    except ValueError as err:
+        if not _too_few_draws(err):
+            raise
         return None

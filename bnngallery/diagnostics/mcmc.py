@@ -40,8 +40,9 @@ def nuts_diagnostics(result) -> dict:
 
 
 def function_space_convergence(draws, chains: int) -> dict:
-    """R-hat and ESS of predictions: ``draws`` as ``predict`` returns them, ``(chains * draws,
-    rows, ...)`` with each chain's draws together. Returns ``function_rhat_max`` and
+    """R-hat and ESS of predictions: ``draws`` as ``predict`` returns them for *all* draws
+    (``predict(..., draws=None)``): ``(chains * draws, rows, ...)`` with each chain's draws
+    together (a random subset mixes the chains). Returns ``function_rhat_max`` and
     ``function_ess_bulk_min`` over the rows (and outputs)."""
     from arviz_stats.base import array_stats
 

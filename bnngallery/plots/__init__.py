@@ -10,7 +10,7 @@
                        :func:`plot_score_histograms`, :func:`plot_confusion`,
                        :func:`plot_image_grid`
 ``regression``         :func:`plot_regression_bands`
-``parameters``         :func:`plot_parameters` (ArviZ forest and density plots)
+``parameters``         :func:`plot_parameters` (ArviZ intervals or densities, a panel per parameter)
 ``checks``             :func:`plot_loo_compare`, :func:`plot_pareto_k`, :func:`plot_calibration`,
                        :func:`plot_pit`, :func:`plot_chains`, :func:`plot_ranks` (arviz-plots)
 ``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,

@@ -1,6 +1,7 @@
-"""Model checks drawn by arviz-plots: the fits' ELPD-LOO ranking, each fit's Pareto k, and
-posterior predictive checks of held-out data (calibration of binary predictions, PIT of
-continuous ones). Each returns the Figure."""
+"""Checks drawn by arviz-plots: the fits' ELPD-LOO ranking, each fit's Pareto k, posterior
+predictive checks of held-out data (calibration of binary predictions, PIT of continuous
+ones) and the MCMC chains of identifiable parameters (trace and rank plots). Each returns
+the Figure."""
 
 from __future__ import annotations
 

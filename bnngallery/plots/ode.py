@@ -62,13 +62,14 @@ def plot_parameter_distributions(
     import arviz_plots as azp
     import xarray as xr
 
+    # ArviZ overlays need one draw count: each method gives an equally large random subset
     n = min(np.asarray(d[p]).size for d in samples.values() for p in params)
-    trees = {
-        method: xr.DataTree.from_dict(
-            {"posterior": xr.Dataset({p: (("chain", "draw"), np.asarray(d[p]).ravel()[None, :n]) for p in params})}
-        )
-        for method, d in samples.items()
-    }
+    rng = np.random.default_rng(0)
+    trees = {}
+    for method, d in samples.items():
+        pick = np.sort(rng.choice(np.asarray(d[params[0]]).size, size=n, replace=False))
+        post = xr.Dataset({p: (("chain", "draw"), np.asarray(d[p]).ravel()[pick][None]) for p in params})
+        trees[method] = xr.DataTree.from_dict({"posterior": post})
     pc = azp.plot_dist(
         trees, var_names=list(params), kind="kde", backend="matplotlib", visuals={"point_estimate_text": False}
     )

@@ -32,6 +32,7 @@ from ..plots import (
     save_figure,
 )
 from ..predict import predict
+from ..provenance import machine_description, software_versions
 from ..results import fit_label
 from .common import fit_methods, use_agg
 from .settings import COMPARE_METHODS, run_settings
@@ -143,7 +144,8 @@ def run_comparison(
         figures["loo_compare.png"] = plot_loo_compare(table["loo_ranking"])
     for key, res in results.items():
         slug = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
-        if has_log_likelihood(res):
+        row = next(r for r in table["runs"] if r["fit"] == key)
+        if has_log_likelihood(res) and "elpd_loo_skipped" not in row:
             figures[f"pareto_k_{slug}.png"] = plot_pareto_k(res, title=f"{key}: Pareto k of PSIS-LOO")
         # posterior predictive check on the held-out data, drawn by ArviZ
         held_out = full_data_model(spec["builder"], res, *spec["test"])  # the fitted network on the test data
@@ -178,12 +180,15 @@ def run_comparison(
             y_test=spec["test"][1],
             truth=true_function,
             x_range=spec["data"].x_range,
+            random_seed=random_seed,
         )
         figures["bands.png"] = fig
     for file, fig in figures.items():
         save_figure(fig, out_dir / file)
     out = to_json(table)
     out["settings"] = {**spec["size"], "smoke": smoke, "random_seed": random_seed}
+    out["machine"] = machine_description()
+    out["software"] = software_versions()
     out["wall_seconds"] = time.perf_counter() - t0
     out["files"] = ["comparison.md", "comparison.json", *figures]
     write_json(out, out_dir / "comparison.json")

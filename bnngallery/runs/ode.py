@@ -174,8 +174,8 @@ def run_ode(
     dropout : bool
         Also train article E's dropout network and report it as a third method.
     sbc : path-like, optional
-        The SBC benchmark's JSON; its coverage goes into ``metrics.json`` and its rank
-        histograms into ``sbc_ranks.png``.
+        The SBC benchmark's JSON; its coverage goes into ``metrics.json`` and its rank ECDFs
+        (ArviZ) into ``sbc_ranks.png``.
 
     Returns
     -------

@@ -140,7 +140,13 @@ def run_regression(
         fig = plot_parameters({"ADVI": results["advi"], "NUTS": results["nuts"]}, ["sigma"], kind="density")
         save_figure(fig, out_dir / "sigma.png")
     fig = plot_regression_bands(
-        x_grid, bands, X_test=data.X_test, y_test=data.y_test, truth=true_function, x_range=data.x_range
+        x_grid,
+        bands,
+        X_test=data.X_test,
+        y_test=data.y_test,
+        truth=true_function,
+        x_range=data.x_range,
+        random_seed=random_seed,  # the bands' own seed: the figure draws the band the metrics measured
     )
     save_figure(fig, out_dir / "bands.png")
     metrics = {
