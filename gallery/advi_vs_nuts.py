@@ -33,6 +33,7 @@ SMOKE = SMOKE or os.environ.get("BNNGALLERY_SMOKE") == "1"
 import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
+from IPython.display import Markdown, display
 
 from bnngallery import fit
 from bnngallery.diagnostics.compare import compare, to_markdown
@@ -50,7 +51,7 @@ def run(name):
     results = fit_spec(spec, random_seed=SEED, progressbar=False)
     table = compare(results, builder=spec["builder"], X_test=spec["test"][0], y_test=spec["test"][1],
                     X_train=spec["train"][0], y_train=spec["train"][1], random_seed=SEED)
-    print(to_markdown(table))
+    display(Markdown(to_markdown(table)))  # rendered, in JupyterLab and on a built page alike
     return spec, results, table
 
 

@@ -32,6 +32,7 @@ SMOKE = SMOKE or os.environ.get("BNNGALLERY_SMOKE") == "1"
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from bnngallery import fit, predict
 from bnngallery.data.regression import make_regression_data, true_function
@@ -127,7 +128,7 @@ ax.legend();
 # %%
 table = compare({"advi": advi, "nuts": nuts}, builder=regression.build_model, X_test=data.X_test,
                 y_test=data.y_test, X_train=data.X_train, y_train=data.y_train, random_seed=SEED)
-print(to_markdown(table))
+display(Markdown(to_markdown(table)))  # rendered, in JupyterLab and on a built page alike
 
 # %% [markdown]
 # The noise sd is identifiable: both methods should find it near the true 1.0 (the full-size
