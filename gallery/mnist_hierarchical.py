@@ -193,11 +193,8 @@ P.plot_image_grid(Xt[worst], titles=[f"y={yt[i]} pred={mean[i].argmax()}" for i 
 hier_kw = {**S["model"], "prior": "normal", "hierarchical": True, "init_scale": None, "temperature": 1.0}
 hier = fit_advi(mnist_mlp.build_model(X, y, **hier_kw, batch_size=S["batch_size"], random_seed=SEED))
 scales = learned_scales(hier)
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for name in scales:
-    ax.hist(hier["posterior"][f"sigma_{name}"].values.ravel(), bins=30, alpha=0.6, label=f"sigma_{name}")
-ax.set(xlabel="weight scale", ylabel="posterior draws", title="Learned per-layer weight scales (hierarchical)")
-ax.legend()
+# the learned per-layer weight scales, one panel each (ArviZ's plot_dist)
+P.plot_parameters({"hierarchical": hier}, [f"sigma_{name}" for name in scales], kind="density")
 print({k: round(v["mean"], 4) for k, v in scales.items()})
 
 # %%
