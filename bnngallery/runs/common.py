@@ -139,11 +139,21 @@ def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
     return row
 
 
+#: Suffixes of metrics left out of the terminal table (kept in metrics.json).
+TERSE = ("_good_k", "_khat_bad", "_loo_p", "_vi_p", "_vi_se", "_skipped")
+
+
 def summary_table(metrics: dict) -> str:
-    """A plain-text table of a metrics dict: one row per fit, one column per scalar metric."""
+    """A plain-text table of a metrics dict: one row per fit, one column per scalar metric (the
+    LOO details a reader of the terminal does not need, such as ArviZ's k threshold, stay in
+    ``metrics.json``)."""
     cols: list[str] = []
     for r in metrics["runs"]:
-        cols += [k for k, v in r.items() if k not in cols and isinstance(v, (str, int, float)) and k != "wall_seconds"]
+        cols += [
+            k
+            for k, v in r.items()
+            if k not in cols and isinstance(v, (str, int, float)) and k != "wall_seconds" and not k.endswith(TERSE)
+        ]
     rows = [[format_number(r.get(c), digits=4) for c in cols] for r in metrics["runs"]]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
