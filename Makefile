@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow lint gallery bench clean
+.PHONY: setup demo test test-slow lint gallery lab bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,9 @@ lint: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
+
+lab: setup
+	@bash scripts/lab.sh
 
 gallery: setup
 	$(BIN)/python -m bnngallery.runs.gallery

@@ -82,3 +82,20 @@ def test_lock_file_pins_a_resolution_of_the_open_ranges():
     from bnngallery.provenance import NUMERIC_STACK
 
     assert set(NUMERIC_STACK) <= set(pins), set(NUMERIC_STACK) - set(pins)
+
+
+def test_make_lab_opens_the_py_notebooks_as_notebooks():
+    """`make lab` installs the lab extra and makes the jupytext view the default for .py files
+    (checked by hand on 2026-12-03: JupyterLab 4.6 served gallery/moons.py as an 18-cell
+    notebook and its docmanager default viewer for python was "Jupytext Notebook")."""
+    import json
+
+    project = _pyproject()["project"]
+    lab = {_norm(r).split(">")[0] for r in project["optional-dependencies"]["lab"]}
+    assert {"jupyterlab", "jupytext", "ipywidgets"} <= lab
+    script = (REPO / "scripts" / "lab.sh").read_text()
+    overrides = json.loads(script.split("<<'JSON'\n")[1].split("\nJSON")[0])
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers == {"python": "Jupytext Notebook"}
+    assert subprocess.run(["bash", "-n", str(REPO / "scripts" / "lab.sh")]).returncode == 0
+    assert "lab:" in (REPO / "Makefile").read_text() and "make lab" in (REPO / "README.md").read_text()
