@@ -30,7 +30,14 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .inference.jaxify import JaxGraph, likelihood_weights, loglik_graph, minibatch_nodes, prior_graph
+from .inference.jaxify import (
+    JaxGraph,
+    likelihood_weights,
+    loglik_graph,
+    minibatch_nodes,
+    observed_shape,
+    prior_graph,
+)
 from .inference.precision import precision_scope
 from .results import check_result, is_vi
 from .validation import check_positive_int, check_seed
@@ -180,8 +187,6 @@ def add_log_likelihood(result: xr.DataTree, model: pm.Model, *, draws: int | Non
         MNIST-size data); recorded in ``attrs["log_likelihood_draws"]``.
     """
     log_lik = log_likelihood_dataset(model, result, draws=draws)
-    log_lik.attrs["draws_per_chain"] = int(log_lik.sizes["draw"])
-    log_lik.attrs["of_draws_per_chain"] = int(result["posterior"].sizes["draw"])
     out = result.copy()
     out["log_likelihood"] = xr.DataTree(log_lik)
     if is_vi(result):
@@ -196,13 +201,7 @@ def add_log_likelihood(result: xr.DataTree, model: pm.Model, *, draws: int | Non
 def stored_values(model: pm.Model, result: xr.DataTree) -> int:
     """How many values :func:`add_log_likelihood` would store for all draws: draws x observations."""
     post = result["posterior"]
-    n_obs = 0
-    for rv in model.observed_RVs:
-        shape = [int(s) for s in model.rvs_to_values[rv].shape.eval()]
-        batches = minibatch_nodes([model.rvs_to_values[rv]])
-        if batches and shape:  # a minibatch: the full data have more rows
-            shape[0] = int(batches[0].inputs[0].shape[0].eval())
-        n_obs += int(np.prod(shape))
+    n_obs = sum(int(np.prod(observed_shape(model, rv))) for rv in model.observed_RVs)
     return int(post.sizes["chain"] * post.sizes["draw"] * n_obs)
 
 

@@ -326,7 +326,16 @@ def likelihood_weights(model: pm.Model) -> dict[str, float]:
         if not totals:
             weights[rv.name] = 1.0
             continue
-        batches = minibatch_nodes([model.rvs_to_values[rv]])
-        rows = batches[0].inputs[0].shape[0] if batches else model.rvs_to_values[rv].shape[0]
-        weights[rv.name] = float(totals[0].eval()) / int(rows.eval())
+        weights[rv.name] = float(totals[0].eval()) / observed_shape(model, rv)[0]
     return weights
+
+
+def observed_shape(model: pm.Model, rv) -> tuple[int, ...]:
+    """The shape of the full data behind observed variable ``rv``: a minibatch's rows are
+    those of the data ``pm.Minibatch`` draws from."""
+    value = model.rvs_to_values[rv]
+    shape = [int(s) for s in value.shape.eval()]
+    batches = minibatch_nodes([value])
+    if batches and shape:
+        shape[0] = int(batches[0].inputs[0].shape[0].eval())
+    return tuple(shape)
