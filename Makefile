@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow lint gallery lab bench clean
+.PHONY: setup demo test test-slow lint site lab bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,8 +24,9 @@ test-slow: setup
 lab: setup
 	@bash scripts/lab.sh
 
-gallery: setup
-	$(BIN)/python -m bnngallery.runs.gallery
+# the gallery site at full size (make site SMOKE=1: tiny fits, a quick build); gallery/_build/site/html/index.html
+site: setup
+	$(BIN)/python -m bnngallery.runs.gallery $(if $(SMOKE),--smoke,)
 
 bench: setup
 	$(BIN)/python benchmarks/advi_speed.py

@@ -449,19 +449,21 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
 def _fit_nuts(
     model, *, info: ModelInfo, sampler, draws, tune, chains, cores, target_accept, random_seed, progressbar
 ) -> xr.DataTree:
+    from .inference.progress import bars_on_stdout
     from .inference.pymc_backend import sample_nuts
 
-    out = sample_nuts(
-        model,
-        sampler=sampler,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        target_accept=target_accept,
-        random_seed=random_seed,
-        progressbar=progressbar,
-    )
+    with bars_on_stdout(progressbar):
+        out = sample_nuts(
+            model,
+            sampler=sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            target_accept=target_accept,
+            random_seed=random_seed,
+            progressbar=progressbar,
+        )
     settings = {
         "draws": draws,
         "tune": tune,

@@ -36,6 +36,10 @@
 # **Time**: about 12 minutes at full size on a 2-core CPU (most of it NUTS on Friedman), about
 # two minutes with `SMOKE = True`. The same fits, on eight data sets, are `python benchmarks/reuse.py`,
 # whose table is in the README.
+#
+# **Run time:** about 10 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# in about a minute with tiny fits that only show it works. The numbers this run measured
+# are in the last cell.
 
 # %% tags=["parameters"]
 SMOKE = False  # True shrinks every loop (ADVI steps, NUTS draws) for a quick check
@@ -49,6 +53,7 @@ SMOKE = SMOKE or os.environ.get("BNNGALLERY_SMOKE") == "1"
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from bnngallery import fit, predict
 from bnngallery.collapse import CollapseWarning
@@ -56,6 +61,7 @@ from bnngallery.data.sklearn_sets import friedman_function, load_reuse_set
 from bnngallery.diagnostics.uncertainty import predictive_entropy
 from bnngallery.models import moons
 from bnngallery.plots import grid_2d, plot_confusion, plot_image_grid, plot_method_comparison
+from bnngallery.runs.common import measured_table
 from bnngallery.runs.reuse import fit_reuse, table_frame
 from bnngallery.runs.settings import run_settings
 
@@ -104,7 +110,7 @@ table
 # a ring-shaped boundary between the circles; the sd shows where each fit is unsure of
 # P(y = 1), which should be along the boundary and away from the data.
 
-# %%
+# %% tags=["thumbnail"]
 data = splits["circles"]
 xx, yy, grid = grid_2d(lim=1.6, n=80)
 grids = {m.upper(): predict(moons.build_model, res, grid, draws=N_PRED) for m, res in results["circles"].items()}
@@ -185,13 +191,14 @@ print("attrs['collapse'] =", bad.attrs["collapse"])
 # ## What was measured
 
 # %%
+measured = {}
 for name, row in rows.items():
     if row["kind"] == "regression":
-        ref = f"NUTS {row['nuts']['rmse']:.3f}" if "nuts" in row else ""
-        print(f"{name}: ADVI RMSE {row['advi']['rmse']:.3f} ({ref}), function coverage "
-              f"{row['advi'].get('function_coverage', float('nan')):.2f}")
+        ref = f" (NUTS {row['nuts']['rmse']:.3f})" if "nuts" in row else ""
+        measured[f"{name}: ADVI test RMSE"] = f"{row['advi']['rmse']:.3f}{ref}"
     else:
-        print(f"{name}: ADVI {row['advi']['accuracy']:.3f}, {row['reference']} "
-              f"{row['advi']['accuracy'] + row['points_behind'] / 100:.3f} "
-              f"({row['points_behind']:+.1f} points behind); collapsed: {row['collapse']['collapsed']}")
-print("article net on the circles flagged as collapsed:", bool(flagged))
+        ref_acc = row["advi"]["accuracy"] + row["points_behind"] / 100
+        measured[f"{name}: ADVI test accuracy"] = (f"{row['advi']['accuracy']:.3f} ({row['reference']} {ref_acc:.3f}, "
+                                                  f"{row['points_behind']:+.1f} points behind)")
+measured["article net on the circles flagged as collapsed"] = bool(flagged)
+display(Markdown(measured_table(measured)))

@@ -34,3 +34,14 @@ def moons_data():
     from bnngallery.data import make_moons_data
 
     return make_moons_data()
+
+
+@pytest.fixture(scope="session")
+def smoke_site(tmp_path_factory):
+    """The gallery site built in smoke mode (every notebook executed once, then Sphinx), shared by
+    the notebook checks (``test_gallery``) and the browser checks (``test_site``)."""
+    from bnngallery.runs.gallery import build_site
+
+    out = tmp_path_factory.mktemp("site")
+    index = build_site(REPO / "gallery", out, smoke=True)
+    return out, index

@@ -1,12 +1,22 @@
-"""Every gallery notebook runs, in smoke mode, from a fresh kernel."""
+"""Every gallery notebook runs in smoke mode from a fresh kernel, and reads as a page should:
+its opening says what it shows and how long it takes, its key figure is tagged for the site's
+card, it ends with the numbers it measured, and no warning block is left for a reader."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from bnngallery.runs.gallery import build, execute_notebook, notebook_paths
+from bnngallery.runs.gallery import (
+    collapse_carriage_returns,
+    landing_page,
+    merge_streams,
+    notebook_card,
+    notebook_paths,
+)
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 NOTEBOOKS = notebook_paths(GALLERY)
@@ -17,31 +27,54 @@ def test_there_are_notebooks_and_each_has_a_smoke_switch():
     for path in NOTEBOOKS:
         text = path.read_text()
         assert "SMOKE = False" in text and 'os.environ.get("BNNGALLERY_SMOKE") == "1"' in text, path.name
+        opening = text.split("# %%")[1]
+        assert "at full size" in opening and "**Run time:**" in opening, f"{path.name}: say the full-size run time"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes_in_smoke_mode(path):
-    nb = execute_notebook(path, smoke=True, timeout=600, cwd=GALLERY.parent)
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])), "no figure drawn"
+def test_notebook_executes_in_smoke_mode(smoke_site, path):
+    out, _ = smoke_site
+    nb = nbformat.read(out / "src" / "notebooks" / f"{path.stem}.ipynb", as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure drawn"
+    # no red blocks: progress bars and PyMC's log lines are plain text, warnings are fixed at the source
+    stderr = [o["text"] for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    assert not stderr, stderr
+    assert not any("\r" in o.get("text", "") for o in outputs), "progress bar updates left in the output"
+    card = next(c for c in json.loads((out / "src" / "cards.json").read_text()) if c["name"] == path.stem)
+    assert card["numbers"].startswith("| measured | value |") and card["summary"] and card["seconds"] > 0
+    assert (out / "src" / "thumbnails" / f"{path.stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_index_page_links_notebooks(tmp_path, monkeypatch):
-    import nbformat
+def test_a_text_progress_bar_keeps_its_last_state():
+    text = "\r  0%|   | 0/10\r 50%|#  | 5/10\r100%|###| 10/10\nnext line\n"
+    assert collapse_carriage_returns(text) == "100%|###| 10/10\nnext line\n"
+    # a kernel sends the bar in many messages: they are joined before collapsing
+    parts = ["\r  0%", "\r 50%", "\r100%", "\n", "done\n"]
+    merged = merge_streams([nbformat.v4.new_output("stream", text=t) for t in parts])
+    assert [o["text"] for o in merged] == ["100%\ndone\n"]
 
-    import bnngallery.runs.gallery as gb
 
-    def fake_execute(path, *, smoke, timeout=3600, cwd=None):
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [
-            nbformat.v4.new_markdown_cell("# A title"),
-            nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="acc 0.9")]),
-        ]
-        return nb
+def _notebook(cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    return nb
 
-    monkeypatch.setattr(gb, "execute_notebook", fake_execute)
-    index = build(GALLERY, tmp_path, smoke=True, only=["moons"])
-    html = index.read_text()
-    assert "moons.html" in html and "A title" in html and "acc 0.9" in html
-    assert (tmp_path / "moons.ipynb").exists() and (tmp_path / "moons.html").exists()
+
+def test_a_card_names_what_a_notebook_lacks():
+    png = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})
+    table = nbformat.v4.new_output("display_data", data={"text/markdown": "| measured | value |\n|---|---|\n| a | 1 |"})
+    title = nbformat.v4.new_markdown_cell("# A title\n\nWhat it shows.\n\nMore.")
+    figure = nbformat.v4.new_code_cell("plot()", outputs=[png], metadata={"tags": ["thumbnail"]})
+    last = nbformat.v4.new_code_cell("show()", outputs=[table])
+    card, image = notebook_card(_notebook([title, figure, last]), "x", 3.0, smoke=True)
+    assert (card.title, card.summary, image) == ("A title", "What it shows.", b"\x89PNG\r\n\x1a\n")
+    page = landing_page([card])
+    assert ":link: notebooks/x" in page and "thumbnails/x.png" in page and "| a | 1 |" in page and "smoke" in page
+    with pytest.raises(ValueError, match="thumbnail"):
+        notebook_card(_notebook([title, last]), "x", 3.0, smoke=True)
+    with pytest.raises(ValueError, match="last cell"):
+        notebook_card(_notebook([title, figure]), "x", 3.0, smoke=True)
+    with pytest.raises(ValueError, match="# Title"):
+        notebook_card(_notebook([figure, last]), "x", 3.0, smoke=True)

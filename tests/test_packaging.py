@@ -21,12 +21,27 @@ def _norm(req: str) -> str:
     return re.sub(r"\s+", "", req).lower().replace("_", "-")
 
 
-def test_environment_yml_mirrors_pyproject():
+def _install_requirements() -> list[str]:
+    """The runtime and test requirements, with the test extra's "bnngallery[site]" expanded."""
+    from packaging.requirements import Requirement
+
     project = _pyproject()["project"]
-    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    extras = project["optional-dependencies"]
+    specs = []
+    for spec in project["dependencies"] + extras["test"]:
+        req = Requirement(spec)
+        specs += [s for extra in req.extras for s in extras[extra]] if req.name == project["name"] else [spec]
+    return specs
+
+
+def test_environment_yml_mirrors_pyproject():
+    wanted = {_norm(r) for r in _install_requirements()}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda = {_norm(d) for d in env["dependencies"] if isinstance(d, str)} - {"pip"}
     conda = {d for d in conda if not d.startswith("python")}
+    # packages conda-forge does not carry come from pip, in the same file
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda |= {_norm(d.split("#")[0]) for d in pip if not d.startswith("-e")}
     assert conda == wanted, f"only in environment.yml: {conda - wanted}; only in pyproject: {wanted - conda}"
     assert "conda-forge" in env["channels"]
     assert any(d.startswith("python>=3.12") for d in (_norm(x) for x in env["dependencies"] if isinstance(x, str)))
@@ -73,8 +88,7 @@ def test_lock_file_pins_a_resolution_of_the_open_ranges():
             name, _, version = line.partition("==")
             assert version, f"not an exact pin: {line!r}"
             pins[_norm(name)] = version.strip()
-    project = _pyproject()["project"]
-    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+    for spec in _install_requirements():
         req = Requirement(spec)
         name = _norm(req.name)
         assert name in pins, f"{req.name} is not pinned in requirements-lock.txt"

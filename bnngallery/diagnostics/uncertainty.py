@@ -225,7 +225,7 @@ def reliability_bins(probs, y, *, n_bins: int = 15) -> dict[str, np.ndarray]:
 
 
 def expected_calibration_error(probs, y, *, n_bins: int = 15) -> float:
-    """ECE: the count-weighted mean of |accuracy - confidence| over ``n_bins`` equal-width bins."""
+    """ECE: the count-weighted mean of ``|accuracy - confidence|`` over ``n_bins`` equal-width bins."""
     b = reliability_bins(probs, y, n_bins=n_bins)
     filled = b["count"] > 0
     w = b["count"][filled] / b["count"].sum()

@@ -22,6 +22,7 @@ from . import advi
 from .devices import make_mesh, put
 from .jaxify import constrain_graph, jaxify, logp_graph
 from .precision import check_precision, narrow, precision_scope
+from .progress import progress_bar
 
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -207,7 +208,6 @@ def _run(
 ):
     import jax
     import jax.numpy as jnp
-    from tqdm.auto import tqdm
 
     t_setup = time.perf_counter()
     graph = logp_graph(model)
@@ -260,7 +260,7 @@ def _run(
 
     losses: list[np.ndarray] = []
     done, interrupted = 0, False
-    bar = tqdm(total=steps, desc="ADVI (jax)", disable=not progressbar, unit="step")
+    bar = progress_bar(total=steps, desc="ADVI (jax)", disable=not progressbar, unit="step")
     t_run = time.perf_counter()
     try:
         while done < steps:

@@ -6,7 +6,7 @@ metrics, figures and saved results.
 :mod:`.common`          the fit-each-method loop, the ``metrics.json`` row, the summary
 :mod:`.moons`, ...      one module per gallery model (``regression``, ``mnist``, ``ode``)
 :mod:`.compare`         ``bnngallery compare``
-:mod:`.gallery`         executes the notebooks in ``gallery/`` and indexes them
+:mod:`.gallery`         the site: executes ``gallery/`` notebooks, builds it with Sphinx
 ======================  ===============================================================
 """
 

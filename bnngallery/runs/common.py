@@ -26,7 +26,26 @@ from ..results import final_elbo, save_result
 from ..validation import check_choice
 from .settings import advi_options, nuts_options
 
-__all__ = ["check_methods", "fit_methods", "method_row", "summary_table", "use_agg"]
+__all__ = ["check_methods", "fit_methods", "measured_table", "method_row", "summary_table", "use_agg"]
+
+
+def measured_table(rows: dict, *, digits: int = 3) -> str:
+    """A notebook's closing numbers as a two-column Markdown table (``display(Markdown(...))``).
+
+    Floats get ``digits`` significant digits; tuples and lists are joined with `` / ``, so one
+    row can hold the same measure of several fits.
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("measured_table needs a non-empty dict of {measure: value}.")
+
+    def cell(value) -> str:
+        if isinstance(value, tuple | list):
+            return " / ".join(cell(v) for v in value)
+        return format_number(float(value) if hasattr(value, "dtype") else value, digits)
+
+    lines = ["| measured | value |", "|---|---|"]
+    lines += [f"| {name} | {cell(value)} |" for name, value in rows.items()]
+    return "\n".join(lines)
 
 
 def use_agg() -> None:

@@ -1,21 +1,45 @@
-"""Execute the gallery notebooks (jupytext percent ``gallery/*.py``) and index them.
+"""Build the gallery site: execute the notebooks (jupytext percent ``gallery/*.py``), then Sphinx.
 
-``python -m bnngallery.runs.gallery`` (``make gallery``) runs every notebook at full size
-into ``gallery/_build/``: an executed ``.ipynb`` and an ``.html`` per notebook, and an
-``index.html`` that links them with their key figure (the last figure a notebook draws)
-and the numbers its last text output printed. With ``--smoke`` (or ``BNNGALLERY_SMOKE=1``)
-every loop is shrunk; the test suite runs each notebook that way.
+``python -m bnngallery.runs.gallery`` (``make site``) runs every notebook at full size and
+renders them, with a landing page of cards, the README's tables and the API reference, into
+``gallery/_build/site/html``. ``--smoke`` (``make site SMOKE=1``) shrinks every loop; the test
+suite builds the site that way and opens it in a browser, so the site cannot rot.
+
+Why Sphinx with myst-nb: it is what the PyMC and NumPyro galleries are built with, it renders
+executed notebooks as they are (no conversion to scripts, as sphinx-gallery needs), and the
+same build gives the API reference from the numpydoc docstrings. The notebooks are executed
+here rather than by myst-nb, so one executor serves the tests, the smoke site and the full
+site, and each notebook's key figure, closing numbers and run time are known for its card.
+
+A notebook's card shows the figure of its cell tagged ``thumbnail``, the first paragraph of
+its opening text and the table its last cell displays. Executed notebooks live only under
+the build folder; nothing executed is written into the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import html
+import json
 import os
+import shutil
+import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+#: Run in the kernel before the notebook, hidden on the site: PyMC's log lines (sampler
+#: announcements, divergence counts) go to stdout as plain text, so that a stderr block on
+#: a page always means a warning worth reading (the site build turns those into errors).
+_SITE_PREAMBLE = """\
+import logging, sys
+import pymc
+for _handler in logging.getLogger("pymc").handlers:
+    if isinstance(_handler, logging.StreamHandler):
+        _handler.setStream(sys.stdout)
+"""
 
 
 def notebook_paths(gallery_dir: Path) -> list[Path]:
@@ -24,14 +48,27 @@ def notebook_paths(gallery_dir: Path) -> list[Path]:
 
 
 def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path | None = None):
-    """Run one jupytext notebook in a fresh kernel and return the executed ``nbformat`` notebook."""
+    """Run one jupytext notebook in a fresh kernel and return the executed ``nbformat`` notebook.
+
+    Progress bars are text on stdout (``BNNGALLERY_PROGRESS=text``) and carriage-return
+    updates are collapsed to the final state, so an executed notebook reads as a person
+    would see it at the end of the run. The first cell (tagged ``remove-cell``) is the
+    site's preamble, which Sphinx does not show.
+    """
     import jupytext
+    import nbformat
     from nbclient import NotebookClient
 
     nb = jupytext.read(path)
-    # The kernel inherits this process's environment: the smoke switch, and inline
-    # figures (a caller's MPLBACKEND=Agg would leave the notebook without pictures).
-    overrides = {"BNNGALLERY_SMOKE": "1" if smoke else "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    preamble = nbformat.v4.new_code_cell(_SITE_PREAMBLE, metadata={"tags": ["remove-cell"]})
+    nb.cells.insert(0, preamble)
+    # The kernel inherits this process's environment: the smoke switch, text progress bars
+    # and inline figures (a caller's MPLBACKEND=Agg would leave the notebook without pictures).
+    overrides = {
+        "BNNGALLERY_SMOKE": "1" if smoke else "0",
+        "BNNGALLERY_PROGRESS": "text",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     try:
@@ -45,73 +82,216 @@ def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell["outputs"] = merge_streams(cell["outputs"])
     return nb
 
 
-def _key_figure_and_text(nb) -> tuple[str | None, str]:
-    image, text = None, ""
+def merge_streams(outputs: list) -> list:
+    """Consecutive stream outputs of one name joined (a kernel sends a bar in many messages),
+    each with its carriage-return updates collapsed."""
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (
+            out.get("output_type") == "stream"
+            and last is not None
+            and last.get("output_type") == "stream"
+            and last.get("name") == out.get("name")
+        ):
+            last["text"] += out["text"]
+        else:
+            merged.append(out)
+    for out in merged:
+        if out.get("output_type") == "stream":
+            out["text"] = collapse_carriage_returns(out["text"])
+    return merged
+
+
+def collapse_carriage_returns(text: str) -> str:
+    """What a terminal shows of ``text``: on each line, only what follows its last ``\\r``."""
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def stderr_outputs(nb) -> list[tuple[int, str]]:
+    """(cell index, text) of every stderr stream output: warnings a reader would have to read."""
+    return [
+        (i, out["text"])
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stderr"
+    ]
+
+
+@dataclass
+class Card:
+    """What the landing page shows of one executed notebook."""
+
+    name: str
+    title: str
+    summary: str
+    numbers: str  # Markdown: the table the notebook's last cell displayed
+    seconds: float
+    smoke: bool
+
+
+def _source(cell) -> str:
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def notebook_card(nb, name: str, seconds: float, *, smoke: bool) -> tuple[Card, bytes]:
+    """The card of an executed notebook and its key figure (PNG bytes).
+
+    Raises ValueError naming what is missing: a level-1 title, a cell tagged ``thumbnail``
+    that draws a figure, or a last cell that displays the measured numbers as Markdown.
+    """
+    markdown = [_source(c) for c in nb.cells if c.cell_type == "markdown"]
+    if not markdown or not markdown[0].startswith("# "):
+        raise ValueError(f"{name}: the notebook must open with a Markdown cell whose first line is '# Title'.")
+    title, _, rest = markdown[0].partition("\n")
+    summary = rest.strip().split("\n\n")[0].replace("\n", " ")
+    figure = None
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "image/png" in data:
-                image = data["image/png"]
-            if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                text = out.get("text", "")
-    return image, text.strip()
+        if "thumbnail" in cell.get("metadata", {}).get("tags", []):
+            pngs = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            figure = base64.b64decode(pngs[-1]) if pngs else None
+    if figure is None:
+        raise ValueError(f"{name}: no cell tagged 'thumbnail' drew a figure; tag the cell of the key figure.")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    last = [o["data"]["text/markdown"] for o in code[-1].get("outputs", []) if "text/markdown" in o.get("data", {})]
+    if not last:
+        raise ValueError(f"{name}: the last cell must display the numbers the notebook measured (IPython Markdown).")
+    card = Card(name, title[2:].strip(), summary, _source_text(last[-1]), seconds, smoke)
+    return card, figure
 
 
-def build(gallery_dir: Path, out_dir: Path, *, smoke: bool = False, only: list[str] | None = None) -> Path:
-    """Execute the notebooks into ``out_dir`` and write ``index.html``; return its path."""
+def _source_text(value) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+def execute_all(gallery_dir: Path, out_dir: Path, *, smoke: bool, only: list[str] | None = None) -> list[Card]:
+    """Execute the notebooks into ``out_dir/notebooks`` with their key figures; return the cards.
+
+    Also writes ``out_dir/cards.json`` (the cards with their run times).
+    """
     import nbformat
-    from nbconvert import HTMLExporter
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for path in notebook_paths(gallery_dir):
-        if only and path.stem not in only:
-            continue
-        print(f"[gallery] executing {path.name} ({'smoke' if smoke else 'full size'})", flush=True)
+    paths = [p for p in notebook_paths(gallery_dir) if not only or p.stem in only]
+    if only and len(paths) != len(set(only)):
+        known = [p.stem for p in notebook_paths(gallery_dir)]
+        raise ValueError(f"Unknown notebook(s) in {only}; the gallery has {known}.")
+    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    (out_dir / "thumbnails").mkdir(exist_ok=True)
+    cards = []
+    for path in paths:
+        print(f"[site] executing {path.name} ({'smoke' if smoke else 'full size'})", flush=True)
         t0 = time.perf_counter()
         nb = execute_notebook(path, smoke=smoke, cwd=gallery_dir.parent)
         seconds = time.perf_counter() - t0
-        nbformat.write(nb, out_dir / f"{path.stem}.ipynb")
-        body, _ = HTMLExporter().from_notebook_node(nb)
-        (out_dir / f"{path.stem}.html").write_text(body)
-        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), path.stem)
-        image, text = _key_figure_and_text(nb)
-        entries.append((path.stem, title, image, text, seconds))
-    index = out_dir / "index.html"
-    parts = [
-        "<html><head><meta charset='utf-8'><title>bnngallery</title>",
-        "<style>body{font-family:sans-serif;max-width:980px;margin:auto}"
-        ".card{border:1px solid #ddd;padding:12px;margin:12px 0}img{max-width:100%}"
-        "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>",
-        "<h1>bnngallery: Bayesian neural networks in PyMC</h1>",
+        nbformat.write(nb, out_dir / "notebooks" / f"{path.stem}.ipynb")
+        card, figure = notebook_card(nb, path.stem, seconds, smoke=smoke)
+        (out_dir / "thumbnails" / f"{path.stem}.png").write_bytes(figure)
+        cards.append(card)
+        print(f"[site] {path.name}: {seconds:.0f} s", flush=True)
+    (out_dir / "cards.json").write_text(json.dumps([asdict(c) for c in cards], indent=1))
+    return cards
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def landing_page(cards: list[Card]) -> str:
+    """The site's index (MyST Markdown): one card per notebook, and the site's table of contents."""
+    smoke = any(c.smoke for c in cards)
+    lines = [
+        "# bnngallery",
+        "",
+        "Bayesian neural networks as PyMC graphs, fitted fast with minibatch ADVI, checked with NUTS,",
+        "and shown with their uncertainty. Each card is one notebook of the gallery, executed for",
+        "this site; its numbers are what that run measured.",
+        "",
     ]
-    for stem, title, image, text, seconds in entries:
-        parts.append(f"<div class='card'><h2><a href='{stem}.html'>{html.escape(title)}</a></h2>")
-        parts.append(f"<p>executed in {seconds:.0f} s &middot; <a href='{stem}.ipynb'>notebook</a></p>")
-        if image:
-            img = image if isinstance(image, str) else base64.b64encode(image).decode()
-            parts.append(f"<img src='data:image/png;base64,{img}'>")
-        if text:
-            parts.append(f"<pre>{html.escape(text[-1500:])}</pre>")
-        parts.append("</div>")
-    parts.append("</body></html>")
-    index.write_text("\n".join(parts))
-    return index
+    if smoke:
+        lines += [
+            ":::{warning}",
+            "This is a **smoke build**: every fit was shrunk to a few steps, so the figures and numbers",
+            "only show that the notebooks run. `make site` builds the full-size gallery.",
+            ":::",
+            "",
+        ]
+    lines += ["::::{grid} 1 1 2 2", ":gutter: 3", ""]
+    for c in cards:
+        run = f"{'smoke run' if c.smoke else 'run'} {_duration(c.seconds)} on {_machine()}"
+        lines += [
+            f":::{{grid-item-card}} {c.title}",
+            f":link: notebooks/{c.name}",
+            ":link-type: doc",
+            f":img-top: thumbnails/{c.name}.png",
+            f":img-alt: key figure of {c.name}",
+            f":footer: {run}",
+            "",
+            c.summary,
+            "",
+            c.numbers.strip(),
+            "",
+            ":::",
+            "",
+        ]
+    lines += ["::::", ""]
+    # the header bar shows the table of contents: each notebook under its title's short form
+    toc = "\n".join(f"{c.title.split(':')[0]} <notebooks/{c.name}>" for c in cards)
+    lines += ["```{toctree}", ":hidden:", ":caption: Notebooks", "", toc, "```", ""]
+    lines += ["```{toctree}", ":hidden:", ":caption: Reference", "", "results", "reuse", "api", "```", ""]
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    from ..provenance import cpu_count
+
+    return f"{cpu_count()} CPU cores"
+
+
+def build_site(
+    gallery_dir: Path, out_dir: Path, *, smoke: bool, only: list[str] | None = None, docs_dir: Path | None = None
+) -> Path:
+    """Execute the notebooks, stage the Sphinx sources and build HTML; return ``index.html``.
+
+    ``out_dir/src`` holds the staged sources (``docs/``, the README, the executed notebooks,
+    the thumbnails and the generated landing page), ``out_dir/html`` the site. The Sphinx
+    build runs with warnings as errors: a broken reference, a missing API name or a stderr
+    block in a notebook fails it, with Sphinx's message.
+    """
+    docs_dir = docs_dir or REPO / "docs"
+    src = out_dir / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(docs_dir, src)
+    shutil.copy(REPO / "README.md", src / "README.md")
+    cards = execute_all(gallery_dir, src, smoke=smoke, only=only)
+    (src / "index.md").write_text(landing_page(cards))
+    html = out_dir / "html"
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", str(src), str(html)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Sphinx failed (exit {done.returncode}):\n{done.stderr[-6000:]}")
+    print(f"[site] Sphinx: {time.perf_counter() - t0:.0f} s", flush=True)
+    return html / "index.html"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gallery", type=Path, default=Path("gallery"))
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", nargs="*", help="notebook names (without .py) to run")
+    parser.add_argument("--gallery", type=Path, default=REPO / "gallery")
+    parser.add_argument("--out", type=Path, default=None, help="build folder (default gallery/_build/site)")
+    parser.add_argument("--smoke", action="store_true", help="shrink every loop (a quick build that shows it runs)")
+    parser.add_argument("--only", nargs="*", help="notebook names (without .py) to build")
     args = parser.parse_args(argv)
     smoke = args.smoke or os.environ.get("BNNGALLERY_SMOKE") == "1"
-    index = build(args.gallery, args.out or args.gallery / "_build", smoke=smoke, only=args.only)
-    print(f"[gallery] wrote {index}")
+    t0 = time.perf_counter()
+    index = build_site(args.gallery, args.out or args.gallery / "_build" / "site", smoke=smoke, only=args.only)
+    print(f"[site] built {index} in {_duration(time.perf_counter() - t0)}")
     return 0
 
 
