@@ -449,10 +449,10 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
 def _fit_nuts(
     model, *, info: ModelInfo, sampler, draws, tune, chains, cores, target_accept, random_seed, progressbar
 ) -> xr.DataTree:
-    from .inference.progress import bars_on_stdout
+    from .inference.progress import sampler_bars
     from .inference.pymc_backend import sample_nuts
 
-    with bars_on_stdout(progressbar):
+    with sampler_bars(progressbar):
         out = sample_nuts(
             model,
             sampler=sampler,

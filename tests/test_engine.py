@@ -183,10 +183,10 @@ def test_divergence_keeps_the_last_finite_step():
 
 
 def test_interrupt_returns_the_state_so_far(moons_data, monkeypatch):
-    import tqdm.auto
+    import tqdm
 
     calls = {"n": 0}
-    real_update = tqdm.auto.tqdm.update
+    real_update = tqdm.tqdm.update
 
     def update_then_interrupt(self, n=1):
         calls["n"] += 1
@@ -194,7 +194,7 @@ def test_interrupt_returns_the_state_so_far(moons_data, monkeypatch):
         if calls["n"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(tqdm.auto.tqdm, "update", update_then_interrupt)
+    monkeypatch.setattr(tqdm.tqdm, "update", update_then_interrupt)
     m = moons.build_model(moons_data.X_train, moons_data.y_train, batch_size=50)
     r = fit(m, "advi", steps=10_000, chunk_size=500, draws=10, progressbar=True)
     assert r.attrs["interrupted"] == 1

@@ -11,11 +11,11 @@ import nbformat
 import pytest
 
 from bnngallery.runs.gallery import (
-    collapse_carriage_returns,
     landing_page,
     merge_streams,
     notebook_card,
     notebook_paths,
+    terminal_text,
 )
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
@@ -49,7 +49,11 @@ def test_notebook_executes_in_smoke_mode(smoke_site, path):
 
 def test_a_text_progress_bar_keeps_its_last_state():
     text = "\r  0%|   | 0/10\r 50%|#  | 5/10\r100%|###| 10/10\nnext line\n"
-    assert collapse_carriage_returns(text) == "100%|###| 10/10\nnext line\n"
+    assert terminal_text(text) == "100%|###| 10/10\nnext line\n"
+    # two bars at positions 0 and 1, as tqdm draws parallel chains: down, write, back up
+    chains = "\rchain 0:   0%\n\rchain 1:   0%\x1b[A\rchain 0: 100%\n\rchain 1:  50%\x1b[A\n\rchain 1: 100%\x1b[A\n\n"
+    assert terminal_text(chains) == "chain 0: 100%\nchain 1: 100%\n"
+    assert terminal_text("first\n\rbar  50% | 10/20 it/s\x1b[A\ndone\n") == "first\ndone\n"  # no bar tail
     # a kernel sends the bar in many messages: they are joined before collapsing
     parts = ["\r  0%", "\r 50%", "\r100%", "\n", "done\n"]
     merged = merge_streams([nbformat.v4.new_output("stream", text=t) for t in parts])

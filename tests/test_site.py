@@ -49,6 +49,7 @@ def served_site(smoke_site):
     thread.start()
     yield out, html, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+    server.server_close()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -22,23 +22,44 @@ def in_jupyter_kernel() -> bool:
     return shell is not None and "IPKernelApp" in shell.config
 
 
+def widgets_wanted() -> bool:
+    """Whether bars should be widgets: in a kernel that has ipywidgets, unless text was asked for."""
+    return (
+        in_jupyter_kernel() and os.environ.get("BNNGALLERY_PROGRESS") != "text" and find_spec("ipywidgets") is not None
+    )
+
+
 def progress_bar(**kwargs):
     """A tqdm bar (``kwargs`` as tqdm's): a widget, or text on stdout in a kernel, stderr outside one."""
     from tqdm import tqdm
 
-    kernel = in_jupyter_kernel()
-    if kernel and os.environ.get("BNNGALLERY_PROGRESS") != "text" and find_spec("ipywidgets") is not None:
+    if widgets_wanted():
         from tqdm.notebook import tqdm as widget_tqdm
 
         return widget_tqdm(**kwargs)
-    return tqdm(file=sys.stdout if kernel else sys.stderr, **kwargs)
+    return tqdm(file=sys.stdout if in_jupyter_kernel() else sys.stderr, **kwargs)
 
 
 @contextlib.contextmanager
-def bars_on_stdout(progressbar: bool):
-    """In a Jupyter kernel, send a third-party sampler's text bars (written to stderr) to stdout."""
-    if progressbar and in_jupyter_kernel():
+def sampler_bars(progressbar: bool):
+    """NUTS's bars under the same rule as :func:`progress_bar`, around a call to PyMC's sampler.
+
+    NumPyro draws its bars with ``tqdm.auto`` for parallel chains (a widget, or the
+    "IProgress not found" warning without ipywidgets) and with plain tqdm on stderr for
+    sequential ones, and takes no bar class from its caller. Where widgets are not wanted in
+    a kernel, NumPyro's ``tqdm_auto`` is swapped for plain tqdm for the duration of the call
+    and stderr goes to stdout, so both kinds come out as text on stdout.
+    """
+    if not progressbar or not in_jupyter_kernel() or widgets_wanted():
+        yield
+        return
+    import numpyro.util
+    from tqdm import tqdm
+
+    saved = numpyro.util.tqdm_auto
+    numpyro.util.tqdm_auto = tqdm
+    try:
         with contextlib.redirect_stderr(sys.stdout):
             yield
-    else:
-        yield
+    finally:
+        numpyro.util.tqdm_auto = saved

@@ -22,6 +22,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,9 @@ REPO = Path(__file__).resolve().parents[2]
 #: announcements, divergence counts) go to stdout as plain text, so that a stderr block on
 #: a page always means a warning worth reading (the site build turns those into errors).
 _SITE_PREAMBLE = """\
-import logging, sys
+import logging, sys, warnings
+# tqdm.auto warns on import in a kernel without ipywidgets; the site's bars are text by design
+warnings.filterwarnings("ignore", message="IProgress not found")
 import pymc
 for _handler in logging.getLogger("pymc").handlers:
     if isinstance(_handler, logging.StreamHandler):
@@ -50,9 +53,9 @@ def notebook_paths(gallery_dir: Path) -> list[Path]:
 def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path | None = None):
     """Run one jupytext notebook in a fresh kernel and return the executed ``nbformat`` notebook.
 
-    Progress bars are text on stdout (``BNNGALLERY_PROGRESS=text``) and carriage-return
-    updates are collapsed to the final state, so an executed notebook reads as a person
-    would see it at the end of the run. The first cell (tagged ``remove-cell``) is the
+    Progress bars are text on stdout (``BNNGALLERY_PROGRESS=text``) and their updates are
+    reduced to the final state, so an executed notebook reads as a person would see it at
+    the end of the run. The first cell (tagged ``remove-cell``) is the
     site's preamble, which Sphinx does not show.
     """
     import jupytext
@@ -90,7 +93,7 @@ def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path 
 
 def merge_streams(outputs: list) -> list:
     """Consecutive stream outputs of one name joined (a kernel sends a bar in many messages),
-    each with its carriage-return updates collapsed."""
+    each reduced to what a terminal would show at the end (:func:`terminal_text`)."""
     merged: list = []
     for out in outputs:
         last = merged[-1] if merged else None
@@ -105,13 +108,31 @@ def merge_streams(outputs: list) -> list:
             merged.append(out)
     for out in merged:
         if out.get("output_type") == "stream":
-            out["text"] = collapse_carriage_returns(out["text"])
+            out["text"] = terminal_text(out["text"])
     return merged
 
 
-def collapse_carriage_returns(text: str) -> str:
-    """What a terminal shows of ``text``: on each line, only what follows its last ``\\r``."""
-    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+def terminal_text(text: str) -> str:
+    """What a terminal shows after printing ``text``: ``\\r`` returns to the start of the line,
+    ``ESC[A`` moves up a line (tqdm's bars for parallel chains), ``\\n`` down; a line written
+    from its start is replaced as a whole."""
+    lines, row, col = [""], 0, 0
+    for token in re.split(r"(\r|\n|\x1b\[A)", text):
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append("")
+        elif token == "\x1b[A":
+            row = max(0, row - 1)
+        elif token:
+            # a write from the start of a line replaces it (bars redraw whole lines; what a
+            # program prints after its bars must not keep a bar's tail)
+            line = lines[row].ljust(col) if col else ""
+            lines[row] = line[:col] + token + line[col + len(token) :]
+            col += len(token)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def stderr_outputs(nb) -> list[tuple[int, str]]:
