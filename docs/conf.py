@@ -41,7 +41,7 @@ html_context = {"default_mode": "light"}
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": False,
-    "header_links_before_dropdown": 4,
+    "header_links_before_dropdown": 3,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }

@@ -21,7 +21,7 @@
 # 2018, "Yes, but did it work?"; below 0.7 the approximation is usable as a posterior).
 # The same table comes out of `bnngallery compare MODEL`.
 #
-# **Run time:** about 5 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 6 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

@@ -24,7 +24,7 @@
 # writes it as slices and a dot product instead. Uncertainty: article A's chi-square statistic
 # for correct vs misclassified digits, referral, calibration and Fashion-MNIST as unseen inputs.
 #
-# **Run time:** about 15 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 20 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

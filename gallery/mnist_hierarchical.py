@@ -29,7 +29,7 @@
 # uncertain digits (article C), to check calibration, and to flag Fashion-MNIST images as
 # "I don't know" (article B).
 #
-# **Run time:** about 14 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 15 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

@@ -20,7 +20,7 @@
 # What the Bayesian treatment buys is the **uncertainty surface**: the network knows where
 # it does not know.
 #
-# **Run time:** about 2 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 2 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

@@ -21,7 +21,7 @@
 # their predictive bands can be drawn on one axis, and beyond `[-2, 2]`, where there are no
 # data, the epistemic uncertainty must grow.
 #
-# **Run time:** about 2 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 6 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

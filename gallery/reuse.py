@@ -37,7 +37,7 @@
 # two minutes with `SMOKE = True`. The same fits, on eight data sets, are `python benchmarks/reuse.py`,
 # whose table is in the README.
 #
-# **Run time:** about 10 min at full size on a 2-core CPU; `SMOKE = True` (below) runs it
+# **Run time:** about 7 min at full size on a 2-core CPU (2026-12-03); `SMOKE = True` (below) runs it
 # in about a minute with tiny fits that only show it works. The numbers this run measured
 # are in the last cell.
 

@@ -45,9 +45,14 @@ for _handler in logging.getLogger("pymc").handlers:
 """
 
 
+#: The order of the landing page's cards: the main model first, then by topic; others follow by name.
+ORDER = ("moons", "regression", "advi_vs_nuts", "mnist_hierarchical", "mnist_cnn", "ode", "reuse")
+
+
 def notebook_paths(gallery_dir: Path) -> list[Path]:
     """The gallery notebooks: every ``*.py`` in the folder that jupytext marks as percent format."""
-    return sorted(p for p in gallery_dir.glob("*.py") if "format_name: percent" in p.read_text()[:600])
+    found = [p for p in gallery_dir.glob("*.py") if "format_name: percent" in p.read_text()[:600]]
+    return sorted(found, key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
 
 
 def execute_notebook(path: Path, *, smoke: bool, timeout: int = 3600, cwd: Path | None = None):
