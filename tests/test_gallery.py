@@ -82,3 +82,11 @@ def test_a_card_names_what_a_notebook_lacks():
         notebook_card(_notebook([title, figure]), "x", 3.0, smoke=True)
     with pytest.raises(ValueError, match="# Title"):
         notebook_card(_notebook([figure, last]), "x", 3.0, smoke=True)
+
+
+def test_a_site_build_without_its_sources_says_where_to_build(tmp_path):
+    from bnngallery.runs.gallery import build_site
+
+    with pytest.raises(FileNotFoundError, match="checkout of the repository"):
+        build_site(GALLERY, tmp_path, smoke=True, docs_dir=tmp_path / "docs")
+    assert not (tmp_path / "src").exists()  # nothing staged

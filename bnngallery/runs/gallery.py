@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 #: Run in the kernel before the notebook, hidden on the site: PyMC's log lines (sampler
 #: announcements, divergence counts) go to stdout as plain text, so that a stderr block on
-#: a page always means a warning worth reading (the site build turns those into errors).
+#: a page always means a warning worth reading (the tests fail on any).
 _SITE_PREAMBLE = """\
 import logging, sys, warnings
 # tqdm.auto warns on import in a kernel without ipywidgets; the site's bars are text by design
@@ -286,10 +286,12 @@ def build_site(
 
     ``out_dir/src`` holds the staged sources (``docs/``, the README, the executed notebooks,
     the thumbnails and the generated landing page), ``out_dir/html`` the site. The Sphinx
-    build runs with warnings as errors: a broken reference, a missing API name or a stderr
-    block in a notebook fails it, with Sphinx's message.
+    build runs with warnings as errors: a broken reference or a missing API name fails it,
+    with Sphinx's message.
     """
     docs_dir = docs_dir or REPO / "docs"
+    if not (docs_dir / "conf.py").is_file():
+        raise FileNotFoundError(f"No Sphinx sources at {docs_dir}: build the site from a checkout of the repository.")
     src = out_dir / "src"
     if src.exists():
         shutil.rmtree(src)
