@@ -229,6 +229,10 @@ def params_dtype(params):
     return jax.tree_util.tree_leaves(params)[0].dtype
 
 
+#: Columns of the 2-D block the ELBO's standard normals are drawn in (see :func:`step_noise`).
+NOISE_ROW = 128
+
+
 def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None, n_rows: int | None):
     """The randomness of one step from its key: the next key, the ELBO's standard normals
     ``(mc_samples, dim)`` and the minibatch rows (None without a minibatch)."""
@@ -238,8 +242,14 @@ def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None,
     key, k_eps, k_idx = jax.random.split(key, 3)
     # float32 normals (used in float64 at that precision): the default generator costs half
     # as much, and the noise needs no more than 24 bits. One call for every variable is
-    # cheaper for small models than one per variable.
-    eps = jax.random.normal(k_eps, (mc_samples, dim), dtype=jnp.float32).astype(dtype)
+    # cheaper for small models than one per variable. The draw is shaped in rows of
+    # NOISE_ROW: XLA's CPU backend splits a 2-D draw across threads and vectors far better
+    # than a long 1-D one (MNIST MLP: 5.4 -> 1.8 ms per step for 269k normals), and JAX's
+    # (partitionable) threefry numbers elements by their flat index, so the values are
+    # exactly those of the (mc_samples, dim) draw.
+    n = mc_samples * dim
+    block = jax.random.normal(k_eps, (-(-n // NOISE_ROW), NOISE_ROW), dtype=jnp.float32)
+    eps = block.reshape(-1)[:n].reshape(mc_samples, dim).astype(dtype)
     idx = jax.random.randint(k_idx, (batch_size,), 0, n_rows) if batch_size is not None else None
     return key, eps, idx
 
@@ -274,6 +284,10 @@ def make_step(
             state.key, params_dtype(state.params), dim=dim, mc_samples=mc_samples, batch_size=batch_size, n_rows=n_rows
         )
         loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
+        # Gradients to memory before Adam: otherwise XLA fuses the whole elementwise gradient
+        # of the prior into each of Adam's four moment updates and computes it four times
+        # (MNIST MLP with the scale-mixture prior: 12.6 -> 11.9 s per 1000 steps).
+        grads = jax.lax.optimization_barrier(grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return ADVIState(optax.apply_updates(state.params, updates), opt_state, key), loss
 
