@@ -25,12 +25,13 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.data import MinibatchOp
 from pymc.variational.minibatch_rv import MinibatchRandomVariable
-from pytensor.compile import mode as pt_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph import FunctionGraph
 from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import ancestors, graph_inputs
 from pytensor.tensor.random.type import RandomType
+
+from .rewrites import lean_graph
 
 
 @dataclass
@@ -141,7 +142,7 @@ def jaxify(model: pm.Model, inputs, outputs):
     all_inputs = [*inputs, *data_inputs, *([idx] if idx is not None else [])]
     fgraph = FunctionGraph(inputs=all_inputs, outputs=outputs, clone=True)
     jax_funcify = jax_dispatch()
-    pt_mode.JAX.optimizer.rewrite(fgraph)
+    lean_graph(fgraph)
     with warnings.catch_warnings():
         # Value checks (e.g. 0 <= p <= 1) cannot run inside a traced JAX function; the
         # builders validate data up front instead.
