@@ -297,6 +297,10 @@ def build_site(
         shutil.rmtree(src)
     shutil.copytree(docs_dir, src)
     shutil.copy(REPO / "README.md", src / "README.md")
+    # the README's figures (benchmark plots), at the paths its image links name
+    (src / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
+    for png in (REPO / "benchmarks" / "results").glob("*.png"):
+        shutil.copy(png, src / "benchmarks" / "results" / png.name)
     cards = execute_all(gallery_dir, src, smoke=smoke, only=only)
     (src / "index.md").write_text(landing_page(cards))
     html = out_dir / "html"
