@@ -306,7 +306,14 @@ def build_model(
             c_in = in_channels[i]
             fan_in = c_in * kernel * kernel
             in_dim = "channel_in" if i == 0 else f"filter_{i - 1}"
-            sigma = layer_scale(name, init=1.0 / np.sqrt(fan_in), **hier)
+            sigma = layer_scale(
+                name,
+                init=1.0 / np.sqrt(fan_in),
+                prior=prior_kw["prior"],
+                unit_dim=in_dim,
+                unit_shape=(1, c_in, 1, 1),
+                **hier,
+            )
             init = init_weights((f, c_in, kernel, kernel), fan_in=fan_in, rng=rng, scale=init_scale)
             W = weight(
                 f"w_{name}",
@@ -370,7 +377,9 @@ def build_model(
     }
     if advi_init_sd is None:
         fan_ins = [c * kernel * kernel for c in in_channels] + widths[:-1]
-        init_sd: float | dict = fan_in_init_sd(fan_ins, names, prior_sigma=prior_sigma, bias=True)
+        init_sd: float | dict = fan_in_init_sd(
+            fan_ins, names, prior_sigma=prior_sigma, bias=True, noncentered=noncentered and hierarchical
+        )
     else:
         init_sd = check_positive(advi_init_sd, name="advi_init_sd")
     return tag_model(

@@ -112,13 +112,20 @@ def input_scaling(X: np.ndarray, mode: str, x_loc, x_scale) -> tuple[list | floa
     return (loc.tolist() if loc.ndim else float(loc)), (scale.tolist() if scale.ndim else float(scale))
 
 
-def fan_in_init_sd(widths, names, *, prior_sigma: float, bias: bool, gain: float = ADVI_INIT_GAIN) -> dict:
+def fan_in_init_sd(
+    widths, names, *, prior_sigma: float, bias: bool, noncentered: bool = False, gain: float = ADVI_INIT_GAIN
+) -> dict:
     """The default ADVI start per variable: ``gain / sqrt(fan_in)`` for each layer's weights
-    and biases, capped at the prior's sd."""
+    and biases, capped at the prior's sd. Non-centred weights ``w_<layer>_raw`` are multiplied
+    by a layer scale that starts at ``1 / sqrt(fan_in)``, so they start at sd ``gain`` (capped
+    at their prior's sd, 1): the same noise on the weights themselves."""
     out = {}
     for i, name in enumerate(names):
         sd = min(gain / np.sqrt(widths[i]), prior_sigma)
-        out[f"w_{name}"] = sd
+        if noncentered:
+            out[f"w_{name}_raw"] = min(gain, 1.0)
+        else:
+            out[f"w_{name}"] = sd
         if bias:
             out[f"b_{name}"] = sd
     return out
@@ -260,7 +267,9 @@ def build_dense(
             mu = pm.Deterministic(OUTPUTS[head], y_loc + y_scale * pt.cast(out, "float64"), dims=obs_dims)
             pm.Normal("y_obs", mu=mu, sigma=sigma, observed=y_in, dims=obs_dims, **size_kw)
     if advi_init_sd is None:
-        init_sd: float | dict = fan_in_init_sd(widths, names, prior_sigma=prior_sigma, bias=bias)
+        init_sd: float | dict = fan_in_init_sd(
+            widths, names, prior_sigma=prior_sigma, bias=bias, noncentered=noncentered and hierarchical
+        )
     else:
         init_sd = check_positive(advi_init_sd, name="advi_init_sd")
     settings = {

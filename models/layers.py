@@ -16,10 +16,12 @@ from ..validation import check_choice, check_dtype, check_flag, check_positive
 OBS_DIM = "obs_id"
 #: Weight priors: a Normal, or Blundell et al.'s (2015) scale mixture of a wide and a narrow Normal.
 WEIGHT_PRIORS = ("normal", "scale-mixture")
-#: The prior names every network builder takes: the weight priors, and ``"hierarchical"``, a
+#: The prior names every network builder takes: the weight priors; ``"hierarchical"``, a
 #: Normal whose scale per layer is learned (``sigma_<layer> ~ HalfNormal(scale_prior)``; the
-#: same as ``prior="normal", hierarchical=True``).
-PRIORS = (*WEIGHT_PRIORS, "hierarchical")
+#: same as ``prior="normal", hierarchical=True``); and ``"horseshoe"``, a Normal whose scale is
+#: a layer's global scale times one local scale per input unit, both half-Cauchy (see
+#: :func:`layer_scale`).
+PRIORS = (*WEIGHT_PRIORS, "hierarchical", "horseshoe")
 
 ACTIVATIONS = {
     "tanh": pt.tanh,
@@ -108,15 +110,16 @@ def check_network_options(
 
     Returns them checked: ``act`` (the activation function), ``dtype``, ``prior_kw`` (the
     keywords of :func:`weight`), ``hierarchical``, ``noncentered``, ``prior_sigma``,
-    ``scale_prior`` and ``temperature``.
+    ``scale_prior`` and ``temperature``. The horseshoe is always hierarchical and non-centred.
     """
     prior_kw, hierarchical = check_prior(prior, hierarchical, slab_weight, spike_ratio)
+    noncentered = check_flag(noncentered, name="noncentered") or prior_kw["prior"] == "horseshoe"
     return {
         "act": get_activation(activation),
         "dtype": check_dtype(dtype),
         "prior_kw": prior_kw,
         "hierarchical": hierarchical,
-        "noncentered": check_flag(noncentered, name="noncentered"),
+        "noncentered": noncentered,
         "prior_sigma": check_positive(prior_sigma, name="prior_sigma"),
         "scale_prior": check_positive(scale_prior, name="scale_prior"),
         "temperature": check_positive(temperature, name="temperature"),
@@ -130,6 +133,8 @@ def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float
     hierarchical = check_flag(hierarchical, name="hierarchical")
     if prior == "hierarchical":
         return check_weight_prior("normal", slab_weight, spike_ratio), True
+    if prior == "horseshoe":
+        return {"prior": prior, "slab_weight": float(slab_weight), "spike_ratio": float(spike_ratio)}, True
     return check_weight_prior(prior, slab_weight, spike_ratio), hierarchical
 
 
@@ -150,14 +155,15 @@ def check_weight_prior(prior: str, slab_weight: float, spike_ratio: float) -> di
 
 def _prior(name: str, sigma, *, dims, init, prior: str, slab_weight: float, spike_ratio: float):
     """``Normal(0, sigma)``, or the scale mixture ``slab_weight * Normal(0, sigma) +
-    (1 - slab_weight) * Normal(0, spike_ratio * sigma)``."""
-    if prior == "normal":
+    (1 - slab_weight) * Normal(0, spike_ratio * sigma)``. The horseshoe's weights are Normal
+    given their scale (:func:`layer_scale` draws the scale)."""
+    if prior in ("normal", "horseshoe"):
         return pm.Normal(name, 0.0, sigma, dims=dims, initval=init)
     return pm.NormalMixture(
         name,
         w=np.array([slab_weight, 1.0 - slab_weight]),
         mu=np.zeros(2),
-        sigma=pt.stack([sigma, spike_ratio * sigma]),
+        sigma=pt.stack([sigma, spike_ratio * sigma], axis=-1),
         dims=dims,
         initval=init,
     )
@@ -201,11 +207,38 @@ def _value_of(sigma) -> float:
     return float(getattr(tag, "_bnn_init", sigma if np.isscalar(sigma) else 1.0))
 
 
-def layer_scale(name: str, *, hierarchical: bool, prior_sigma: float, scale_prior: float, init: float):
-    """Scale of one layer's weights: a ``HalfNormal`` random variable or the fixed number."""
+def layer_scale(
+    name: str,
+    *,
+    hierarchical: bool,
+    prior_sigma: float,
+    scale_prior: float,
+    init: float,
+    prior: str = "normal",
+    unit_dim: str | None = None,
+    unit_shape: tuple[int, ...] = (),
+):
+    """Scale of one layer's weights: the fixed number ``prior_sigma``, a learned layer scale
+    ``sigma_<name> ~ HalfNormal(scale_prior)`` (``hierarchical``), or the horseshoe's.
+
+    The horseshoe (``prior="horseshoe"``; Carvalho et al. 2010, for BNNs Ghosh, Yao and
+    Doshi-Velez 2019) multiplies a global layer scale ``sigma_<name> ~ HalfCauchy(scale_prior)``
+    by a local scale ``lambda_<name> ~ HalfCauchy(1)`` per input unit (dims ``unit_dim``),
+    reshaped to ``unit_shape`` so it broadcasts over the weights leaving that unit. The
+    half-Cauchy's mass at zero lets a unit's weights shrink together and its heavy tail lets a
+    unit the data need escape the shrinkage; a learned per-layer scale alone does neither. The
+    weights are then ``Normal(0, sigma * lambda)``, written non-centred (:func:`weight`).
+    """
     if not hierarchical:
         return prior_sigma
-    s = pm.HalfNormal(f"sigma_{name}", scale_prior, initval=init)
+    if prior != "horseshoe":
+        s = pm.HalfNormal(f"sigma_{name}", scale_prior, initval=init)
+        s.tag._bnn_init = init
+        return s
+    n_units = int(np.prod(unit_shape))
+    tau = pm.HalfCauchy(f"sigma_{name}", scale_prior, initval=init)
+    lam = pm.HalfCauchy(f"lambda_{name}", 1.0, dims=unit_dim, initval=np.ones(n_units))
+    s = tau * lam.reshape(unit_shape)
     s.tag._bnn_init = init
     return s
 
@@ -247,7 +280,14 @@ def dense_stack(
         w_dims = (dims[i],) if n_out is None else (dims[i], dims[i + 1])
         init = init_weights(shape, fan_in=n_in, rng=rng, scale=scales[i])
         sigma = layer_scale(
-            name, hierarchical=hierarchical, prior_sigma=prior_sigma, scale_prior=scale_prior, init=1.0 / np.sqrt(n_in)
+            name,
+            hierarchical=hierarchical,
+            prior_sigma=prior_sigma,
+            scale_prior=scale_prior,
+            init=1.0 / np.sqrt(n_in),
+            prior=prior_kw["prior"],
+            unit_dim=dims[i],
+            unit_shape=(n_in,) if n_out is None else (n_in, 1),
         )
         W = weight(
             f"w_{name}", dims=w_dims, sigma=sigma, noncentered=noncentered and hierarchical, init=init, **prior_kw

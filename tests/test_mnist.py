@@ -125,6 +125,87 @@ def test_scale_mixture_prior_density(small_mnist, hierarchical, noncentered):
     np.testing.assert_allclose(logp, expected, rtol=1e-10)
 
 
+def test_horseshoe_prior_density_and_structure(small_mnist):
+    """The horseshoe: a half-Cauchy layer scale times a half-Cauchy scale per input unit,
+    standard-normal raw weights, ``w = sigma * lambda_unit * raw`` (always non-centred)."""
+    from scipy import stats
+
+    X, y, _, _ = small_mnist
+    m = mnist_mlp.build_model(X, y, hidden=(6,), prior="horseshoe", scale_prior=0.5)
+    settings = model_info(m).settings
+    assert settings["prior"] == "horseshoe" and settings["hierarchical"] and settings["noncentered"]
+    assert m.named_vars_to_dims["lambda_in"] == ("pixel",) and m.named_vars_to_dims["lambda_out"] == ("hidden_0",)
+    point = m.initial_point()
+    rng = np.random.default_rng(2)
+    point["sigma_in_log__"] = np.log(0.3)
+    point["lambda_in_log__"] = rng.normal(0, 1, size=784)
+    point["w_in_raw"] = rng.normal(0, 1, size=(784, 6))
+    lam = np.exp(point["lambda_in_log__"])
+    expected = (
+        stats.halfcauchy.logpdf(0.3, scale=0.5)
+        + stats.halfcauchy.logpdf(lam).sum()
+        + stats.norm.logpdf(point["w_in_raw"]).sum()
+    )
+    rvs = [m["sigma_in"], m["lambda_in"], m["w_in_raw"]]
+    logp = m.compile_logp(vars=rvs, jacobian=False, mode=PY_MODE)(point)
+    np.testing.assert_allclose(logp, expected, rtol=1e-9)
+    values = [m.rvs_to_values[rv] for rv in rvs]
+    w_of_values = m.replace_rvs_by_values([m["w_in"]])[0]
+    w = pytensor.function(values, w_of_values, mode=PY_MODE)(*[point[v.name] for v in values])
+    np.testing.assert_allclose(w, 0.3 * lam[:, None] * point["w_in_raw"], rtol=1e-12)
+    # the CNN's: one local scale per input channel of each convolution
+    c = cnn.build_model(X[:50], y[:50], prior="horseshoe", filters=(3, 4), dense=(5,))
+    assert c.named_vars_to_dims["lambda_conv_1"] == ("filter_0",) and "w_conv_1_raw" in c.named_vars
+    assert np.isfinite(c.compile_logp(mode=PY_MODE)(c.initial_point()))
+
+
+def test_horseshoe_scales_rank_real_features_above_appended_noise():
+    """Known truth on data no other test uses: the breast-cancer features next to as many
+    columns of pure noise. The horseshoe's learned input-unit scales must rank the real
+    features above the noise, and the network still classify well."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import roc_auc_score
+
+    from bnngallery import fit, predict
+    from bnngallery.diagnostics.weights import learned_scales, pruned_fraction
+
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.default_rng(0)
+    X = np.c_[X, rng.normal(size=X.shape)]  # 30 real features, then 30 of noise
+    idx = rng.permutation(len(X))
+    tr, te = idx[:400], idx[400:]
+    m = mnist_mlp.build_model(X[tr], y[tr], hidden=(16,), activation="relu", prior="horseshoe", batch_size=64)
+    result = fit(m, "advi", steps=4000, random_seed=0, progressbar=False)
+    post = result["posterior"]
+    unit_scale = (post["sigma_in"] * post["lambda_in"]).mean(("chain", "draw")).values
+    assert roc_auc_score(np.r_[np.ones(30), np.zeros(30)], unit_scale) > 0.75
+    assert np.all(np.argsort(-unit_scale)[:5] < 30)  # the five widest units are real features
+    p = predict(mnist_mlp.build_model, result, X[te]).mean(0)
+    assert (p.argmax(1) == y[te]).mean() > 0.93
+    scales = learned_scales(result)
+    assert scales["in"]["unit_max"] > 5 * scales["in"]["unit_median"]  # a few units escape the shrinkage
+    assert set(pruned_fraction(result)) == {"in", "out"}
+
+
+def test_pruned_fraction_reads_the_fitted_gaussian():
+    import xarray as xr
+
+    from bnngallery.diagnostics.weights import pruned_fraction
+
+    approx = xr.Dataset(
+        {
+            "w_in_mean": ("a", np.array([0.0, 0.5, -2.0, 0.1])),
+            "w_in_sd": ("a", np.array([1.0, 1.0, 1.0, 0.01])),
+            "w_out_raw_mean": ("b", np.array([0.3, 3.0])),
+            "w_out_raw_sd": ("b", np.array([1.0, 1.0])),
+            "b_in_mean": ("c", np.zeros(3)),
+            "b_in_sd": ("c", np.ones(3)),
+        }
+    )
+    result = xr.DataTree.from_dict({"approximation": approx})
+    assert pruned_fraction(result) == {"in": 0.5, "out": 0.5}
+
+
 def test_default_initial_scale_depends_on_the_prior(small_mnist):
     X, y, _, _ = small_mnist
     for prior, scale in [("normal", 1.0), ("scale-mixture", 0.1)]:
@@ -357,6 +438,9 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
         assert key in row
     assert set(row["ood_auroc"]["fashion-mnist"]) == {"max_prob", "std", "entropy", "mutual_info", "chi2"}
     assert set(row["learned_scales"]) == {"in", "1", "out"}
+    assert set(row["ood_auroc"]) == {"fashion-mnist", "kmnist"}  # both OOD sets by default
+    assert set(row["pruned_fraction"]) == {"in", "1", "out"}
+    assert all(0 <= v <= 1 for v in row["pruned_fraction"].values())
     from bnngallery.runs.settings import MLP_TEMPERATURE
 
     assert row["model_settings"]["temperature"] == MLP_TEMPERATURE != 1  # the tempered posterior reaches the builder

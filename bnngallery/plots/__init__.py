@@ -10,7 +10,8 @@
                        :func:`plot_score_histograms`, :func:`plot_confusion`,
                        :func:`plot_image_grid`
 ``regression``         :func:`plot_regression_bands`
-``parameters``         :func:`plot_parameters` (ArviZ intervals or densities, a panel per parameter)
+``parameters``         :func:`plot_parameters` (ArviZ intervals or densities, a panel per parameter),
+                       :func:`plot_learned_scales` (a hierarchical prior's scales, pruned weights)
 ``checks``             :func:`plot_loo_compare`, :func:`plot_pareto_k`, :func:`plot_calibration`,
                        :func:`plot_pit`, :func:`plot_chains`, :func:`plot_ranks` (arviz-plots)
 ``ode``                :func:`plot_predictive_bands`, :func:`plot_path_density`,
@@ -29,7 +30,7 @@ from .classification import (
 )
 from .fit import plot_elbo
 from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
-from .parameters import plot_parameters
+from .parameters import plot_learned_scales, plot_parameters
 from .regression import plot_regression_bands
 from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces, plot_surface
 
@@ -44,6 +45,7 @@ __all__ = [
     "plot_loo_compare",
     "plot_method_comparison",
     "plot_parameter_distributions",
+    "plot_learned_scales",
     "plot_parameters",
     "plot_pareto_k",
     "plot_path_density",

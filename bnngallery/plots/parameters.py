@@ -68,3 +68,68 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
         pc = azp.plot_dist(data, var_names=list(var_names), kind="kde", backend="matplotlib", visuals=visuals)
     pc.add_legend("model")
     return pc.viz["figure"].item()
+
+
+def plot_learned_scales(result):
+    """What a hierarchical prior learned, per layer, in two panels.
+
+    Left: each layer's learned scale ``sigma_<layer>`` (posterior mean and 94 % interval,
+    log axis) and, for the horseshoe, the spread of its units' scales ``sigma * lambda_i``
+    (one dot per unit, posterior means). Right: the share of each layer's weights the fit
+    switched off (:func:`bnngallery.diagnostics.weights.pruned_fraction`). A network without
+    learned scales shows the right panel alone.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from ..diagnostics.weights import pruned_fraction
+
+    post = result["posterior"]
+    layers = [n[len("sigma_") :] for n in post.data_vars if n.startswith("sigma_")]
+    pruned = pruned_fraction(result)
+    if layers:
+        fig, (ax, ax_p) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+        rng = np.random.default_rng(0)
+        for i, layer in enumerate(layers):
+            s = post[f"sigma_{layer}"].values.ravel()
+            lo, hi = np.quantile(s, [0.03, 0.97])
+            ax.errorbar(
+                i,
+                s.mean(),
+                yerr=[[s.mean() - lo], [hi - s.mean()]],
+                fmt="o",
+                color="k",
+                capsize=4,
+                label="layer scale" if i == 0 else None,
+            )
+            if f"lambda_{layer}" in post:
+                unit = (post[f"sigma_{layer}"] * post[f"lambda_{layer}"]).mean(("chain", "draw")).values.ravel()
+                ax.scatter(
+                    i + 0.15 + 0.2 * rng.random(unit.size),
+                    unit,
+                    s=4,
+                    alpha=0.3,
+                    color="C0",
+                    label="unit scales" if i == 0 else None,
+                )
+        ax.set(
+            xticks=range(len(layers)),
+            xticklabels=layers,
+            yscale="log",
+            xlabel="layer",
+            ylabel="prior scale of the weights",
+            title="Learned scales",
+        )
+        ax.legend(loc="best")
+    else:
+        fig, ax_p = plt.subplots(figsize=(5, 3.8))
+    names = list(pruned)
+    ax_p.bar(names, [pruned[n] for n in names], color="C3")
+    ax_p.set(
+        ylim=(0, 1), xlabel="layer", ylabel="share of weights", title="Switched off: |posterior mean| < posterior sd"
+    )
+    fig.tight_layout()
+    return fig
