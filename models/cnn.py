@@ -6,9 +6,10 @@ Default architecture (article A): conv 32 filters 5x5 -> tanh -> max-pool 2x2 ->
 likelihood on the logits. By default each convolution keeps the image size ("same" padding)
 and the pixels are standardised, so any image of at least 4x4 fits; the gallery's MNIST
 network is :data:`ARTICLE` ("valid" convolutions on raw pixels: 28 -> 24 -> 12 -> 8 -> 4).
-Every weight has a Normal prior; with ``hierarchical=True`` each layer's weights share a
-scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` learned from the data, as in the
-hierarchical MLP (:mod:`models.mnist_mlp`).
+Every weight has a Normal or scale-mixture prior; with ``hierarchical=True`` each layer's
+weights share a scale ``sigma_<layer> ~ HalfNormal(scale_prior)`` learned from the data, and
+``prior="horseshoe"`` learns a half-Cauchy scale per layer times one per input channel (per
+input unit in the dense layers), as in the MLP (:mod:`models.mnist_mlp`).
 
 Convolution and pooling are PyTensor graphs (:mod:`models.conv_ops`): ``conv_impl="op"``
 uses the project's ``Conv2D`` Op, which the JAX backend compiles to
@@ -178,8 +179,8 @@ def build_model(
         ``HalfNormal(scale_prior)`` hyperprior, or fixed ``Normal(0, prior_sigma)`` weights;
         biases always get ``Normal(0, prior_sigma)``.
     prior, slab_weight, spike_ratio
-        The weights' prior shape, a Normal or a scale mixture, as in
-        :func:`models.mnist_mlp.build_model`.
+        The weights' prior (``models.layers.PRIORS``: a Normal, a scale mixture, a learned
+        per-layer scale or the horseshoe), as in :func:`models.mnist_mlp.build_model`.
     init_scale : float, optional
         Initial weight means ``Normal(0, init_scale / sqrt(fan_in))``; default 1 under the
         Normal prior, 0.1 under the scale mixture (:func:`models.layers.weight`).

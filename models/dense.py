@@ -11,9 +11,10 @@ with a choice of
   (``n_classes`` logits, softmax output ``probs``) or ``"gaussian"`` (a mean on the target's
   scale and a learned noise sd, output ``mu``);
 - **prior** (one vocabulary for every network, :data:`PRIORS`): ``"normal"``,
-  ``"scale-mixture"`` (Blundell et al., 2015) or ``"hierarchical"`` (a Normal whose scale per
-  layer is learned, ``sigma_<layer> ~ HalfNormal(scale_prior)``); ``hierarchical=True`` puts
-  the learned per-layer scale under either weight prior;
+  ``"scale-mixture"`` (Blundell et al., 2015), ``"hierarchical"`` (a Normal whose scale per
+  layer is learned, ``sigma_<layer> ~ HalfNormal(scale_prior)``) or ``"horseshoe"`` (a
+  Normal whose scale is a half-Cauchy layer scale times a half-Cauchy scale per input unit);
+  ``hierarchical=True`` puts the learned per-layer scale under either weight prior;
 - **input scaling** (:data:`STANDARDIZE`): per feature, one global centre and scale (images),
   or none. The constants are computed from the training data and stored in the builder
   settings, so a prediction model rebuilt from a result scales new inputs the same way.

@@ -88,12 +88,15 @@ def build_model(
         accuracy against 0.95).
     scale_prior : float
         Scale of the ``HalfNormal`` hyperprior on each layer's weight sd (article: 1).
-    prior : {"normal", "scale-mixture", "hierarchical"}
+    prior : {"normal", "scale-mixture", "hierarchical", "horseshoe"}
         Shape of each weight's prior around its scale (the learned layer scale or
         ``prior_sigma``): a Normal (the article), or the scale mixture ``slab_weight *
         Normal(0, scale) + (1 - slab_weight) * Normal(0, spike_ratio * scale)`` of Blundell
         et al. (2015), on which mean-field ADVI gives a more accurate network (see
-        :func:`models.layers.weight`).
+        :func:`models.layers.weight`); ``"hierarchical"`` is a Normal with a learned scale
+        per layer, ``"horseshoe"`` a Normal whose scale is a learned half-Cauchy scale per
+        layer times one per input unit (:func:`models.layers.layer_scale`; always
+        non-centred), the gallery's MNIST MLP.
     slab_weight, spike_ratio : float
         The scale mixture's weight on the wide component and the narrow component's sd
         relative to the wide one (defaults: 0.25 and 0.0025 ~ e**-6, as in Blundell et al.).

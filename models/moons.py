@@ -52,7 +52,7 @@ def build_model(
         Hidden-layer widths (article: two layers of 5).
     activation : str
         One of ``models.layers.ACTIVATIONS`` (article: ``"tanh"``).
-    prior : {"normal", "scale-mixture", "hierarchical"}
+    prior : {"normal", "scale-mixture", "hierarchical", "horseshoe"}
         The weights' prior (``models.layers.PRIORS``), around the scale ``prior_sigma``.
     prior_sigma : float
         Standard deviation of the prior on every weight and bias (article: 1).

@@ -61,7 +61,7 @@ def build_model(
         Hidden-layer widths (article: one layer of 1000).
     activation : str
         One of ``models.layers.ACTIVATIONS``; ``"relu"`` (article) or ``"tanh"``.
-    prior : {"normal", "scale-mixture", "hierarchical"}
+    prior : {"normal", "scale-mixture", "hierarchical", "horseshoe"}
         The weights' prior (``models.layers.PRIORS``) around ``prior_sigma``.
     prior_sigma : float
         Standard deviation of the prior on every weight and bias (standardised scale).

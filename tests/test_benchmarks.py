@@ -7,4 +7,58 @@ def test_advi_speed_gallery_mnist_is_the_gallery_setting(benchmark_script):
     bench = benchmark_script("advi_speed")
     model = settings.MNIST_MODEL
     assert {k: model[k] for k in bench.GALLERY_MNIST} == bench.GALLERY_MNIST
-    assert bench.CASES["mnist-mlp-gallery"]["model"]["temperature"] == settings.MLP_TEMPERATURE
+    assert bench.CASES["mnist-cnn"]["model"]["prior"] == settings.SETTINGS["mnist-cnn"]["full"]["model"]["prior"]
+
+
+def test_mnist_priors_rows_and_table(tmp_path, monkeypatch, benchmark_script):
+    """Each candidate is a valid builder setting, runs with both OOD sets, and lands in the
+    table in the candidates' order with the best measure's AUROC and flagged share per set."""
+    import json
+
+    import numpy as np
+
+    from bnngallery.models import mnist_mlp
+
+    bench = benchmark_script("mnist_priors")
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 16)), np.arange(40) % 3
+    for kw in bench.CANDIDATES.values():
+        assert np.isfinite(mnist_mlp.build_model(X, y, hidden=(4,), **kw).point_logps()["y_obs"])
+    seen = []
+
+    def fake_run(*, out_dir, random_seed, progressbar, ood, settings, log):
+        seen.append((random_seed, tuple(ood), settings["model"]["prior"]))
+        auroc = {
+            "fashion-mnist": {"entropy": 0.9, "mutual_info": 0.95},
+            "kmnist": {"entropy": 0.97, "mutual_info": 0.8},
+        }
+        flagged = {
+            "fashion-mnist": {"entropy": 0.3, "mutual_info": 0.4},
+            "kmnist": {"entropy": 0.6, "mutual_info": 0.1},
+        }
+        row = {
+            "test_accuracy": 0.98,
+            "test_nll": 0.05,
+            "ece": 0.01,
+            "final_elbo": -1e4,
+            "fit_seconds": 90.0,
+            "compile_seconds": 5.0,
+            "steps": 8000,
+            "ood_auroc": auroc,
+            "ood_flagged_at_p99": flagged,
+            "learned_scales": {},
+            "pruned_fraction": {"in": 0.9},
+        }
+        return {"runs": [row], "settings": {"model": settings["model"]}, "machine": "test"}
+
+    monkeypatch.setattr(bench, "run_mnist_mlp", fake_run)
+    out = tmp_path / "p.json"
+    bench.main(
+        ["--candidates", "horseshoe", "article-a", "--seeds", "0", "1", "--results", str(out), "--out", str(tmp_path)]
+    )
+    assert seen == [(s, ("fashion-mnist", "kmnist"), p) for p in ("horseshoe", "normal") for s in (0, 1)]
+    stored = json.loads(out.read_text())
+    assert stored["horseshoe/seed1"]["ood"]["kmnist"] == {"measure": "entropy", "auroc": 0.97, "flagged_at_p99": 0.6}
+    lines = bench.table(stored).splitlines()
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["article-a"] * 2 + ["horseshoe"] * 2
+    assert "| 0.950 / 0.970 | 0.40 / 0.60 |" in lines[-1]
