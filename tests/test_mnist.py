@@ -450,8 +450,9 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
     from bnngallery.results import load_result, settings_of
 
     assert settings_of(load_result(tmp_path / "advi.nc"))["mc_samples"] == 2
-    for fig in ("confusion.png", "reliability.png", "referral.png", "ood_entropy.png", "most_uncertain.png"):
-        assert (tmp_path / fig).exists()
+    figures = ("confusion", "reliability", "referral", "ood_entropy", "most_uncertain", "weights")
+    for fig in figures:
+        assert (tmp_path / f"{fig}.png").exists()
 
 
 def test_ood_set_by_path(tmp_path):

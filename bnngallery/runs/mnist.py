@@ -30,6 +30,7 @@ from ..plots import (
     plot_confusion,
     plot_elbo,
     plot_image_grid,
+    plot_learned_scales,
     plot_referral_curves,
     plot_reliability_diagram,
     plot_score_histograms,
@@ -309,6 +310,7 @@ def _run_mnist(
             f"fit {row['fit_seconds']:.0f} s"
         )
         save_figure(plot_elbo(result), out_dir / "elbo.png")
+        save_figure(plot_learned_scales(result), out_dir / "weights.png")
         _save_figures(result, p_test, yt, Xt, p_ood, out_dir, scored_on=scored_on)
     metrics = {
         "model": family,
