@@ -33,12 +33,15 @@ RUNS = {"mlp": ("mnist-mlp", run_mnist_mlp), "cnn": ("mnist-cnn", run_mnist_cnn)
 #: temperature (0.25); "untempered" the same at T = 1, the Bayes posterior; "hierarchical" gives
 #: the weights article A's Normal(0, sigma_layer) with sigma_layer ~ HalfNormal(1); "normal" is
 #: a fixed Normal(0, 1), the scale mixture's wide component alone (the ablation). Both Normal
-#: variants start from the usual 1/sqrt(fan_in) initial means and compare with "untempered".
+#: variants start from the usual 1/sqrt(fan_in) initial means and compare with "untempered";
+#: "horseshoe" is the hierarchical horseshoe (layer and unit scales) at T = 1, the CNN's row of
+#: the MLP's prior (the MLP's priors side by side: ``benchmarks/mnist_priors.py``).
 VARIANTS = {
     "default": {},
     "untempered": {"temperature": 1.0},
     "hierarchical": {"prior": "normal", "hierarchical": True, "init_scale": None, "temperature": 1.0},
     "normal": {"prior": "normal", "hierarchical": False, "init_scale": None, "temperature": 1.0},
+    "horseshoe": {"prior": "horseshoe", "init_scale": 1.0, "temperature": 1.0},
 }
 
 #: Article A's networks as the earlier GPU rows ran them: tanh, hierarchical Normal prior, N(0, 0.1)
