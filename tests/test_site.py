@@ -92,7 +92,7 @@ class _Anchors(HTMLParser):
 def _pages(html: Path) -> list[str]:
     """The landing page, every notebook page and the reference pages (paths relative to the site)."""
     notebooks = sorted(p.relative_to(html).as_posix() for p in (html / "notebooks").glob("*.html"))
-    return ["index.html", *notebooks, "results.html", "reuse.html", "api.html"]
+    return ["index.html", *notebooks, "results.html", "mnist_scale_mixture.html", "reuse.html", "api.html"]
 
 
 def _load(driver, url: str) -> None:

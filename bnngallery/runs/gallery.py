@@ -269,7 +269,8 @@ def landing_page(cards: list[Card]) -> str:
     # the header bar shows the table of contents: each notebook under its title's short form
     toc = "\n".join(f"{c.title.split(':')[0]} <notebooks/{c.name}>" for c in cards)
     lines += ["```{toctree}", ":hidden:", ":caption: Notebooks", "", toc, "```", ""]
-    lines += ["```{toctree}", ":hidden:", ":caption: Reference", "", "results", "reuse", "api", "```", ""]
+    reference = ["results", "mnist_scale_mixture", "reuse", "api"]
+    lines += ["```{toctree}", ":hidden:", ":caption: Reference", "", *reference, "```", ""]
     return "\n".join(lines)
 
 
