@@ -614,15 +614,15 @@ def plot_grid(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, width in enumerate(sorted({r["width"] for r in rows})):
-        for path, style in (("engine[f32]", "-o"), ("floor", "--s")):
+        for kind, style in (("engine[f32]", "-o"), ("floor", "--s")):
             pts = sorted(
-                (r["batch_size"], r["s_per_1000_steps"]) for r in rows if r["width"] == width and r["path"] == path
+                (r["batch_size"], r["s_per_1000_steps"]) for r in rows if r["width"] == width and r["path"] == kind
             )
             ax.plot(
                 *zip(*pts, strict=True),
                 style,
                 color=f"C{k}",
-                label=f"{width} units, {'engine' if path != 'floor' else 'floor'}",
+                label=f"{width} units, {'engine' if kind != 'floor' else 'floor'}",
             )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")

@@ -62,3 +62,15 @@ def test_mnist_priors_rows_and_table(tmp_path, monkeypatch, benchmark_script):
     lines = bench.table(stored).splitlines()
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["article-a"] * 2 + ["horseshoe"] * 2
     assert "| 0.950 / 0.970 | 0.40 / 0.60 |" in lines[-1]
+
+
+def test_advi_speed_grid_figure_goes_where_it_is_asked(tmp_path, benchmark_script):
+    bench = benchmark_script("advi_speed")
+    rows = [
+        {"width": w, "batch_size": b, "path": p, "s_per_1000_steps": 1.0 + b / 64}
+        for w in (8, 16)
+        for b in (64, 256)
+        for p in ("floor", "engine[f32]")
+    ]
+    bench.plot_grid(rows, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").stat().st_size > 0
