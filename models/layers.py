@@ -187,7 +187,7 @@ def weight(
     rest of ``Normal(0, spike_ratio * sigma)`` (the spike). A weight the data do not need can
     sit in the spike, switched off at little KL cost; a weight that matters pays the slab's
     price. On the MNIST MLP it predicts better than its slab alone, with a lower ELBO: a better
-    predictor, not a better-fitting model by the ELBO's measure (README, "MNIST and the weight
+    predictor, not a better-fitting model by the ELBO's measure (`docs/mnist_scale_mixture.md`, "MNIST and the weight
     prior"; ``benchmarks/results/mnist_full.json``).
 
     Starting inside the spike matters: for a wide layer the usual ``1 / sqrt(fan_in)`` initial

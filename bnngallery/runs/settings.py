@@ -30,7 +30,7 @@ from ..validation import check_choice
 
 #: The MNIST nets' prior and units: ReLU and the scale-mixture weight prior with a fixed wide
 #: component Normal(0, 1) (``prior_sigma``), which predict far better than article A's tanh
-#: units under a Normal prior (README, "MNIST and the weight prior"). The CNN's.
+#: units under a Normal prior (`docs/mnist_scale_mixture.md`, "MNIST and the weight prior"). The CNN's.
 MNIST_MODEL = {
     "activation": "relu",
     "prior": "scale-mixture",
