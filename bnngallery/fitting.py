@@ -34,11 +34,19 @@ from .models.info import ModelInfo, model_info
 from .results import final_elbo, make_result, posterior_dataset
 from .validation import check_choice, check_flag, check_open_unit, check_positive, check_positive_int, check_seed
 
-METHODS = ("advi", "fullrank_advi", "nuts")
+METHODS = ("advi", "fullrank_advi", "lowrank_advi", "laplace", "ensemble", "nuts")
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
 #: ``method`` -> the ADVI engine's variational family
-ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank"}
+ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank", "lowrank_advi": "lowrank"}
+#: Methods only the JAX backend has.
+JAX_ONLY = ("lowrank_advi", "laplace", "ensemble")
+#: Methods built on MAP fits by the engine's point-mass family.
+MAP_METHODS = ("laplace", "ensemble")
+#: ``ensemble``'s number of members when none is given.
+DEFAULT_MEMBERS = 5
+#: ``lowrank_advi``'s rank when none is given.
+DEFAULT_RANK = 10
 INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
 
 
@@ -58,6 +66,16 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     if sampler is not None:
         check_choice(sampler, name="sampler", allowed=SAMPLERS)
     check_choice(opts.get("lr_schedule", "constant"), name="lr_schedule", allowed=LR_SCHEDULES)
+    if backend == "pytensor" and method in JAX_ONLY:
+        raise ValueError(f"method={method!r} runs on backend='jax' only (PyMC's pm.fit has no such family).")
+    if "members" in opts and method != "ensemble":
+        raise ValueError(
+            f"members applies to method='ensemble' only; got members={opts['members']!r}, method={method!r}."
+        )
+    if opts.get("restarts", 1) != 1 and method in MAP_METHODS:
+        raise ValueError(f"restarts does not apply to method={method!r}; an ensemble's members are its restarts.")
+    if "rank" in opts and method != "lowrank_advi":
+        raise ValueError(f"rank applies to method='lowrank_advi' only; got rank={opts['rank']!r}, method={method!r}.")
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
         raise ValueError("backend='pytensor' (pm.fit) supports lr_schedule='constant' only.")
     precision = check_precision(opts.get("precision", "float64"))
@@ -73,7 +91,7 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")
-    for name in ("steps", "draws", "tune", "chains", "mc_samples", "chunk_size", "restarts"):
+    for name in ("steps", "draws", "tune", "chains", "mc_samples", "chunk_size", "restarts", "rank", "members"):
         if name in opts:
             out[name] = check_positive_int(opts[name], name=name, allow_zero=name == "tune")
     if "learning_rate" in opts:
@@ -148,6 +166,8 @@ def fit(
     learning_rate: float = 0.01,
     lr_schedule: str | None = None,
     mc_samples: int = 1,
+    rank: int | None = None,
+    members: int | None = None,
     init_sd: float | dict[str, float] | None = None,
     chunk_size: int = 1000,
     draws: int = 1000,
@@ -169,8 +189,9 @@ def fit(
     ----------
     model : pm.Model
         A model from a gallery builder (or any PyMC model with observed data).
-    method : {"advi", "fullrank_advi", "nuts"}
-        Variational fit (mean-field or full-rank Gaussian) or Hamiltonian Monte Carlo.
+    method : {"advi", "fullrank_advi", "lowrank_advi", "nuts"}
+        Variational fit (mean-field, full-rank, or diagonal plus low-rank Gaussian) or
+        Hamiltonian Monte Carlo.
     backend : {"jax", "pytensor"}
         ``"jax"`` compiles the ADVI loop to JAX and runs NUTS with NumPyro;
         ``"pytensor"`` uses ``pm.fit`` (Adam) and PyMC's NUTS.
@@ -181,6 +202,9 @@ def fit(
         posterior sd (JAX backend: one number, or one per variable by name; default: the
         builder's ``advi_init_sd``, which the gallery builders scale to each layer's fan-in,
         else 0.1), steps per compiled call (JAX backend).
+    rank : int, optional
+        ``lowrank_advi``: the number of correlated directions of the covariance
+        ``diag(d**2) + W W^T`` (default :data:`DEFAULT_RANK`).
     lr_schedule : {"cosine", "constant"}, optional
         Step-size schedule; defaults to ``"cosine"`` on the JAX backend (decay to 1 %, which
         settles the minibatch noise at the end) and ``"constant"`` on PyTensor.
@@ -258,6 +282,8 @@ def _fit(
     learning_rate,
     lr_schedule,
     mc_samples,
+    rank,
+    members,
     init_sd,
     chunk_size,
     draws,
@@ -288,6 +314,8 @@ def _fit(
         lr_schedule=lr_schedule,
         precision=precision,
         init_sd=init_sd,
+        **({} if rank is None else {"rank": rank}),
+        **({} if members is None else {"members": members}),
         chunk_size=chunk_size,
         draws=draws,
         tune=tune,
@@ -327,6 +355,8 @@ def _fit(
                 learning_rate=learning_rate,
                 lr_schedule=lr_schedule,
                 mc_samples=mc_samples,
+                rank=rank,
+                members=members,
                 init_sd=init_sd,
                 chunk_size=chunk_size,
                 draws=draws,
@@ -337,6 +367,17 @@ def _fit(
             ),
             int(random_seed),
             opts["restarts"],
+        )
+    if method in MAP_METHODS:
+        return _fit_map_based(
+            model,
+            method,
+            info=info,
+            opts=opts,
+            lr_schedule=lr_schedule,
+            precision=precision,
+            progressbar=progressbar,
+            random_seed=int(random_seed),
         )
     family = ADVI_FAMILIES[method]
     settings = {
@@ -349,6 +390,8 @@ def _fit(
         "lr_schedule": lr_schedule,
         "approximation": family,
     }
+    if family == "lowrank":
+        settings["rank"] = opts.get("rank", DEFAULT_RANK)
     if backend == "jax":
         settings.update(precision=precision, init_sd=opts["init_sd"], chunk_size=opts["chunk_size"])
 
@@ -363,6 +406,7 @@ def _fit(
                 steps=opts["steps"],
                 learning_rate=opts["learning_rate"],
                 family=family,
+                rank=settings.get("rank", DEFAULT_RANK),
                 mc_samples=opts["mc_samples"],
                 init_sd=opts["init_sd"],
                 chunk_size=opts["chunk_size"],
@@ -393,6 +437,37 @@ def _fit(
     return _advi_result(model, out, info=info, method=method, backend="pytensor", settings=settings)
 
 
+def _fit_map_based(model, method, *, info, opts, lr_schedule, precision, progressbar, random_seed) -> xr.DataTree:
+    """``ensemble`` (MAP fits from several starts) or ``laplace`` (a Gaussian at the MAP)."""
+    from .inference.ensemble import fit_ensemble
+    from .inference.laplace import fit_laplace
+
+    common = {
+        "steps": opts["steps"],
+        "learning_rate": opts["learning_rate"],
+        "init_sd": opts["init_sd"],
+        "chunk_size": opts["chunk_size"],
+        "progressbar": progressbar,
+        "lr_schedule": lr_schedule,
+        "devices": opts.get("devices"),
+        "precision": precision,
+    }
+    settings = {
+        **{k: v for k, v in common.items() if k not in ("progressbar", "devices")},
+        "random_seed": random_seed,
+        "optimizer": "adam",
+    }
+    if method == "ensemble":
+        settings["members"] = opts.get("members", DEFAULT_MEMBERS)
+        out = fit_ensemble(model, members=settings["members"], random_seed=random_seed, **common)
+    else:
+        settings.update(draws=opts["draws"], approximation="laplace", hessian="full")
+        out = fit_laplace(model, draws=opts["draws"], random_seed=random_seed, **common)
+    return _advi_result(
+        model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
+    )
+
+
 def _best_of_restarts(fit_one, random_seed: int, restarts: int) -> xr.DataTree:
     """Fit ``restarts`` times with consecutive seeds; keep the highest final ELBO."""
     results = []
@@ -421,6 +496,9 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
     history = xr.Dataset(
         {"loss": (("step",), np.asarray(out.loss, dtype=np.float64))}, coords={"step": np.arange(1, len(out.loss) + 1)}
     )
+    history.attrs["objective"] = out.objective
+    if out.member_loss is not None:
+        history["member_loss"] = (("member", "step"), np.asarray(out.member_loss, dtype=np.float64))
     value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
     approx = {}
     for name in out.mean:
@@ -430,9 +508,14 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
         approx[f"{name}_mean"] = (dims, np.asarray(out.mean[name]))
         approx[f"{name}_sd"] = (dims, np.asarray(out.std[name]))
     approximation = xr.Dataset(approx)
+    groups = {"fit_history": history, "approximation": approximation} if approx else {"fit_history": history}
     if out.cholesky is not None:
         approximation["cholesky"] = (("flat_row", "flat_col"), np.asarray(out.cholesky, dtype=np.float64))
-        approximation.attrs["flat_order"] = json.dumps(list(out.order or []))
+    if out.factor is not None:
+        approximation["cov_factor"] = (("flat_row", "rank"), np.asarray(out.factor, dtype=np.float64))
+        approximation["cov_diag_sd"] = (("flat_row",), np.asarray(out.diag_sd, dtype=np.float64))
+    if out.order:
+        approximation.attrs["flat_order"] = json.dumps(list(out.order))
     return make_result(
         posterior=posterior_dataset(model, out.draws),
         method=method,
@@ -441,8 +524,13 @@ def _advi_result(model, out: ADVIOutput, *, info: ModelInfo, method: str, backen
         run_seconds=out.run_seconds,
         settings=settings,
         model_info=info,
-        groups={"fit_history": history, "approximation": approximation},
-        extra_attrs={"steps_done": out.steps_done, "interrupted": int(out.interrupted), "device": out.device},
+        groups=groups,
+        extra_attrs={
+            "steps_done": out.steps_done,
+            "interrupted": int(out.interrupted),
+            "device": out.device,
+            **(out.extra or {}),
+        },
     )
 
 

@@ -39,7 +39,7 @@ from .inference.jaxify import (
     prior_graph,
 )
 from .inference.precision import precision_scope
-from .results import check_result, is_vi
+from .results import check_result, is_vi, stored_gaussian
 from .validation import check_positive_int, check_seed
 
 #: ``fit`` stores the log-likelihood group without being asked up to this many values
@@ -142,33 +142,15 @@ def approximation_log_densities(model: pm.Model, result: xr.DataTree, log_lik: x
     lp = logprior + sum(
         weights[name] * log_lik[name].values.reshape(chains * kept, -1).sum(axis=1) for name in log_lik.data_vars
     )
-    log_q = _gaussian_log_density(result, dict(zip(graph.output_names[1:], unconstrained, strict=True)))
+    values = dict(zip(graph.output_names[1:], unconstrained, strict=True))
+    order = json.loads(result["approximation"].attrs.get("flat_order", "[]")) or list(values)
+    z = np.concatenate([values[k].reshape(len(lp), -1) for k in order], axis=1)
+    log_q = stored_gaussian(result, order).log_density(z)
     sample = ("chain", "draw")
     return xr.Dataset(
         {"lp": (sample, lp.reshape(chains, kept)), "log_q": (sample, log_q.reshape(chains, kept))},
         coords={"chain": log_lik["chain"].values, "draw": log_lik["draw"].values},
     )
-
-
-def _gaussian_log_density(result: xr.DataTree, values: dict[str, np.ndarray]) -> np.ndarray:
-    """Log density of the result's Gaussian approximation at unconstrained ``values``
-    (one ``(draws, ...)`` array per value variable): mean-field, or full-rank where the fit
-    stored its Cholesky factor."""
-    approx = result["approximation"]
-    order = json.loads(approx.attrs.get("flat_order", "[]"))
-    names = order if "cholesky" in approx.data_vars and order else list(values)
-    n = next(iter(values.values())).shape[0]
-    z = np.concatenate([values[k].reshape(n, -1) for k in names], axis=1)
-    mu = np.concatenate([np.asarray(approx[f"{k}_mean"].values, dtype=np.float64).ravel() for k in names])
-    if "cholesky" in approx.data_vars and order:
-        L = np.asarray(approx["cholesky"].values, dtype=np.float64)
-        eps = np.linalg.solve(L, (z - mu).T).T
-        log_det = np.sum(np.log(np.abs(np.diag(L))))
-    else:
-        sd = np.concatenate([np.asarray(approx[f"{k}_sd"].values, dtype=np.float64).ravel() for k in names])
-        eps = (z - mu) / sd
-        log_det = np.sum(np.log(sd))
-    return -0.5 * np.sum(eps**2, axis=1) - log_det - 0.5 * mu.size * np.log(2 * np.pi)
 
 
 def add_log_likelihood(result: xr.DataTree, model: pm.Model, *, draws: int | None = None) -> xr.DataTree:

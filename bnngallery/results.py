@@ -5,8 +5,14 @@ A fit result is an ``xarray.DataTree`` that ArviZ reads as it is:
 - ``posterior``: draws (``chain``, ``draw``, named dims) of the free random variables and
   of the deterministics that do not grow with the data;
 - ``sample_stats`` (NUTS): divergences, tree depth, ... as PyMC writes them;
-- ``fit_history`` (ADVI): ``loss`` = negative ELBO per step;
-- ``approximation`` (ADVI): mean and sd of the Gaussian in the unconstrained space;
+- ``fit_history`` (ADVI, and the MAP fits of ``laplace`` and ``ensemble``): ``loss`` =
+  negative ELBO per step, or the negative log density for a MAP fit (``attrs["objective"]``;
+  an ensemble adds ``member_loss`` per member and averages them in ``loss``);
+- ``approximation`` (Gaussian fits: ADVI, Laplace): mean and marginal sd of the Gaussian in
+  the unconstrained space per variable, and for a correlated one its covariance over the
+  variables flattened in ``attrs["flat_order"]``: a Cholesky factor ``cholesky`` (full
+  rank), or ``cov_diag_sd`` and ``cov_factor`` (``diag(d**2) + W W^T``, low rank); read it
+  with :func:`stored_gaussian`;
 - root attributes: method, backend, timing (compile/run), settings, the model family and
   its builder settings, a format version checked on load, and (in a saved file) a SHA-256
   of the whole content, checked on load so a damaged file is refused, never used.
@@ -18,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +102,9 @@ def make_result(
 
 
 def final_elbo(result: xr.DataTree, *, last: int = 1000) -> float | None:
-    """Mean ELBO of an ADVI fit over its last ``last`` steps (at most its last 10 %); None for NUTS."""
-    if "fit_history" not in result.children:
+    """Mean ELBO of an ADVI fit over its last ``last`` steps (at most its last 10 %); None for
+    NUTS and for MAP-based fits (their history is the log density, not an ELBO)."""
+    if "fit_history" not in result.children or result["fit_history"].attrs.get("objective", "elbo") != "elbo":
         return None
     loss = result["fit_history"]["loss"].values
     if loss.size == 0:
@@ -113,6 +121,80 @@ def fit_label(result: xr.DataTree) -> str:
 def is_vi(result: xr.DataTree) -> bool:
     """True for a variational fit (a result with an ``approximation`` group)."""
     return "approximation" in result.children
+
+
+@dataclass
+class StoredGaussian:
+    """A result's Gaussian approximation over the flat unconstrained vector of ``names``.
+
+    ``kind`` is "mean-field", "full-rank" or "low-rank" (the stored covariance), or
+    "marginal" when the covariance was stored in another variable order than asked for and
+    only the marginal sds are used.
+    """
+
+    names: list[str]
+    mean: np.ndarray
+    sd: np.ndarray
+    kind: str
+    cholesky: np.ndarray | None = None
+    factor: np.ndarray | None = None
+    diag_sd: np.ndarray | None = None
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws, shape (n, dim)."""
+        eps = rng.standard_normal((n, self.mean.size))
+        if self.cholesky is not None:
+            return self.mean + eps @ self.cholesky.T
+        if self.factor is not None:
+            return self.mean + eps * self.diag_sd + rng.standard_normal((n, self.factor.shape[1])) @ self.factor.T
+        return self.mean + eps * self.sd
+
+    def log_density(self, z: np.ndarray) -> np.ndarray:
+        """Log density at flat draws ``z`` (n, dim)."""
+        r = np.atleast_2d(z) - self.mean
+        if self.cholesky is not None:
+            u = np.linalg.solve(self.cholesky, r.T).T
+            quad, log_det = np.sum(u**2, axis=1), 2 * np.sum(np.log(np.abs(np.diag(self.cholesky))))
+        elif self.factor is not None:  # Woodbury and the determinant lemma: no dim x dim matrix
+            u = r / self.diag_sd
+            A = self.factor / self.diag_sd[:, None]
+            C = np.eye(A.shape[1]) + A.T @ A
+            v = u @ A
+            quad = np.sum(u**2, axis=1) - np.sum(v * np.linalg.solve(C, v.T).T, axis=1)
+            log_det = 2 * np.sum(np.log(self.diag_sd)) + np.linalg.slogdet(C)[1]
+        else:
+            quad, log_det = np.sum((r / self.sd) ** 2, axis=1), 2 * np.sum(np.log(self.sd))
+        return -0.5 * quad - 0.5 * log_det - 0.5 * self.mean.size * np.log(2 * np.pi)
+
+
+def stored_gaussian(result: xr.DataTree, names: list[str]) -> StoredGaussian:
+    """The Gaussian of a result's ``approximation`` group over the variables ``names`` (value
+    variables, in the order of the flat vector wanted)."""
+    if not is_vi(result):
+        raise ValueError(f"{fit_label(result)} has no 'approximation' group: it is not a Gaussian fit.")
+    approx = result["approximation"]
+    missing = [n for n in names if f"{n}_mean" not in approx.data_vars]
+    if missing:
+        raise ValueError(f"The approximation lacks {missing}; was it fitted on this model family?")
+    mean = np.concatenate([np.asarray(approx[f"{n}_mean"].values, dtype=np.float64).ravel() for n in names])
+    sd = np.concatenate([np.asarray(approx[f"{n}_sd"].values, dtype=np.float64).ravel() for n in names])
+    same_order = json.loads(approx.attrs.get("flat_order", "[]")) == list(names)
+    if "cholesky" in approx.data_vars:
+        if same_order:
+            return StoredGaussian(list(names), mean, sd, "full-rank", cholesky=np.asarray(approx["cholesky"].values))
+        return StoredGaussian(list(names), mean, sd, "marginal")
+    if "cov_factor" in approx.data_vars:
+        if same_order:
+            return StoredGaussian(
+                list(names),
+                mean,
+                sd,
+                "low-rank",
+                factor=np.asarray(approx["cov_factor"].values, dtype=np.float64),
+                diag_sd=np.asarray(approx["cov_diag_sd"].values, dtype=np.float64),
+            )
+        return StoredGaussian(list(names), mean, sd, "marginal")
+    return StoredGaussian(list(names), mean, sd, "mean-field")
 
 
 def settings_of(result: xr.DataTree) -> dict:

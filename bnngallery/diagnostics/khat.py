@@ -1,4 +1,4 @@
-"""Pareto k-hat of an ADVI approximation: did the variational fit work?
+"""Pareto k-hat of a Gaussian approximation (ADVI, Laplace): did the fit work?
 
 Draws from the Gaussian q are importance-weighted against the model's full-data log
 density and a generalised Pareto distribution is fitted to the weights' upper tail
@@ -9,7 +9,6 @@ above 0.7 it is too far from the posterior to be trusted as one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import numpy as np
@@ -19,7 +18,7 @@ from ..inference.advi import Layout
 from ..inference.jaxify import logp_graph
 from ..inference.precision import precision_scope
 from ..models import call_builder
-from ..results import fit_label, is_vi, model_settings_of, settings_of
+from ..results import fit_label, is_vi, model_settings_of, stored_gaussian
 from ..validation import check_positive_int
 
 #: Yao et al. (2018): k-hat below this, the approximation is good.
@@ -50,17 +49,6 @@ def full_data_model(builder: Callable, result: xr.DataTree, X, y):
     return call_builder(builder, X, y, **settings, batch_size=None)
 
 
-def approximation_moments(result: xr.DataTree) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Value-variable names and the Gaussian's means and sds (unconstrained space)."""
-    if not is_vi(result):
-        raise ValueError(f"{fit_label(result)} has no 'approximation' group; k-hat applies to ADVI fits only.")
-    approx = result["approximation"]
-    names = [v[: -len("_mean")] for v in approx.data_vars if v.endswith("_mean")]
-    means = {n: np.asarray(approx[f"{n}_mean"].values, dtype=np.float64) for n in names}
-    sds = {n: np.asarray(approx[f"{n}_sd"].values, dtype=np.float64) for n in names}
-    return names, means, sds
-
-
 def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int = 0) -> dict:
     """Pareto k-hat of an ADVI approximation q against the model's log density p.
 
@@ -85,17 +73,18 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
     dict
         ``khat``, ``khat_verdict`` ("good" < 0.5 <= "usable" < 0.7 <= "unreliable"),
         ``khat_ess`` (relative effective sample size of the smoothed weights),
-        ``khat_draws`` and ``khat_q``: "mean-field", "full-rank" (the fit's stored Cholesky
-        factor) or, for a full-rank result saved without one, "marginal" (the diagonal
-        Gaussian with the fit's marginal sds).
+        ``khat_draws`` and ``khat_q``: "mean-field", "full-rank" or "low-rank" (the fit's
+        stored covariance), or "marginal" (the diagonal Gaussian with the fit's marginal
+        sds) when the covariance was stored in another variable order.
     """
     from arviz_stats.base import array_stats
 
     if check_positive_int(draws, name="draws") < 100:
         raise ValueError(f"draws must be an integer >= 100 for a stable Pareto fit; got {draws!r}.")
-    names, means, sds = approximation_moments(result)
+    if not is_vi(result):
+        raise ValueError(f"{fit_label(result)} has no 'approximation' group; k-hat applies to Gaussian fits only.")
     with precision_scope("float64"):  # the model's own precision
-        log_p, log_q, q = _log_ratios(result, model, names, means, sds, draws=int(draws), random_seed=random_seed)
+        log_p, log_q, q = _log_ratios(result, model, draws=int(draws), random_seed=random_seed)
     log_ratio = log_p - log_q
     if not np.all(np.isfinite(log_ratio)):
         khat, ess = float("inf"), 0.0
@@ -120,7 +109,7 @@ def vi_khat(result: xr.DataTree, model, *, draws: int = 2000, random_seed: int =
     }
 
 
-def _log_ratios(result, model, names, means, sds, *, draws: int, random_seed: int):
+def _log_ratios(result, model, *, draws: int, random_seed: int):
     """``log p(z_s)`` and ``log q(z_s)`` at ``draws`` draws from q, and the kind of q used."""
     import jax
     import jax.numpy as jnp
@@ -130,31 +119,14 @@ def _log_ratios(result, model, names, means, sds, *, draws: int, random_seed: in
         raise ValueError(
             "k-hat needs the full-data log density; build the model with batch_size=None (full_data_model does this)."
         )
-    missing = sorted(set(graph.param_names) - set(names))
-    if missing:
-        raise ValueError(f"The approximation lacks {missing}; was it fitted on this model family?")
-    mu = np.concatenate([means[n].ravel() for n in graph.param_names])
-    sd = np.concatenate([sds[n].ravel() for n in graph.param_names])
+    q = stored_gaussian(result, graph.param_names)
     layout = Layout(graph.param_names, graph.param_shapes)
     data = [jnp.asarray(v) for v in graph.data_values]
 
     def logp(z):
         return graph.fn(*layout.unflatten(z), *data)[0]
 
-    approx = result["approximation"]
-    full_rank = "cholesky" in approx.data_vars and json.loads(approx.attrs.get("flat_order", "[]")) == list(
-        graph.param_names
-    )
-    rng = np.random.default_rng(random_seed)
-    eps = rng.standard_normal((int(draws), mu.size))
-    if full_rank:  # q = N(mu, L L^T): the fit's own covariance
-        L = np.asarray(approx["cholesky"].values, dtype=np.float64)
-        z = mu + eps @ L.T
-        log_det = np.sum(np.log(np.abs(np.diag(L))))
-    else:
-        z = mu + eps * sd
-        log_det = np.sum(np.log(sd))
-    log_q = -0.5 * np.sum(eps**2, axis=1) - log_det - 0.5 * mu.size * np.log(2 * np.pi)
+    z = q.draw(np.random.default_rng(random_seed), int(draws))
+    log_q = q.log_density(z)
     log_p = np.asarray(jax.jit(lambda zz: jax.lax.map(logp, zz, batch_size=256))(jnp.asarray(z)))
-    kind = settings_of(result).get("approximation", "meanfield")
-    return log_p, log_q, "mean-field" if kind == "meanfield" else ("full-rank" if full_rank else "marginal")
+    return log_p, log_q, q.kind

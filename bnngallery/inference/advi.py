@@ -9,7 +9,7 @@ key) moved by pure functions, in the manner of blackjax's ``vi`` module and NumP
 - :func:`sample` draws from the fitted approximation.
 
 What tells mean-field from full-rank ADVI is the family (:class:`MeanField`,
-:class:`FullRank`, registered in :data:`FAMILIES`): how its parameters start, how a
+:class:`FullRank`, :class:`LowRank`, registered in :data:`FAMILIES`): how its parameters start, how a
 standard-normal draw becomes a draw of the model's variables (with the entropy of q), and
 its means, sds and draws once fitted. A new family is one more class with those methods;
 the step, the loop (:mod:`bnngallery.inference.advi_loop`) and the results are shared.
@@ -69,8 +69,10 @@ class Moments(NamedTuple):
     """A fitted approximation in the unconstrained space, flattened in :class:`Layout` order."""
 
     mean: np.ndarray
-    sd: np.ndarray
+    sd: np.ndarray  #: marginal sds
     cholesky: np.ndarray | None = None  #: full-rank families only
+    factor: np.ndarray | None = None  #: low-rank families: covariance diag(diag_sd**2) + factor factor^T
+    diag_sd: np.ndarray | None = None
 
 
 class Family(Protocol):
@@ -95,6 +97,12 @@ class Family(Protocol):
 
     def nonfinite(self, params) -> np.ndarray:
         """A (dim,) mask of the coordinates whose parameters hold NaN or inf."""
+
+
+def noise_dim(family) -> int:
+    """Standard normals one draw of ``family`` takes: one per coordinate, unless the family
+    says otherwise with a ``noise_dim`` attribute (:class:`LowRank` takes ``dim + rank``)."""
+    return int(getattr(family, "noise_dim", family.layout.dim))
 
 
 def _softplus(x):
@@ -205,9 +213,118 @@ class FullRank:
         return bad
 
 
-#: Family name -> class; ``fit(method=...)`` maps ``"advi"`` to ``"meanfield"`` and
-#: ``"fullrank_advi"`` to ``"fullrank"``.
-FAMILIES: dict[str, type] = {"meanfield": MeanField, "fullrank": FullRank}
+@dataclass(frozen=True)
+class LowRank:
+    """A Gaussian whose covariance is a diagonal plus a rank-``rank`` factor,
+    ``diag(d**2) + W W^T`` (NumPyro's ``AutoLowRankMultivariateNormal``): ``rank`` directions
+    of correlation at ``dim * (rank + 2)`` parameters, so it fits nets far too big for
+    :class:`FullRank`.
+
+    A draw is ``mu + d * e1 + W e2`` with ``e1`` of length ``dim`` and ``e2`` of length
+    ``rank``; the entropy comes from the matrix determinant lemma,
+    ``log det = 2 sum(log d) + log det(I + (W/d)^T (W/d))``. The means and ``d`` are one
+    array per variable, as in :class:`MeanField`.
+    """
+
+    layout: Layout
+    rank: int = 5
+    name: ClassVar[str] = "lowrank"
+
+    @property
+    def noise_dim(self) -> int:
+        return self.layout.dim + self.rank
+
+    def init_params(self, mu0, init_sd):
+        import jax.numpy as jnp
+
+        # W = 0 is a stationary point of the expected ELBO (its gradient there is zero on
+        # average), so the factor starts small and random (fixed seed: init stays pure).
+        sd = np.repeat(np.asarray(init_sd, dtype=np.float64), self.layout.sizes)
+        W = np.random.default_rng(0).standard_normal((self.layout.dim, self.rank)) * (0.1 * sd[:, None])
+        return {
+            "mu": list(mu0),
+            "rho": [
+                jnp.full(s, softplus_inv(v), dtype=m.dtype)
+                for m, s, v in zip(mu0, self.layout.shapes, init_sd, strict=True)
+            ],
+            "W": jnp.asarray(W / np.sqrt(self.rank), dtype=mu0[0].dtype),
+        }
+
+    def _diag(self, params):
+        import jax.numpy as jnp
+
+        return jnp.concatenate([_softplus(r).ravel() for r in params["rho"]])
+
+    def _log_det_scale(self, params, d):
+        import jax.numpy as jnp
+
+        A = params["W"] / d[:, None]
+        capacitance = jnp.eye(self.rank, dtype=d.dtype) + A.T @ A
+        return jnp.sum(jnp.log(d)) + 0.5 * jnp.linalg.slogdet(capacitance)[1]
+
+    def sample(self, params, eps):
+        import jax.numpy as jnp
+
+        dim = self.layout.dim
+        mu = jnp.concatenate([m.ravel() for m in params["mu"]])
+        return mu + eps[..., :dim] * self._diag(params) + eps[..., dim:] @ params["W"].T
+
+    def reparameterize(self, params, eps):
+        d = self._diag(params)
+        return self.layout.unflatten(self.sample(params, eps)), self._log_det_scale(params, d)
+
+    def moments(self, params):
+        d = np.asarray(self._diag(params), dtype=np.float64)
+        W = np.asarray(params["W"], dtype=np.float64)
+        mean = np.concatenate([np.asarray(m, dtype=np.float64).ravel() for m in params["mu"]])
+        return Moments(mean=mean, sd=np.sqrt(d**2 + np.sum(W**2, axis=1)), factor=W, diag_sd=d)
+
+    def nonfinite(self, params):
+        mf = np.concatenate(
+            [
+                ~(np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r))).ravel()
+                for m, r in zip(params["mu"], params["rho"], strict=True)
+            ]
+        )
+        return mf | ~np.isfinite(np.asarray(params["W"])).all(axis=1)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point mass at the means: its "ELBO" is the log density itself, so the ADVI step
+    on this family is a MAP fit by minibatch Adam, with the engine's loop, minibatching,
+    precision, devices and NaN guard. The building block of ``fit(method="ensemble")`` and
+    ``fit(method="laplace")``."""
+
+    layout: Layout
+    name: ClassVar[str] = "point"
+    noise_dim: ClassVar[int] = 0
+
+    def init_params(self, mu0, init_sd):
+        return {"mu": list(mu0)}
+
+    def reparameterize(self, params, eps):
+        # no entropy: this cancels the Gaussian constant the step adds, so the loss is
+        # exactly the negative log density
+        return [m[None] for m in params["mu"]], -0.5 * self.layout.dim * LOG_2PI_E
+
+    def sample(self, params, eps):
+        import jax.numpy as jnp
+
+        mu = jnp.concatenate([m.ravel() for m in params["mu"]])
+        return jnp.broadcast_to(mu, (eps.shape[0], mu.size))
+
+    def moments(self, params):
+        mean = np.concatenate([np.asarray(m, dtype=np.float64).ravel() for m in params["mu"]])
+        return Moments(mean=mean, sd=np.zeros_like(mean))
+
+    def nonfinite(self, params):
+        return np.concatenate([~np.isfinite(np.asarray(m)).ravel() for m in params["mu"]])
+
+
+#: Family name -> class; ``fit(method=...)`` maps ``"advi"`` to ``"meanfield"``,
+#: ``"fullrank_advi"`` to ``"fullrank"`` and ``"lowrank_advi"`` to ``"lowrank"`` (with its ``rank``).
+FAMILIES: dict[str, type] = {"meanfield": MeanField, "fullrank": FullRank, "lowrank": LowRank, "point": Point}
 
 
 def init(family: Family, mu0: list, *, init_sd, optimizer, random_seed: int) -> ADVIState:
@@ -269,7 +386,7 @@ def make_step(
     import jax.numpy as jnp
     import optax
 
-    dim = family.layout.dim
+    dim, n_noise = family.layout.dim, noise_dim(family)
 
     def negative_elbo(params, eps, data, idx):
         z, log_det = family.reparameterize(params, eps)
@@ -281,7 +398,12 @@ def make_step(
 
     def step(state: ADVIState, data) -> tuple[ADVIState, Any]:
         key, eps, idx = step_noise(
-            state.key, params_dtype(state.params), dim=dim, mc_samples=mc_samples, batch_size=batch_size, n_rows=n_rows
+            state.key,
+            params_dtype(state.params),
+            dim=n_noise,
+            mc_samples=mc_samples,
+            batch_size=batch_size,
+            n_rows=n_rows,
         )
         loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
         # Gradients to memory before Adam: otherwise XLA fuses the whole elementwise gradient
@@ -298,4 +420,4 @@ def sample(family: Family, params, key, *, draws: int):
     """``draws`` flat draws from the fitted approximation, shape (draws, dim), in the loop's precision."""
     import jax
 
-    return family.sample(params, jax.random.normal(key, (draws, family.layout.dim)))
+    return family.sample(params, jax.random.normal(key, (draws, noise_dim(family))))

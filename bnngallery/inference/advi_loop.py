@@ -40,7 +40,8 @@ class ADVIOutput:
     """What an ADVI fit (either backend) hands back to ``fit``.
 
     ``mean`` and ``std`` are keyed by value variable (unconstrained space); a full-rank fit
-    also has its Cholesky factor ``cholesky`` over the variables flattened in ``order``.
+    also has its Cholesky factor ``cholesky``, a low-rank one ``factor`` and ``diag_sd``, over
+    the variables flattened in ``order``.
     """
 
     draws: dict[str, np.ndarray]
@@ -55,6 +56,11 @@ class ADVIOutput:
     device: str = ""
     cholesky: np.ndarray | None = None
     order: list[str] | None = None
+    factor: np.ndarray | None = None  #: low-rank fits: covariance diag(diag_sd**2) + factor factor^T
+    diag_sd: np.ndarray | None = None
+    objective: str = "elbo"  #: what ``loss`` is the negative of: "elbo", or "log density" (MAP fits)
+    member_loss: np.ndarray | None = None  #: ensembles: (member, step)
+    extra: dict | None = None  #: method-specific root attributes of the result
 
 
 def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosine"):
@@ -84,6 +90,7 @@ def fit_advi_jax(
     steps: int,
     learning_rate: float,
     family: str = "meanfield",
+    rank: int = 10,
     mc_samples: int = 1,
     init_sd: float | Mapping[str, float] = DEFAULT_INIT_SD,
     chunk_size: int = 1000,
@@ -94,6 +101,7 @@ def fit_advi_jax(
     lr_schedule: str = "cosine",
     devices: int | None = None,
     precision: str = "float64",
+    jitter_start: bool = False,
 ) -> ADVIOutput:
     """Fit a Gaussian approximation of ``family`` by stochastic ELBO ascent.
 
@@ -105,8 +113,11 @@ def fit_advi_jax(
         Optimiser steps.
     learning_rate : float
         Adam step size.
-    family : {"meanfield", "fullrank"}
-        Diagonal or dense Cholesky covariance in the unconstrained space (:data:`advi.FAMILIES`).
+    family : {"meanfield", "fullrank", "lowrank"}
+        Diagonal, dense Cholesky, or diagonal plus rank-``rank`` covariance in the
+        unconstrained space (:data:`advi.FAMILIES`).
+    rank : int
+        The low-rank family's number of correlated directions.
     mc_samples : int
         Monte Carlo samples of the ELBO gradient per step.
     init_sd : float or mapping
@@ -134,6 +145,11 @@ def fit_advi_jax(
         Arithmetic of the whole loop. ``"float32"`` traces the model's log density with
         JAX's 64-bit mode off (NumPyro's default): faster on CPU and far faster on most
         GPUs; the returned draws and history are float64 either way.
+    jitter_start : bool
+        Start the means at the initial point plus ``init_sd`` times standard normals (seeded
+        by ``random_seed``) instead of at the initial point: a MAP fit (``family="point"``)
+        has no noise of its own to break the symmetry between a layer's hidden units, and
+        each member of an ensemble needs its own start.
     """
     check_precision(precision)
     check_choice(family, name="family", allowed=tuple(advi.FAMILIES))
@@ -143,6 +159,7 @@ def fit_advi_jax(
             steps=steps,
             learning_rate=learning_rate,
             family_name=family,
+            rank=rank,
             mc_samples=mc_samples,
             init_sd=init_sd,
             chunk_size=chunk_size,
@@ -153,6 +170,7 @@ def fit_advi_jax(
             lr_schedule=lr_schedule,
             devices=devices,
             precision=precision,
+            jitter_start=jitter_start,
         )
 
 
@@ -195,6 +213,7 @@ def _run(
     steps,
     learning_rate,
     family_name,
+    rank,
     mc_samples,
     init_sd,
     chunk_size,
@@ -205,6 +224,7 @@ def _run(
     lr_schedule,
     devices,
     precision,
+    jitter_start,
 ):
     import jax
     import jax.numpy as jnp
@@ -212,7 +232,7 @@ def _run(
     t_setup = time.perf_counter()
     graph = logp_graph(model)
     layout = advi.Layout(graph.param_names, graph.param_shapes)
-    family = advi.FAMILIES[family_name](layout)
+    family = advi.FAMILIES[family_name](layout, *((rank,) if family_name == "lowrank" else ()))
     B, N = graph.batch_size, graph.n_rows
     mesh, _ = make_mesh(devices, B if B is not None else N)
     real = np.float32 if precision == "float32" else np.float64
@@ -224,13 +244,22 @@ def _run(
     point = dict(model.initial_point())
     if start:
         point.update(start)
+    sds = (
+        [float(init_sd)] * len(layout.names)
+        if np.isscalar(init_sd)
+        else [init_sd.get(n, DEFAULT_INIT_SD) for n in layout.names]
+    )
+    rng = np.random.default_rng(random_seed)
     mu0 = [
-        jnp.asarray(np.asarray(point[n], dtype=real).reshape(s))
-        for n, s in zip(layout.names, layout.shapes, strict=True)
+        jnp.asarray(
+            (
+                np.asarray(point[n], dtype=np.float64).reshape(s) + (sd * rng.standard_normal(s) if jitter_start else 0)
+            ).astype(real)
+        )
+        for n, s, sd in zip(layout.names, layout.shapes, sds, strict=True)
     ]
     optimizer = make_optimizer(learning_rate, steps=steps, lr_schedule=lr_schedule)
     step = advi.make_step(family, logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
-    sds = init_sd if np.isscalar(init_sd) else [init_sd.get(n, DEFAULT_INIT_SD) for n in layout.names]
     state = advi.init(family, mu0, init_sd=sds, optimizer=optimizer, random_seed=random_seed)
     if mesh is not None:
         state = jax.tree_util.tree_map(lambda a: put(a, mesh, rows=False), state)
@@ -324,7 +353,7 @@ def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) ->
     _, eps, idx = advi.step_noise(
         state.key,
         advi.params_dtype(state.params),
-        dim=layout.dim,
+        dim=advi.noise_dim(family),
         mc_samples=mc_samples,
         batch_size=batch_size,
         n_rows=n_rows,
@@ -340,6 +369,22 @@ def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) ->
         values = fn(*layout.unflatten(zi), *data_values, *extra)
         bad |= {t.name for t, v in zip(terms, values, strict=True) if not np.all(np.isfinite(np.asarray(v)))}
     return [t.name for t in terms if t.name in bad]
+
+
+def constrained_draws(model, layout: advi.Layout, z, precision: str) -> dict[str, np.ndarray]:
+    """Flat unconstrained draws ``z`` (draws, dim) as one chain of the model's variables and
+    deterministics in the constrained space: ``{name: (1, draws, ...)}``."""
+    import jax
+
+    cgraph = constrain_graph(model)
+    cdata = [jax.device_put(narrow(np.asarray(v), precision)) for v in cgraph.data_values]
+
+    @jax.jit
+    def constrained(z):
+        return cgraph.fn(*layout.unflatten(z), *cdata)
+
+    outs = jax.lax.map(constrained, z, batch_size=min(len(z), 256))
+    return {n: np.asarray(o, dtype=np.float64)[None] for n, o in zip(cgraph.output_names, outs, strict=True)}
 
 
 def _finish(
@@ -362,24 +407,17 @@ def _finish(
 
     layout, params = family.layout, state.params
     moments = family.moments(params)
-    cgraph = constrain_graph(model)
-    cdata = [jax.device_put(narrow(np.asarray(v), precision)) for v in cgraph.data_values]
-
-    @jax.jit
-    def constrained(z):
-        return cgraph.fn(*layout.unflatten(z), *cdata)
-
     # the draws' key is apart from every step's (fold_in of the seed), so they do not depend on the steps run
     z = advi.sample(family, params, jax.random.fold_in(jax.random.PRNGKey(random_seed), 1), draws=draws)
-    outs = jax.lax.map(constrained, z, batch_size=min(draws, 256))
-    out_draws = {n: np.asarray(o, dtype=np.float64)[None] for n, o in zip(cgraph.output_names, outs, strict=True)}
     return ADVIOutput(
-        draws=out_draws,
+        draws=constrained_draws(model, layout, z, precision),
         loss=np.asarray(loss, dtype=np.float64),
         mean=dict(zip(layout.names, layout.unflatten(moments.mean), strict=True)),
         std=dict(zip(layout.names, layout.unflatten(moments.sd), strict=True)),
         cholesky=moments.cholesky,
-        order=None if moments.cholesky is None else list(layout.names),
+        factor=moments.factor,
+        diag_sd=moments.diag_sd,
+        order=None if moments.cholesky is None and moments.factor is None else list(layout.names),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         steps_done=done,

@@ -26,6 +26,11 @@ def plot_elbo(result: xr.DataTree, *, ax=None, smooth: int = 100, label: str | N
         )
     lo = np.percentile(elbo[len(elbo) // 10 :], 1) if len(elbo) > 10 else elbo.min()
     ax.set_ylim(lo - 0.1 * abs(lo), elbo.max() + 0.05 * abs(elbo.max()) + 1e-9)
-    ax.set(xlabel="step", ylabel="ELBO", title="ADVI convergence")
+    objective = result["fit_history"].attrs.get("objective", "elbo")
+    ax.set(
+        xlabel="step",
+        ylabel="ELBO" if objective == "elbo" else objective,
+        title="ADVI convergence" if objective == "elbo" else "MAP convergence",
+    )
     ax.legend(loc="lower right")
     return fig

@@ -1,0 +1,113 @@
+"""The approximations beyond mean-field and full-rank ADVI, each against a known answer.
+
+A Bayesian linear regression with known noise has a Gaussian posterior in closed form,
+with strongly correlated coefficients (the intercept and the slope of an off-centre x):
+low-rank ADVI must find the correlation mean-field cannot, the Laplace approximation is
+exact, and every member of an ensemble lands on the posterior mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from bnngallery import fit
+from bnngallery.diagnostics.khat import vi_khat
+from bnngallery.results import load_result, save_result, stored_gaussian
+
+_RNG = np.random.default_rng(0)
+_N = 40
+X = np.c_[np.ones(_N), _RNG.normal(size=_N) + 2.0]
+Y = X @ [0.5, -1.0] + _RNG.normal(0, 1, _N)
+PRIOR_SD = 10.0
+POST_COV = np.linalg.inv(X.T @ X + np.eye(2) / PRIOR_SD**2)
+POST_MEAN = POST_COV @ X.T @ Y
+POST_SD = np.sqrt(np.diag(POST_COV))
+POST_CORR = POST_COV[0, 1] / (POST_SD[0] * POST_SD[1])  # about -0.93
+
+
+def regression_model(batch_size=None):
+    with pm.Model() as m:
+        Xd, yd = pm.Data("X", X), pm.Data("y", Y)
+        if batch_size is not None:
+            Xd, yd = pm.Minibatch(Xd, yd, batch_size=batch_size)
+        b = pm.Normal("b", 0, PRIOR_SD, shape=2)
+        pm.Normal("obs", Xd @ b, 1, observed=yd, total_size=_N if batch_size else None)
+    return m
+
+
+def _corr(draws):
+    return float(np.corrcoef(draws.reshape(-1, 2).T)[0, 1])
+
+
+def test_lowrank_advi_recovers_the_correlated_posterior():
+    result = fit(regression_model(), "lowrank_advi", rank=1, steps=20_000, learning_rate=0.02, progressbar=False)
+    q = stored_gaussian(result, ["b"])
+    assert q.kind == "low-rank" and q.factor.shape == (2, 1)
+    np.testing.assert_allclose(q.mean, POST_MEAN, atol=0.03)
+    np.testing.assert_allclose(q.sd, POST_SD, rtol=0.08)
+    cov = q.factor @ q.factor.T + np.diag(q.diag_sd**2)
+    assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) == pytest.approx(POST_CORR, abs=0.03)
+    assert _corr(result.posterior["b"].values) == pytest.approx(POST_CORR, abs=0.03)
+    # q's density is the Woodbury form of the stored covariance: check it against the dense one
+    z = q.draw(np.random.default_rng(1), 5)
+    r = z - q.mean
+    dense = -0.5 * np.sum(r @ np.linalg.inv(cov) * r, axis=1) - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
+    np.testing.assert_allclose(q.log_density(z), dense, rtol=1e-10)
+    # and mean-field, on the same data, cannot see the correlation (the reason low rank exists)
+    mf = fit(regression_model(), "advi", steps=5000, learning_rate=0.02, progressbar=False)
+    assert abs(_corr(mf.posterior["b"].values)) < 0.2
+
+
+def test_laplace_is_exact_on_a_gaussian_posterior(tmp_path):
+    # batch 12 of 40 rows: the Hessian's windows start every gcd(40, 12) = 4 rows
+    result = fit(regression_model(batch_size=12), "laplace", steps=4000, learning_rate=0.05, progressbar=False)
+    q = stored_gaussian(result, ["b"])
+    assert q.kind == "full-rank" and result.attrs["laplace_nonpositive"] == 0
+    np.testing.assert_allclose(q.mean, POST_MEAN, atol=0.03)  # a minibatch MAP: within 0.1 posterior sd
+    np.testing.assert_allclose(q.cholesky @ q.cholesky.T, POST_COV, rtol=1e-6)  # the exact full-data Hessian
+    draws = result.posterior["b"].values.reshape(-1, 2)
+    np.testing.assert_allclose(draws.std(axis=0), POST_SD, rtol=0.08)
+    assert vi_khat(result, regression_model())["khat"] < 0.5  # q is the posterior: importance weights flat
+    assert "log_q" in result["sample_stats"] and result["fit_history"].attrs["objective"] == "log density"
+    path = save_result(result, tmp_path / "laplace.nc")
+    assert stored_gaussian(load_result(path), ["b"]).kind == "full-rank"
+
+
+def test_every_ensemble_member_reaches_the_mode_from_its_own_start():
+    result = fit(regression_model(), "ensemble", members=3, steps=3000, learning_rate=0.05, progressbar=False)
+    members = result.posterior["b"].values.reshape(-1, 2)
+    assert members.shape == (3, 2) and result.attrs["members"] == 3
+    np.testing.assert_allclose(members, np.broadcast_to(POST_MEAN, (3, 2)), atol=1e-4)
+    history = result["fit_history"]
+    assert history["member_loss"].shape == (3, 3000)
+    first = history["member_loss"].values[:, 0]
+    assert len(np.unique(first)) == 3  # each member started somewhere else
+    assert "approximation" not in result.children  # point masses: no Gaussian to score
+
+
+@pytest.mark.parametrize(
+    ("method", "opts", "message"),
+    [
+        ("advi", {"rank": 2}, "rank applies to method='lowrank_advi' only"),
+        ("laplace", {"members": 2}, "members applies to method='ensemble' only"),
+        ("ensemble", {"restarts": 2}, "an ensemble's members are its restarts"),
+        ("lowrank_advi", {"backend": "pytensor"}, "runs on backend='jax' only"),
+        ("lowrank_advi", {"rank": 0}, "rank"),
+        ("ensemble", {"members": -1}, "members"),
+    ],
+)
+def test_method_options_are_checked(method, opts, message):
+    with pytest.raises(ValueError, match=message):
+        fit(regression_model(), method, steps=10, progressbar=False, **opts)
+
+
+def test_laplace_refuses_a_net_too_big_for_a_dense_hessian():
+    from bnngallery.inference.laplace import FULL_HESSIAN_MAX
+
+    with pm.Model() as big:
+        w = pm.Normal("w", 0, 1, shape=FULL_HESSIAN_MAX + 1)
+        pm.Normal("obs", w.sum(), 1, observed=np.zeros(3))
+    with pytest.raises(ValueError, match="lowrank_advi"):
+        fit(big, "laplace", steps=2, progressbar=False, check_collapse=False)
