@@ -34,17 +34,22 @@ from .models.info import ModelInfo, model_info
 from .results import final_elbo, make_result, posterior_dataset
 from .validation import check_choice, check_flag, check_open_unit, check_positive, check_positive_int, check_seed
 
-METHODS = ("advi", "fullrank_advi", "lowrank_advi", "laplace", "ensemble", "nuts")
+METHODS = ("advi", "fullrank_advi", "lowrank_advi", "laplace", "ensemble", "sgld", "nuts")
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
 #: ``method`` -> the ADVI engine's variational family
 ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank", "lowrank_advi": "lowrank"}
 #: Methods only the JAX backend has.
-JAX_ONLY = ("lowrank_advi", "laplace", "ensemble")
+JAX_ONLY = ("lowrank_advi", "laplace", "ensemble", "sgld")
 #: Methods built on MAP fits by the engine's point-mass family.
 MAP_METHODS = ("laplace", "ensemble")
 #: ``ensemble``'s number of members when none is given.
 DEFAULT_MEMBERS = 5
+#: ``sgld``'s step size per observation, and its cycles, when none are given.
+DEFAULT_SGLD_LR = 0.1
+DEFAULT_CYCLES = 4
+#: Adam's step size (ADVI and the MAP fits) when none is given.
+DEFAULT_LR = 0.01
 #: ``lowrank_advi``'s rank when none is given.
 DEFAULT_RANK = 10
 INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
@@ -74,6 +79,10 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         )
     if opts.get("restarts", 1) != 1 and method in MAP_METHODS:
         raise ValueError(f"restarts does not apply to method={method!r}; an ensemble's members are its restarts.")
+    if "cycles" in opts and method != "sgld":
+        raise ValueError(f"cycles applies to method='sgld' only; got cycles={opts['cycles']!r}, method={method!r}.")
+    if opts.get("restarts", 1) != 1 and method == "sgld":
+        raise ValueError("restarts does not apply to method='sgld'; it runs several chains instead (chains=...).")
     if "rank" in opts and method != "lowrank_advi":
         raise ValueError(f"rank applies to method='lowrank_advi' only; got rank={opts['rank']!r}, method={method!r}.")
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
@@ -91,7 +100,18 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
     out: dict[str, Any] = {}
     if opts.get("restarts", 1) != 1 and method == "nuts":
         raise ValueError("restarts applies to ADVI only; NUTS runs several chains instead (chains=...).")
-    for name in ("steps", "draws", "tune", "chains", "mc_samples", "chunk_size", "restarts", "rank", "members"):
+    for name in (
+        "steps",
+        "draws",
+        "tune",
+        "chains",
+        "mc_samples",
+        "chunk_size",
+        "restarts",
+        "rank",
+        "members",
+        "cycles",
+    ):
         if name in opts:
             out[name] = check_positive_int(opts[name], name=name, allow_zero=name == "tune")
     if "learning_rate" in opts:
@@ -163,11 +183,12 @@ def fit(
     backend: str = "jax",
     sampler: str | None = None,
     steps: int = 30_000,
-    learning_rate: float = 0.01,
+    learning_rate: float | None = None,
     lr_schedule: str | None = None,
     mc_samples: int = 1,
     rank: int | None = None,
     members: int | None = None,
+    cycles: int | None = None,
     init_sd: float | dict[str, float] | None = None,
     chunk_size: int = 1000,
     draws: int = 1000,
@@ -284,6 +305,7 @@ def _fit(
     mc_samples,
     rank,
     members,
+    cycles,
     init_sd,
     chunk_size,
     draws,
@@ -301,6 +323,8 @@ def _fit(
     info = model_info(model) if isinstance(model, pm.Model) else ModelInfo()
     if lr_schedule is None:
         lr_schedule = "cosine" if backend == "jax" else "constant"
+    if learning_rate is None:
+        learning_rate = DEFAULT_SGLD_LR if method == "sgld" else DEFAULT_LR
     if init_sd is None:
         init_sd = info.advi_init_sd if info.advi_init_sd is not None else 0.1
     opts = check_fit_options(
@@ -316,6 +340,7 @@ def _fit(
         init_sd=init_sd,
         **({} if rank is None else {"rank": rank}),
         **({} if members is None else {"members": members}),
+        **({} if cycles is None else {"cycles": cycles}),
         chunk_size=chunk_size,
         draws=draws,
         tune=tune,
@@ -357,6 +382,7 @@ def _fit(
                 mc_samples=mc_samples,
                 rank=rank,
                 members=members,
+                cycles=cycles,
                 init_sd=init_sd,
                 chunk_size=chunk_size,
                 draws=draws,
@@ -367,6 +393,10 @@ def _fit(
             ),
             int(random_seed),
             opts["restarts"],
+        )
+    if method == "sgld":
+        return _fit_sgld(
+            model, info=info, opts=opts, precision=precision, progressbar=progressbar, random_seed=int(random_seed)
         )
     if method in MAP_METHODS:
         return _fit_map_based(
@@ -465,6 +495,30 @@ def _fit_map_based(model, method, *, info, opts, lr_schedule, precision, progres
         out = fit_laplace(model, draws=opts["draws"], random_seed=random_seed, **common)
     return _advi_result(
         model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
+    )
+
+
+def _fit_sgld(model, *, info, opts, precision, progressbar, random_seed) -> xr.DataTree:
+    from .inference.sgmcmc import SAMPLE_FRACTION, fit_sgld
+
+    settings = {
+        "steps": opts["steps"],
+        "learning_rate": opts["learning_rate"],
+        "chains": opts["chains"],
+        "cycles": opts.get("cycles", DEFAULT_CYCLES),
+        "draws": opts["draws"],
+        "init_sd": opts["init_sd"],
+        "random_seed": random_seed,
+        "precision": precision,
+        "sample_fraction": SAMPLE_FRACTION,
+    }
+    out = fit_sgld(
+        model,
+        **{k: v for k, v in settings.items() if k != "sample_fraction"},
+        progressbar=progressbar,
+    )
+    return _advi_result(
+        model, out, info=info, method="sgld", backend="jax", settings={**settings, "batch_size": out.batch_size}
     )
 
 

@@ -111,3 +111,33 @@ def test_laplace_refuses_a_net_too_big_for_a_dense_hessian():
         pm.Normal("obs", w.sum(), 1, observed=np.zeros(3))
     with pytest.raises(ValueError, match="lowrank_advi"):
         fit(big, "laplace", steps=2, progressbar=False, check_collapse=False)
+
+
+def test_cyclical_sgld_samples_the_posterior_with_several_chains():
+    from bnngallery.inference.sgmcmc import schedule
+
+    result = fit(
+        regression_model(batch_size=10), "sgld", steps=20_000, chains=4, draws=500, learning_rate=0.1, progressbar=False
+    )
+    draws = result.posterior["b"].values
+    assert draws.shape == (4, 500, 2) and result.attrs["draws_kept"] == 500
+    flat = draws.reshape(-1, 2)
+    # minibatch noise and the shrinking step bias SGLD a little: within 0.15 posterior sd of the
+    # mean and 15 % of the sd here (measured: 0.1 sd and 7 %)
+    np.testing.assert_allclose(flat.mean(axis=0), POST_MEAN, atol=0.15 * POST_SD.min() + 0.05)
+    np.testing.assert_allclose(flat.std(axis=0), POST_SD, rtol=0.15)
+    assert _corr(draws) == pytest.approx(POST_CORR, abs=0.05)
+    # the chains are independent: each started elsewhere and ends elsewhere (a chain's last
+    # draws of a cycle barely move, as the step size decays to zero: the pooled draws are the sample)
+    assert len({round(float(c[-1, 1]), 6) for c in draws}) == 4
+    scale, sampling, thin = schedule(100, 4, 10)
+    assert scale[0] == 1.0 and scale[24] < 0.01 and scale[25] == 1.0  # four cosine cycles
+    # the last quarter of each 25-step cycle samples (r = k/25 >= 0.75: steps 19-24), thinned
+    # to ceil(10 / 4) = 3 draws per cycle in its 6 steps
+    assert sampling.sum() == 4 * 6 and not sampling[:19].any() and sampling[19:25].all()
+    assert thin == 2
+
+
+def test_sgld_names_a_step_size_that_diverges():
+    with pytest.raises(FloatingPointError, match="smaller learning_rate"):
+        fit(regression_model(batch_size=10), "sgld", steps=2000, learning_rate=50.0, progressbar=False)

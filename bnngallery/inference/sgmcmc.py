@@ -1,0 +1,156 @@
+"""Cyclical stochastic-gradient Langevin dynamics: minibatch MCMC on the model's log density.
+
+SGLD (Welling and Teh 2011) moves by ``step_size * grad log p + sqrt(2 step_size) * noise``
+with the minibatch estimate of the full-data gradient; the cyclical schedule (Zhang, Li,
+Zhang, Chen and Wilson 2020, "Cyclical stochastic gradient MCMC") restarts a cosine step
+size ``cycles`` times, explores each cycle's first part with the noise off (a stochastic
+gradient ascent towards a mode) and samples in its last ``sample_fraction``, so the chains
+visit several modes. The Langevin update is blackjax's (``blackjax.sgmcmc.diffusions``);
+this module supplies the schedule, the chains (vmapped), the thinning and the loop.
+
+The step size is ``learning_rate / n``, with ``n`` the effective number of observations
+(rows times each likelihood's weight, so a tempered model counts ``N / T``): the log
+density's curvature grows with ``n``, and so a ``learning_rate`` works across data sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .advi import Layout
+from .advi_loop import ADVIOutput, constrained_draws
+from .jaxify import likelihood_weights, logp_graph, observed_shape
+from .precision import narrow, precision_scope
+from .progress import progress_bar
+
+#: The share of each cycle that samples (the rest explores with the noise off).
+SAMPLE_FRACTION = 0.25
+
+
+def effective_size(model) -> float:
+    """Observations as the log density counts them: rows times likelihood weight, summed."""
+    weights = likelihood_weights(model)
+    return float(sum(weights[rv.name] * observed_shape(model, rv)[0] for rv in model.observed_RVs))
+
+
+def schedule(steps: int, cycles: int, draws: int, sample_fraction: float = SAMPLE_FRACTION):
+    """The step-size multipliers (``steps``,), whether each step adds noise, and the
+    thinning interval: draws are kept every ``thin`` steps of each cycle's sampling phase,
+    ``ceil(draws / cycles)`` per cycle."""
+    length = math.ceil(steps / cycles)
+    r = (np.arange(steps) % length) / length
+    scale = 0.5 * (np.cos(np.pi * r) + 1.0)
+    sampling = r >= 1.0 - sample_fraction
+    per_cycle = math.ceil(draws / cycles)
+    thin = max(1, int(sample_fraction * length) // per_cycle)
+    return scale, sampling, thin
+
+
+def fit_sgld(
+    model,
+    *,
+    steps: int,
+    learning_rate: float,
+    chains: int,
+    cycles: int,
+    draws: int,
+    init_sd,
+    random_seed: int,
+    progressbar: bool,
+    precision: str,
+) -> ADVIOutput:
+    """``chains`` cyclical SGLD chains of ``steps`` steps each, ``draws`` kept per chain."""
+    import jax
+    import jax.numpy as jnp
+    from blackjax.sgmcmc.diffusions import overdamped_langevin
+
+    t0 = time.perf_counter()
+    with precision_scope(precision):
+        graph = logp_graph(model)
+        layout = Layout(graph.param_names, graph.param_shapes)
+        B, N = graph.batch_size, graph.n_rows
+        real = np.float32 if precision == "float32" else np.float64
+        data = [jnp.asarray(narrow(np.asarray(v), precision)) for v in graph.data_values]
+        scale, sampling, thin = schedule(steps, cycles, draws)
+        eta0 = learning_rate / effective_size(model)
+        langevin = overdamped_langevin()
+
+        def logp(values, idx):
+            return graph.fn(*values, *data, *((idx,) if B is not None else ()))[0]
+
+        def one_step(carry, t):
+            position, key = carry
+            key, k_idx, k_noise = jax.random.split(key, 3)
+            idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
+            lp, grad = jax.value_and_grad(logp)(position, idx)
+            temperature = jnp.where(jnp.asarray(sampling)[t], 1.0, 0.0).astype(real)
+            step_size = (eta0 * jnp.asarray(scale, dtype=real)[t]).astype(real)
+            position = langevin(k_noise, position, grad, step_size, temperature)
+            return (position, key), -lp
+
+        @jax.jit
+        def chunk(positions, keys, t_start):
+            def run_chain(position, key):
+                return jax.lax.scan(one_step, (position, key), t_start + jnp.arange(thin))
+
+            (positions, keys), losses = jax.vmap(run_chain)(positions, keys)
+            return positions, keys, losses
+
+        rng = np.random.default_rng(random_seed)
+        point = model.initial_point()
+        sds = [float(init_sd)] * len(layout.names) if np.isscalar(init_sd) else [init_sd[n] for n in layout.names]
+        positions = [
+            jnp.asarray(np.asarray(point[n], dtype=np.float64) + sd * rng.standard_normal((chains, *s)), dtype=real)
+            for n, s, sd in zip(layout.names, layout.shapes, sds, strict=True)
+        ]
+        keys = jax.random.split(jax.random.PRNGKey(random_seed), chains)
+        n_chunks = steps // thin
+        t_compile = time.perf_counter()
+        compiled = chunk.lower(positions, keys, 0).compile()
+        compile_seconds = time.perf_counter() - t_compile + (t_compile - t0)
+        kept, losses, interrupted = [], [], False
+        bar = progress_bar(total=n_chunks * thin, desc="cyclical SGLD", disable=not progressbar, unit="step")
+        t_run = time.perf_counter()
+        try:
+            for c in range(n_chunks):
+                positions, keys, loss = compiled(positions, keys, c * thin)
+                losses.append(np.asarray(loss))
+                if sampling[(c + 1) * thin - 1]:
+                    kept.append(np.concatenate([np.asarray(p).reshape(chains, -1) for p in positions], axis=1))
+                bar.update(thin)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        run_seconds = time.perf_counter() - t_run
+        if not kept:
+            raise ValueError(
+                f"cyclical SGLD kept no draws: {steps} steps in {cycles} cycles leave no sampling phase "
+                "(or the fit was interrupted first); give it more steps."
+            )
+        z = np.stack(kept, axis=1)[:, -draws:]  # (chains, draws, dim): the latest draws
+        if not np.all(np.isfinite(z)):
+            raise FloatingPointError(
+                f"SGLD diverged: its draws hold NaN or inf. The step size is too large for this model; "
+                f"try a smaller learning_rate (now {learning_rate})."
+            )
+        per_chain = [constrained_draws(model, layout, jnp.asarray(zc, dtype=real), precision) for zc in z]
+    loss = np.concatenate(losses, axis=1)  # (chains, steps)
+    return ADVIOutput(
+        draws={k: np.concatenate([d[k] for d in per_chain], axis=0) for k in per_chain[0]},
+        loss=loss.mean(axis=0),
+        member_loss=loss,
+        objective="log density",
+        mean={},
+        std={},
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+        steps_done=loss.shape[1],
+        interrupted=interrupted,
+        batch_size=B,
+        device=str(jax.devices()[0]),
+        extra={"thin": thin, "draws_kept": int(z.shape[1])},
+    )
