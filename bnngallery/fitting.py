@@ -1,15 +1,26 @@
-"""``fit``: one entry point for minibatch ADVI and NUTS on any gallery model.
+"""``fit``: one entry point for every approximation of a gallery model's posterior.
 
 The vocabulary is closed and checked before anything compiles:
 
 ==========================  ===========================================================
-``method``                  ``"advi"`` (mean-field), ``"fullrank_advi"``, ``"nuts"``
+``method``                  Gaussian VI: ``"advi"`` (mean-field), ``"fullrank_advi"``,
+                            ``"lowrank_advi"`` (diagonal plus rank ``rank``);
+                            ``"flow_advi"`` (an inverse autoregressive flow, NumPyro);
+                            ``"pathfinder"`` (multi-path, blackjax); ``"laplace"`` (a
+                            Gaussian at the MAP, exact Hessian); ``"ensemble"`` (MAP fits
+                            from ``members`` starts); ``"sgld"`` (cyclical SG-MCMC,
+                            ``chains`` x ``cycles``); ``"nuts"``, the reference
 ``backend``                 ``"jax"``: ADVI compiled end to end in JAX
                             (:mod:`bnngallery.inference.advi_loop`), NUTS by NumPyro through
                             ``pm.sample``; ``"pytensor"``: PyMC's own ``pm.fit`` and
                             ``pm.sample`` samplers
 ``sampler`` (NUTS only)     ``"numpyro"`` or ``"pymc"``; by default follows ``backend``
 ==========================  ===========================================================
+
+Every method but NUTS and the two ADVI families ``pm.fit`` has runs on the JAX backend
+only. Minibatch methods (ADVI, ensemble, SGLD, Laplace's MAP) follow the model's
+``pm.Minibatch``; Pathfinder, the flow and the Laplace Hessian use the exact full-data log
+density (:mod:`bnngallery.inference.target`), so they are for small models.
 
 Every call returns the same kind of result (:mod:`bnngallery.results`). (The module is
 ``fitting`` so that ``bnngallery.fit`` stays the function.)
@@ -34,13 +45,13 @@ from .models.info import ModelInfo, model_info
 from .results import final_elbo, make_result, posterior_dataset
 from .validation import check_choice, check_flag, check_open_unit, check_positive, check_positive_int, check_seed
 
-METHODS = ("advi", "fullrank_advi", "lowrank_advi", "laplace", "ensemble", "sgld", "nuts")
+METHODS = ("advi", "fullrank_advi", "lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "nuts")
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
 #: ``method`` -> the ADVI engine's variational family
 ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank", "lowrank_advi": "lowrank"}
 #: Methods only the JAX backend has.
-JAX_ONLY = ("lowrank_advi", "laplace", "ensemble", "sgld")
+JAX_ONLY = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld")
 #: Methods built on MAP fits by the engine's point-mass family.
 MAP_METHODS = ("laplace", "ensemble")
 #: ``ensemble``'s number of members when none is given.
@@ -50,6 +61,10 @@ DEFAULT_SGLD_LR = 0.1
 DEFAULT_CYCLES = 4
 #: Adam's step size (ADVI and the MAP fits) when none is given.
 DEFAULT_LR = 0.01
+#: Optimiser steps when none are given: Pathfinder's are L-BFGS iterations (it stops at
+#: convergence before), everyone else's are stochastic-gradient steps.
+DEFAULT_STEPS = 30_000
+DEFAULT_PATHFINDER_STEPS = 200
 #: ``lowrank_advi``'s rank when none is given.
 DEFAULT_RANK = 10
 INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
@@ -182,7 +197,7 @@ def fit(
     *,
     backend: str = "jax",
     sampler: str | None = None,
-    steps: int = 30_000,
+    steps: int | None = None,
     learning_rate: float | None = None,
     lr_schedule: str | None = None,
     mc_samples: int = 1,
@@ -204,25 +219,32 @@ def fit(
     check_collapse: bool = True,
     log_likelihood: bool | None = None,
 ) -> xr.DataTree:
-    """Fit ``model`` by ADVI or NUTS and return a result DataTree.
+    """Fit ``model`` by ADVI, another approximation, or NUTS and return a result DataTree.
 
     Parameters
     ----------
     model : pm.Model
         A model from a gallery builder (or any PyMC model with observed data).
-    method : {"advi", "fullrank_advi", "lowrank_advi", "nuts"}
-        Variational fit (mean-field, full-rank, or diagonal plus low-rank Gaussian) or
-        Hamiltonian Monte Carlo.
+    method : str
+        One of :data:`METHODS` (the module's table says what each is).
     backend : {"jax", "pytensor"}
         ``"jax"`` compiles the ADVI loop to JAX and runs NUTS with NumPyro;
         ``"pytensor"`` uses ``pm.fit`` (Adam) and PyMC's NUTS.
     sampler : {"numpyro", "pymc"}, optional
         NUTS implementation; defaults to the backend's.
     steps, learning_rate, mc_samples, init_sd, chunk_size
-        ADVI: optimiser steps, Adam step size, Monte Carlo samples per gradient, initial
-        posterior sd (JAX backend: one number, or one per variable by name; default: the
-        builder's ``advi_init_sd``, which the gallery builders scale to each layer's fan-in,
-        else 0.1), steps per compiled call (JAX backend).
+        ADVI: optimiser steps (default :data:`DEFAULT_STEPS`; Pathfinder: L-BFGS iterations,
+        default :data:`DEFAULT_PATHFINDER_STEPS`), Adam step size (default
+        :data:`DEFAULT_LR`; ``sgld``: the Langevin step per effective observation, default
+        :data:`DEFAULT_SGLD_LR`), Monte Carlo samples per gradient, initial posterior sd
+        (JAX backend: one number, or one per variable by name; default: the builder's
+        ``advi_init_sd``, which the gallery builders scale to each layer's fan-in, else
+        0.1; the MAP fits, SGLD and Pathfinder start at the initial point plus this much
+        noise), steps per compiled call (JAX backend).
+    members : int, optional
+        ``ensemble``: MAP fits, one draw each (default :data:`DEFAULT_MEMBERS`).
+    cycles : int, optional
+        ``sgld``: cosine step-size cycles per chain (default :data:`DEFAULT_CYCLES`).
     rank : int, optional
         ``lowrank_advi``: the number of correlated directions of the covariance
         ``diag(d**2) + W W^T`` (default :data:`DEFAULT_RANK`).
@@ -230,9 +252,11 @@ def fit(
         Step-size schedule; defaults to ``"cosine"`` on the JAX backend (decay to 1 %, which
         settles the minibatch noise at the end) and ``"constant"`` on PyTensor.
     draws : int
-        Posterior draws kept: per chain for NUTS, in total for ADVI.
+        Posterior draws kept: per chain for NUTS and SGLD, in total otherwise (an
+        ensemble's draws are its members).
     tune, chains, cores, target_accept
-        NUTS warm-up steps, number of chains, processes, and target acceptance rate.
+        NUTS warm-up steps, number of chains (``sgld``: chains; ``pathfinder``: paths),
+        processes, and target acceptance rate.
     random_seed : int
         Seeds everything random in the fit; same seed, same backend -> same numbers.
     progressbar : bool
@@ -323,6 +347,8 @@ def _fit(
     info = model_info(model) if isinstance(model, pm.Model) else ModelInfo()
     if lr_schedule is None:
         lr_schedule = "cosine" if backend == "jax" else "constant"
+    if steps is None:
+        steps = DEFAULT_PATHFINDER_STEPS if method == "pathfinder" else DEFAULT_STEPS
     if learning_rate is None:
         learning_rate = DEFAULT_SGLD_LR if method == "sgld" else DEFAULT_LR
     if init_sd is None:
@@ -393,6 +419,16 @@ def _fit(
             ),
             int(random_seed),
             opts["restarts"],
+        )
+    if method in ("pathfinder", "flow_advi"):
+        return _fit_full_data_vi(
+            model,
+            method,
+            info=info,
+            opts=opts,
+            lr_schedule=lr_schedule,
+            progressbar=progressbar,
+            random_seed=int(random_seed),
         )
     if method == "sgld":
         return _fit_sgld(
@@ -496,6 +532,37 @@ def _fit_map_based(model, method, *, info, opts, lr_schedule, precision, progres
     return _advi_result(
         model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
     )
+
+
+def _fit_full_data_vi(model, method, *, info, opts, lr_schedule, progressbar, random_seed) -> xr.DataTree:
+    """``pathfinder`` (blackjax) or ``flow_advi`` (NumPyro's IAF): on the exact full-data density."""
+    settings = {"steps": opts["steps"], "draws": opts["draws"], "random_seed": random_seed, "precision": "float64"}
+    if method == "pathfinder":
+        from .inference.pathfinder import POOL_PER_PATH, fit_pathfinder
+
+        settings.update(paths=opts["chains"], pool_per_path=POOL_PER_PATH, init_sd=opts["init_sd"])
+        out = fit_pathfinder(
+            model,
+            paths=settings["paths"],
+            maxiter=opts["steps"],
+            draws=opts["draws"],
+            init_sd=opts["init_sd"],
+            random_seed=random_seed,
+        )
+    else:
+        from .inference.flow import NUM_FLOWS, fit_flow
+
+        settings.update(learning_rate=opts["learning_rate"], lr_schedule=lr_schedule, flow="iaf", num_flows=NUM_FLOWS)
+        out = fit_flow(
+            model,
+            steps=opts["steps"],
+            learning_rate=opts["learning_rate"],
+            draws=opts["draws"],
+            random_seed=random_seed,
+            progressbar=progressbar,
+            lr_schedule=lr_schedule,
+        )
+    return _advi_result(model, out, info=info, method=method, backend="jax", settings=settings)
 
 
 def _fit_sgld(model, *, info, opts, precision, progressbar, random_seed) -> xr.DataTree:

@@ -141,3 +141,22 @@ def test_cyclical_sgld_samples_the_posterior_with_several_chains():
 def test_sgld_names_a_step_size_that_diverges():
     with pytest.raises(FloatingPointError, match="smaller learning_rate"):
         fit(regression_model(batch_size=10), "sgld", steps=2000, learning_rate=50.0, progressbar=False)
+
+
+def test_pathfinder_pools_its_paths_into_the_posterior():
+    result = fit(regression_model(batch_size=12), "pathfinder", chains=4, draws=2000, progressbar=False)
+    flat = result.posterior["b"].values.reshape(-1, 2)
+    np.testing.assert_allclose(flat.mean(axis=0), POST_MEAN, atol=0.1 * POST_SD.max())
+    np.testing.assert_allclose(flat.std(axis=0), POST_SD, rtol=0.12)
+    assert _corr(flat) == pytest.approx(POST_CORR, abs=0.03)
+    # a Gaussian target: each path's Gaussian is close to it, so the importance weights are tame
+    assert result.attrs["pathfinder_khat"] < 0.5 and result.attrs["paths"] == 4
+
+
+def test_flow_advi_fits_the_correlated_posterior():
+    result = fit(regression_model(), "flow_advi", steps=5000, progressbar=False)
+    flat = result.posterior["b"].values.reshape(-1, 2)
+    np.testing.assert_allclose(flat.mean(axis=0), POST_MEAN, atol=0.1 * POST_SD.max())
+    np.testing.assert_allclose(flat.std(axis=0), POST_SD, rtol=0.12)
+    assert _corr(flat) == pytest.approx(POST_CORR, abs=0.04)
+    assert result["fit_history"]["loss"].shape == (5000,) and result.attrs["num_flows"] == 2

@@ -23,6 +23,7 @@ import numpy as np
 from .advi import Layout
 from .jaxify import logp_graph
 from .precision import precision_scope
+from .target import full_data_logp
 
 #: Most parameters a full-Hessian Laplace fit takes: the covariance is dim x dim.
 FULL_HESSIAN_MAX = 5000
@@ -58,27 +59,6 @@ def check_size(dim: int) -> None:
         )
 
 
-def full_data_batches(n_rows: int | None, batch_size: int | None):
-    """Minibatches whose mean log density is exactly the full-data one, or None without a
-    minibatch.
-
-    A minibatch graph keeps its batch's static size, and its log density is the prior plus
-    the batch's likelihood scaled by ``total_size / batch_size``. Windows of ``batch_size``
-    consecutive rows (wrapping around), starting every ``gcd(n_rows, batch_size)`` rows,
-    hold every row equally often, so their mean is the prior plus the whole likelihood,
-    scaled as PyMC scales it (a tempered model stays tempered).
-    """
-    import math
-
-    import jax.numpy as jnp
-
-    if batch_size is None:
-        return None
-    stride = math.gcd(n_rows, batch_size)
-    starts = np.arange(0, n_rows, stride)
-    return jnp.asarray((starts[:, None] + np.arange(batch_size)) % n_rows)
-
-
 def laplace_at(model, mode: np.ndarray) -> LaplaceGaussian:
     """The Laplace Gaussian of ``model``'s full-data log density at the flat point ``mode``."""
     import time
@@ -88,18 +68,8 @@ def laplace_at(model, mode: np.ndarray) -> LaplaceGaussian:
 
     t0 = time.perf_counter()
     with precision_scope("float64"):
-        graph = logp_graph(model)
-        layout = Layout(graph.param_names, graph.param_shapes)
+        logp, layout = full_data_logp(model)
         check_size(layout.dim)
-        data = [jnp.asarray(v) for v in graph.data_values]
-        batches = full_data_batches(graph.n_rows, graph.batch_size)
-
-        def logp(z):
-            if batches is None:
-                return graph.fn(*layout.unflatten(z), *data)[0]
-            values = layout.unflatten(z)
-            return jnp.mean(jax.lax.map(lambda idx: graph.fn(*values, *data, idx)[0], batches))
-
         z = jnp.asarray(mode, dtype=jnp.float64)
         grad = jax.grad(logp)
 
@@ -134,7 +104,6 @@ def fit_laplace(model, *, draws: int, random_seed: int, precision: str, **opts):
     ``draws`` draws from it."""
     import jax.numpy as jnp
 
-    from .advi import Layout
     from .advi_loop import ADVIOutput, constrained_draws, fit_advi_jax
 
     fit = fit_advi_jax(
