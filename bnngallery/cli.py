@@ -1,5 +1,5 @@
 """Command line: ``bnngallery run MODEL [--method advi|fullrank_advi|nuts|both|all] [--smoke] [--out DIR] [--seed N]``
-and ``bnngallery compare MODEL [--smoke] [--out DIR] [--seed N]``.
+and ``bnngallery compare MODEL [--methods all|M1,M2,...] [--smoke] [--out DIR] [--seed N]``.
 
 The process-wide JAX switches are made here, explicitly, before JAX starts: one XLA host
 device per CPU core (so NUTS chains run in parallel) and the multi-host runtime when
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which gallery model (the models small enough for a NUTS reference; the MNIST nets have "
         "none: 'bnngallery run mnist-mlp' reports their ADVI uncertainty)",
     )
+    cmp_.add_argument(
+        "--methods",
+        default=None,
+        help="'all' (every approximation: low-rank and flow VI, Pathfinder, Laplace, deep ensemble, "
+        "cyclical SGLD, beside ADVI and NUTS) or a comma-separated list of fit methods "
+        "(default: ADVI mean-field/full-rank and NUTS)",
+    )
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")
     cmp_.add_argument("--out", type=Path, default=None, help="output folder (default: out/compare/<model>/)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed for data, initial values and fits")
@@ -78,7 +85,12 @@ def _compare(args) -> int:
     code, table = _guarded(
         out,
         lambda: run_comparison(
-            args.model, smoke=args.smoke, out_dir=out, random_seed=args.seed, progressbar=not args.no_progress
+            args.model,
+            smoke=args.smoke,
+            out_dir=out,
+            random_seed=args.seed,
+            progressbar=not args.no_progress,
+            methods=args.methods if args.methods in (None, "all") else tuple(args.methods.split(",")),
         ),
     )
     if code:

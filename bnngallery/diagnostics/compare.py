@@ -1,11 +1,12 @@
-"""Compare fits of one model: ADVI (mean-field, full-rank, either backend) against NUTS.
+"""Compare fits of one model: every approximation (:data:`bnngallery.METHODS`) against NUTS.
 
 :func:`compare` takes a dict of results of the same model and returns one table: wall time
 (compile and run), ELBO where defined, held-out log predictive density, ELPD-LOO with its
 standard error and Pareto k (ArviZ; :mod:`bnngallery.diagnostics.elpd`), accuracy or RMSE,
 calibration (ECE for classifiers, 90 % interval coverage for regression), agreement with
-the reference fit (NUTS) in function space, and for every ADVI fit its Pareto k-hat
-(:mod:`bnngallery.diagnostics.khat`); below it, ``arviz_stats.compare``'s ranking.
+the reference fit (NUTS) in function space, and for every Gaussian fit (ADVI, Laplace) its
+Pareto k-hat (:mod:`bnngallery.diagnostics.khat`; for Pathfinder the k of its own
+importance weights); below it, ``arviz_stats.compare``'s ranking.
 
 :func:`parameter_table` sets posterior means and sds of the identifiable parameters (noise
 scales, hyperprior scales, ODE parameters; not BNN weights, whose posterior is symmetric
@@ -27,7 +28,7 @@ from ..models.info import model_info
 from ..predict import predict
 from ..results import final_elbo, is_vi, model_settings_of
 from .elpd import loo_ranking, loo_summary
-from .khat import KHAT_GOOD, KHAT_USABLE, full_data_model, vi_khat
+from .khat import KHAT_GOOD, KHAT_USABLE, full_data_model, verdict, vi_khat
 from .mcmc import function_space_convergence
 from .metrics import (
     accuracy,
@@ -263,6 +264,11 @@ def compare(
                 row.update(vi_khat(res, model, draws=khat_draws, random_seed=random_seed))
             else:
                 notes.append(f"{key}: k-hat skipped (pass X_train and y_train to compute it).")
+        elif "pathfinder_khat" in res.attrs:  # the Pareto k of Pathfinder's own importance weights
+            row.update(
+                khat=float(res.attrs["pathfinder_khat"]), khat_verdict=verdict(float(res.attrs["pathfinder_khat"]))
+            )
+            row["khat_q"] = "pathfinder"
         if res.attrs.get("method") == "nuts":
             row["divergences"] = int(res.attrs.get("divergences", 0))
             chains, per_chain = int(res["posterior"].sizes["chain"]), int(res["posterior"].sizes["draw"])

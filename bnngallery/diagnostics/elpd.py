@@ -84,7 +84,7 @@ def loo_summary(result: xr.DataTree) -> dict:
         if _has_log_q(result):
             out.update(_summary(elpd_loo(result, approximate=True), "elpd_loo_vi"))
     except ValueError as err:
-        if not _too_few_draws(err):
+        if not _psis_refused(err):
             raise
         return {"elpd_loo_skipped": f"ArviZ's PSIS-LOO refused this fit: {err}"}
     return out
@@ -94,25 +94,29 @@ def _has_log_q(result: xr.DataTree) -> bool:
     return is_vi(result) and "sample_stats" in result.children and "log_q" in result["sample_stats"].data_vars
 
 
-def _too_few_draws(err: ValueError) -> bool:
-    """ArviZ's refusal to fit a Pareto tail to too few draws (a smoke run's 20)."""
-    return "n_draws_tail" in str(err)
+def _psis_refused(err: ValueError) -> bool:
+    """ArviZ's refusal to fit a Pareto tail: too few draws (a smoke run's 20), or a tail of
+    one repeated value (Pathfinder's importance resampling draws with replacement)."""
+    return "n_draws_tail" in str(err) or "All tail values are the same" in str(err)
 
 
 def loo_ranking(results: Mapping[str, xr.DataTree]):
     """``arviz_stats.compare`` of the fits that carry a log-likelihood (plain PSIS-LOO for each,
     so an ADVI fit is scored by its own draws): a DataFrame, best first, or None with fewer
-    than two such fits or when PSIS cannot run on one of them (too few draws; its
-    :func:`loo_summary` says so)."""
+    than two fits PSIS can run on (a fit it refuses, e.g. for too few draws, is left out; its
+    :func:`loo_summary` says why)."""
     import arviz_stats as azs
 
-    usable = {k: r for k, r in results.items() if has_log_likelihood(r)}
-    if len(usable) < 2:
+    elpds = {}
+    for key, result in results.items():
+        if not has_log_likelihood(result):
+            continue
+        try:
+            elpds[key] = elpd_loo(result)
+        except ValueError as err:
+            if not _psis_refused(err):
+                raise
+    if len(elpds) < 2:
         return None
-    try:
-        with _quiet_pareto():
-            return azs.compare({k: elpd_loo(r) for k, r in usable.items()}, round_to="6g")
-    except ValueError as err:
-        if not _too_few_draws(err):
-            raise
-        return None
+    with _quiet_pareto():
+        return azs.compare(elpds, round_to="6g")

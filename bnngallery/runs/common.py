@@ -24,7 +24,7 @@ from ..fitting import METHODS, fit
 from ..models import call_builder
 from ..results import final_elbo, save_result
 from ..validation import check_choice
-from .settings import advi_options, nuts_options
+from .settings import method_options, nuts_options
 
 __all__ = ["check_methods", "fit_methods", "measured_table", "method_row", "summary_table", "use_agg"]
 
@@ -62,6 +62,19 @@ def check_methods(methods: Sequence[str], allowed: Sequence[str]) -> tuple[str, 
     return tuple(check_choice(m, name="methods", allowed=allowed) for m in methods)
 
 
+#: How the logs name each method.
+METHOD_NAMES = {
+    "advi": "mean-field ADVI",
+    "fullrank_advi": "full-rank ADVI",
+    "lowrank_advi": "low-rank ADVI",
+    "flow_advi": "IAF flow VI",
+    "pathfinder": "multi-path Pathfinder",
+    "laplace": "Laplace at the MAP",
+    "ensemble": "deep ensemble",
+    "sgld": "cyclical SGLD",
+}
+
+
 def fit_methods(
     builder: Callable,
     X,
@@ -81,7 +94,7 @@ def fit_methods(
     """Build the model and fit it once per method; the one loop behind every run and comparison.
 
     ADVI fits (``"advi"``, ``"fullrank_advi"``) get a model built with the run's
-    ``batch_size`` and :func:`~bnngallery.runs.settings.advi_options`; full-rank ADVI keeps
+    ``batch_size`` and :func:`~bnngallery.runs.settings.method_options`; full-rank ADVI keeps
     the best of ``fullrank_restarts`` fits. NUTS gets the full-data model and
     :func:`~bnngallery.runs.settings.nuts_options`. With ``out_dir`` each result is saved as
     ``<method>.nc``; a fit stopped by Ctrl-C is saved as ``<method>_interrupted.nc`` and the
@@ -107,12 +120,17 @@ def fit_methods(
             model = call_builder(
                 builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"), random_seed=random_seed
             )
-            opts = {**advi_options(size, backend=backend), "devices": devices}
+            opts = method_options(method, size, backend=backend)
+            if method in ("advi", "fullrank_advi", "lowrank_advi", "ensemble", "laplace"):
+                opts["devices"] = devices
             if method == "fullrank_advi" and size.get("fullrank_restarts", 1) > 1:
                 opts["restarts"] = size["fullrank_restarts"]
+            shown = ", ".join(
+                f"{k} {v}" for k, v in opts.items() if k in ("steps", "rank", "members", "chains", "cycles")
+            )
             log(
-                f"[{tag}] {'full-rank' if method == 'fullrank_advi' else 'mean-field'} ADVI ({backend}), "
-                f"minibatch {size.get('batch_size') or 'none (full data)'}, {opts['steps']} steps"
+                f"[{tag}] {METHOD_NAMES.get(method, method)} ({backend}), "
+                f"minibatch {size.get('batch_size') or 'none (full data)'}, {shown}"
                 + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else "")
             )
         result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)

@@ -19,6 +19,7 @@ from ..diagnostics.elpd import has_log_likelihood
 from ..diagnostics.khat import full_data_model
 from ..diagnostics.metrics import regression_predictive
 from ..files import write_json, write_text
+from ..fitting import METHODS
 from ..loglik import add_posterior_predictive
 from ..plots import (
     grid_2d,
@@ -34,18 +35,19 @@ from ..plots import (
 from ..predict import predict
 from ..provenance import machine_description, software_versions
 from ..results import fit_label
-from .common import fit_methods, use_agg
-from .settings import COMPARE_METHODS, run_settings
+from .common import check_methods, fit_methods, use_agg
+from .settings import ALL_COMPARE_METHODS, COMPARE_METHODS, run_settings
 
 #: Posterior draws per chain in the held-out predictive checks.
 PPC_DRAWS = 500
 
 
-def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
+def comparison_spec(name: str, *, smoke: bool, random_seed: int, methods=None) -> dict:
     """Data, builder and sizes of the comparison for a gallery model.
 
     Returns ``{"builder", "train": (X, y), "test": (X, y), "build_kwargs", "size", "methods",
-    "data"}``.
+    "data"}``. ``methods``: the model's :data:`~.settings.COMPARE_METHODS` (default), ``"all"``
+    (:data:`~.settings.ALL_COMPARE_METHODS`), or a sequence of method names.
     """
     if name not in COMPARE_METHODS:
         raise ValueError(
@@ -53,7 +55,13 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int) -> dict:
             "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)"
         )
     size = run_settings(name, smoke=smoke)
-    spec = {"size": size, "methods": COMPARE_METHODS[name], "build_kwargs": size.get("model", {})}
+    if methods is None:
+        methods = COMPARE_METHODS[name]
+    elif isinstance(methods, str) and methods == "all":
+        methods = ALL_COMPARE_METHODS[name]
+    else:
+        methods = check_methods(methods, METHODS)
+    spec = {"size": size, "methods": tuple(methods), "build_kwargs": size.get("model", {})}
     if name == "moons":
         from ..data import make_moons_data
         from ..models import moons
@@ -112,8 +120,11 @@ def run_comparison(
     random_seed: int = 0,
     progressbar: bool = True,
     log=print,
+    methods=None,
 ) -> dict:
     """``bnngallery compare MODEL``: fit the feasible methods and write table and figures.
+
+    ``methods`` as in :func:`comparison_spec` (``bnngallery compare MODEL --methods all``).
 
     Writes into ``out_dir`` (default ``out/compare/<model>``) ``comparison.md``,
     ``comparison.json`` and the figures: ``loo_compare.png`` (ArviZ's ELPD-LOO ranking),
@@ -127,7 +138,7 @@ def run_comparison(
     use_agg()
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / "compare" / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec = comparison_spec(name, smoke=smoke, random_seed=random_seed)
+    spec = comparison_spec(name, smoke=smoke, random_seed=random_seed, methods=methods)
     t0 = time.perf_counter()
     results = fit_spec(spec, random_seed=random_seed, progressbar=progressbar, log=log)
     table = compare(

@@ -197,6 +197,10 @@ COMPARE_METHODS = {
     "regression": ("advi", "nuts"),
     "ode": ("advi", "fullrank_advi", "nuts"),
 }
+#: Every approximation beyond those (``bnngallery compare MODEL --methods all``), NUTS last
+#: as the reference.
+BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld")
+ALL_COMPARE_METHODS = {name: (*methods[:-1], *BEYOND_ADVI, "nuts") for name, methods in COMPARE_METHODS.items()}
 
 #: Settings a run accepts beyond its table entries: ``holdout`` (MNIST: score on the last N
 #: training images instead of the test set).
@@ -234,6 +238,42 @@ def advi_options(size: dict, *, backend: str = "jax") -> dict:
     if "precision" in size:
         opts["precision"] = size["precision"] if backend == "jax" else "float64"
     return opts
+
+
+#: What each approximation beyond ADVI takes from the run's ADVI options, and its own
+#: settings (a run's ``"approximations"`` entry overrides these per method). SGLD's step is
+#: per effective observation, not Adam's; its draws are per chain, so a quarter of ADVI's.
+APPROXIMATIONS = {
+    "lowrank_advi": {"rank": 10},
+    "ensemble": {"members": 5},
+    "laplace": {},
+    "sgld": {"chains": 4, "cycles": 4, "learning_rate": 0.1},
+    "pathfinder": {"chains": 8, "steps": 200},
+    "flow_advi": {},
+}
+#: The ADVI options each approximation uses (the rest do not apply to it).
+_TAKES = {
+    "lowrank_advi": ("steps", "draws", "learning_rate", "init_sd", "mc_samples", "precision"),
+    "ensemble": ("steps", "learning_rate", "init_sd", "precision"),
+    "laplace": ("steps", "draws", "learning_rate", "init_sd", "precision"),
+    "sgld": ("steps", "draws", "init_sd", "precision"),
+    "pathfinder": ("draws", "init_sd"),
+    "flow_advi": ("steps", "draws", "learning_rate"),
+}
+
+
+def method_options(method: str, size: dict, *, backend: str = "jax") -> dict:
+    """The keywords of ``fit(model, method, ...)`` for any method but NUTS in run settings
+    ``size``: ADVI's (:func:`advi_options`), or those an approximation takes of them plus
+    its own (:data:`APPROXIMATIONS`, then ``size["approximations"][method]``)."""
+    opts = advi_options(size, backend=backend)
+    if method in ("advi", "fullrank_advi"):
+        return opts
+    own = {**APPROXIMATIONS[method], **size.get("approximations", {}).get(method, {})}
+    opts = {k: v for k, v in opts.items() if k in _TAKES[method]}
+    if method == "sgld" and "draws" in opts:
+        opts["draws"] = max(1, opts["draws"] // own["chains"])
+    return {**opts, **own}
 
 
 def nuts_options(size: dict) -> dict:
