@@ -29,7 +29,9 @@ def pruned_fraction(result) -> dict[str, float]:
     """Share of each layer's weights that the fit switched off: posterior mean within one
     posterior sd of zero (signal-to-noise below 1, Blundell et al.'s pruning criterion), read
     from the fitted Gaussian (of ``w_<layer>_raw`` for non-centred weights, whose layer scale
-    multiplies mean and sd alike)."""
+    multiplies mean and sd alike). Empty for a fit with no Gaussian (ensemble, SGLD)."""
+    if "approximation" not in result.children:
+        return {}
     approx = result["approximation"]
     out = {}
     for name in approx.data_vars:

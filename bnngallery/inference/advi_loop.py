@@ -78,6 +78,14 @@ def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosi
 DEFAULT_INIT_SD = 0.1
 
 
+def init_sds(init_sd, names) -> list[float]:
+    """One sd per variable of ``names`` from ``init_sd``: one number for all, or a mapping
+    by name (absent names get :data:`DEFAULT_INIT_SD`)."""
+    if isinstance(init_sd, Mapping):
+        return [float(init_sd.get(n, DEFAULT_INIT_SD)) for n in names]
+    return [float(init_sd)] * len(names)
+
+
 def _show_sd(init_sd) -> str:
     if not isinstance(init_sd, Mapping):
         return f"{float(init_sd):g}"
@@ -244,11 +252,7 @@ def _run(
     point = dict(model.initial_point())
     if start:
         point.update(start)
-    sds = (
-        [float(init_sd)] * len(layout.names)
-        if np.isscalar(init_sd)
-        else [init_sd.get(n, DEFAULT_INIT_SD) for n in layout.names]
-    )
+    sds = init_sds(init_sd, layout.names)
     rng = np.random.default_rng(random_seed)
     mu0 = [
         jnp.asarray(

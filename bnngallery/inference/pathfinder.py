@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .advi_loop import ADVIOutput, constrained_draws
+from .advi_loop import ADVIOutput, constrained_draws, init_sds
 from .precision import precision_scope
 from .target import full_data_logp
 
@@ -36,7 +36,7 @@ def fit_pathfinder(model, *, paths: int, maxiter: int, draws: int, init_sd, rand
         logp, layout = full_data_logp(model)
         rng = np.random.default_rng(random_seed)
         point = model.initial_point()
-        sds = [float(init_sd)] * len(layout.names) if np.isscalar(init_sd) else [init_sd[n] for n in layout.names]
+        sds = init_sds(init_sd, layout.names)
         starts = np.concatenate(
             [
                 (

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from .advi import Layout
-from .advi_loop import ADVIOutput, constrained_draws
+from .advi_loop import ADVIOutput, constrained_draws, init_sds
 from .jaxify import likelihood_weights, logp_graph, observed_shape
 from .precision import narrow, precision_scope
 from .progress import progress_bar
@@ -101,7 +101,7 @@ def fit_sgld(
 
         rng = np.random.default_rng(random_seed)
         point = model.initial_point()
-        sds = [float(init_sd)] * len(layout.names) if np.isscalar(init_sd) else [init_sd[n] for n in layout.names]
+        sds = init_sds(init_sd, layout.names)
         positions = [
             jnp.asarray(np.asarray(point[n], dtype=np.float64) + sd * rng.standard_normal((chains, *s)), dtype=real)
             for n, s, sd in zip(layout.names, layout.shapes, sds, strict=True)

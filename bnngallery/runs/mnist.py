@@ -25,6 +25,7 @@ import numpy as np
 from ..diagnostics.uncertainty import classification_report, predictive_mean, uncertainty_scores
 from ..diagnostics.weights import learned_scales, pruned_fraction
 from ..files import write_json
+from ..fitting import METHODS
 from ..models.cnn import resolve_conv_impl
 from ..plots import (
     plot_confusion,
@@ -41,7 +42,7 @@ from ..provenance import machine_description, software_versions
 from ..results import model_settings_of
 from ..validation import check_choice
 from .common import check_methods, fit_methods, method_row, use_agg
-from .settings import RUN_METHODS, run_settings
+from .settings import run_settings
 
 __all__ = [
     "DEFAULT_OOD",
@@ -130,8 +131,10 @@ def run_mnist_mlp(
 
     Parameters
     ----------
-    methods : sequence of {"advi", "nuts"}
-        ``"nuts"`` is skipped on MNIST (logged); see the module docstring.
+    methods : sequence of str
+        Any of :data:`bnngallery.METHODS` that takes a net this size (``"advi"``,
+        ``"lowrank_advi"``, ``"ensemble"``, ``"sgld"``); ``"nuts"`` is skipped on MNIST
+        (logged); see the module docstring.
     backend : {"jax", "pytensor"}
         Engine backend of the fit.
     smoke : bool
@@ -230,7 +233,7 @@ def _run_mnist(
     use_agg()
     size = mnist_settings(family, smoke=smoke, overrides=overrides)
     model_kw = size.pop("model")
-    methods = check_methods(methods, RUN_METHODS[family])
+    methods = check_methods(methods, METHODS)
     if family == "mnist-cnn" and "conv_impl" not in model_kw:
         model_kw["conv_impl"] = resolve_conv_impl("auto", backend)
     out_dir = Path(out_dir)
@@ -277,7 +280,8 @@ def _run_mnist(
     runs = []
     for method, result in results.items():
         t1 = time.perf_counter()
-        n_draws = min(size["predict_draws"], size["advi_draws"])
+        held = result["posterior"].sizes["chain"] * result["posterior"].sizes["draw"]
+        n_draws = min(size["predict_draws"], held)  # an ensemble holds its members only
         p_test = predict(builder, result, Xt, draws=n_draws, random_seed=random_seed)
         p_ood = {k: predict(builder, result, v, draws=n_draws, random_seed=random_seed) for k, v in X_ood.items()}
         predict_seconds = time.perf_counter() - t1

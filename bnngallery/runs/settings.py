@@ -180,8 +180,10 @@ SETTINGS: dict[str, dict[str, dict]] = {
 }
 
 
-#: The methods each run can fit (``bnngallery run MODEL --method ...``; the MNIST runs skip
-#: NUTS with a logged note) and each comparison fits (``bnngallery compare MODEL``). No
+#: The methods each run fits by default (``bnngallery run MODEL --method all``; the MNIST
+#: runs skip NUTS with a logged note, and take any method that scales, e.g.
+#: ``run_mnist_mlp(methods=("ensemble",))``) and each comparison fits (``bnngallery compare
+#: MODEL``; ``--methods all`` adds every approximation, :data:`ALL_COMPARE_METHODS`). No
 #: full-rank ADVI for the regression net: its dense covariance over every weight diverged at
 #: the default step size and stayed far below mean-field at a smaller one. The MNIST nets
 #: have no NUTS reference, so no comparison.
@@ -251,13 +253,16 @@ APPROXIMATIONS = {
     "pathfinder": {"chains": 8, "steps": 200},
     "flow_advi": {},
 }
-#: The ADVI options each approximation uses (the rest do not apply to it).
+#: The ADVI options each approximation uses (the rest do not apply to it). ADVI's
+#: ``init_sd`` is the first posterior sd; the methods that start from random points spread
+#: them by the builder's fan-in-scaled ``advi_init_sd`` instead (fit's default), so that an
+#: ensemble's members and SGLD's chains start apart.
 _TAKES = {
     "lowrank_advi": ("steps", "draws", "learning_rate", "init_sd", "mc_samples", "precision"),
-    "ensemble": ("steps", "learning_rate", "init_sd", "precision"),
-    "laplace": ("steps", "draws", "learning_rate", "init_sd", "precision"),
-    "sgld": ("steps", "draws", "init_sd", "precision"),
-    "pathfinder": ("draws", "init_sd"),
+    "ensemble": ("steps", "learning_rate", "precision"),
+    "laplace": ("steps", "draws", "learning_rate", "precision"),
+    "sgld": ("steps", "draws", "precision"),
+    "pathfinder": ("draws",),
     "flow_advi": ("steps", "draws", "learning_rate"),
 }
 
