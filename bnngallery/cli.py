@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default=None,
         help="'all' (every approximation: low-rank and flow VI, Pathfinder, Laplace, deep ensemble, "
-        "cyclical SGLD, beside ADVI and NUTS) or a comma-separated list of fit methods "
+        "cyclical SGLD and SGHMC, beside ADVI and NUTS) or a comma-separated list of fit methods "
         "(default: ADVI mean-field/full-rank and NUTS)",
     )
     cmp_.add_argument("--smoke", action="store_true", help="a small, fast run that checks the plumbing")

@@ -8,8 +8,9 @@ The vocabulary is closed and checked before anything compiles:
                             ``"flow_advi"`` (an inverse autoregressive flow, NumPyro);
                             ``"pathfinder"`` (multi-path, blackjax); ``"laplace"`` (a
                             Gaussian at the MAP, exact Hessian); ``"ensemble"`` (MAP fits
-                            from ``members`` starts); ``"sgld"`` (cyclical SG-MCMC,
-                            ``chains`` x ``cycles``); ``"nuts"``, the reference
+                            from ``members`` starts); ``"sgld"``, ``"sghmc"``
+                            (cyclical SG-MCMC, ``chains`` x ``cycles``); ``"nuts"``,
+                            the reference
 ``backend``                 ``"jax"``: ADVI compiled end to end in JAX
                             (:mod:`bnngallery.inference.advi_loop`), NUTS by NumPyro through
                             ``pm.sample``; ``"pytensor"``: PyMC's own ``pm.fit`` and
@@ -45,19 +46,34 @@ from .models.info import ModelInfo, model_info
 from .results import final_elbo, make_result, posterior_dataset
 from .validation import check_choice, check_flag, check_open_unit, check_positive, check_positive_int, check_seed
 
-METHODS = ("advi", "fullrank_advi", "lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "nuts")
+METHODS = (
+    "advi",
+    "fullrank_advi",
+    "lowrank_advi",
+    "flow_advi",
+    "pathfinder",
+    "laplace",
+    "ensemble",
+    "sgld",
+    "sghmc",
+    "nuts",
+)
 BACKENDS = ("jax", "pytensor")
 SAMPLERS = ("numpyro", "pymc")
 #: ``method`` -> the ADVI engine's variational family
 ADVI_FAMILIES = {"advi": "meanfield", "fullrank_advi": "fullrank", "lowrank_advi": "lowrank"}
 #: Methods only the JAX backend has.
-JAX_ONLY = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld")
+JAX_ONLY = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "sghmc")
+#: Stochastic-gradient MCMC.
+SG_MCMC = ("sgld", "sghmc")
 #: Methods built on MAP fits by the engine's point-mass family.
 MAP_METHODS = ("laplace", "ensemble")
 #: ``ensemble``'s number of members when none is given.
 DEFAULT_MEMBERS = 5
-#: ``sgld``'s step size per observation, and its cycles, when none are given.
+#: SG-MCMC's step size per observation when none is given (SGHMC's momentum carries each
+#: step about ten times as far as SGLD's), and its cycles.
 DEFAULT_SGLD_LR = 0.1
+DEFAULT_SGHMC_LR = 0.01
 DEFAULT_CYCLES = 4
 #: Adam's step size (ADVI and the MAP fits) when none is given.
 DEFAULT_LR = 0.01
@@ -94,10 +110,10 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         )
     if opts.get("restarts", 1) != 1 and method in MAP_METHODS:
         raise ValueError(f"restarts does not apply to method={method!r}; an ensemble's members are its restarts.")
-    if "cycles" in opts and method != "sgld":
-        raise ValueError(f"cycles applies to method='sgld' only; got cycles={opts['cycles']!r}, method={method!r}.")
-    if opts.get("restarts", 1) != 1 and method == "sgld":
-        raise ValueError("restarts does not apply to method='sgld'; it runs several chains instead (chains=...).")
+    if "cycles" in opts and method not in SG_MCMC:
+        raise ValueError(f"cycles applies to {SG_MCMC} only; got cycles={opts['cycles']!r}, method={method!r}.")
+    if opts.get("restarts", 1) != 1 and method in SG_MCMC:
+        raise ValueError(f"restarts does not apply to method={method!r}; it runs several chains instead (chains=...).")
     if "rank" in opts and method != "lowrank_advi":
         raise ValueError(f"rank applies to method='lowrank_advi' only; got rank={opts['rank']!r}, method={method!r}.")
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
@@ -235,8 +251,8 @@ def fit(
     steps, learning_rate, mc_samples, init_sd, chunk_size
         ADVI: optimiser steps (default :data:`DEFAULT_STEPS`; Pathfinder: L-BFGS iterations,
         default :data:`DEFAULT_PATHFINDER_STEPS`), Adam step size (default
-        :data:`DEFAULT_LR`; ``sgld``: the Langevin step per effective observation, default
-        :data:`DEFAULT_SGLD_LR`), Monte Carlo samples per gradient, initial posterior sd
+        :data:`DEFAULT_LR`; ``sgld``, ``sghmc``: the step per effective observation, default
+        :data:`DEFAULT_SGLD_LR`, :data:`DEFAULT_SGHMC_LR`), Monte Carlo samples per gradient, initial posterior sd
         (JAX backend: one number, or one per variable by name; default: the builder's
         ``advi_init_sd``, which the gallery builders scale to each layer's fan-in, else
         0.1; the MAP fits, SGLD and Pathfinder start at the initial point plus this much
@@ -244,7 +260,7 @@ def fit(
     members : int, optional
         ``ensemble``: MAP fits, one draw each (default :data:`DEFAULT_MEMBERS`).
     cycles : int, optional
-        ``sgld``: cosine step-size cycles per chain (default :data:`DEFAULT_CYCLES`).
+        ``sgld``, ``sghmc``: cosine step-size cycles per chain (default :data:`DEFAULT_CYCLES`).
     rank : int, optional
         ``lowrank_advi``: the number of correlated directions of the covariance
         ``diag(d**2) + W W^T`` (default :data:`DEFAULT_RANK`).
@@ -252,10 +268,10 @@ def fit(
         Step-size schedule; defaults to ``"cosine"`` on the JAX backend (decay to 1 %, which
         settles the minibatch noise at the end) and ``"constant"`` on PyTensor.
     draws : int
-        Posterior draws kept: per chain for NUTS and SGLD, in total otherwise (an
+        Posterior draws kept: per chain for NUTS and SG-MCMC, in total otherwise (an
         ensemble's draws are its members).
     tune, chains, cores, target_accept
-        NUTS warm-up steps, number of chains (``sgld``: chains; ``pathfinder``: paths),
+        NUTS warm-up steps, number of chains (also SG-MCMC's; ``pathfinder``: paths),
         processes, and target acceptance rate.
     random_seed : int
         Seeds everything random in the fit; same seed, same backend -> same numbers.
@@ -350,7 +366,7 @@ def _fit(
     if steps is None:
         steps = DEFAULT_PATHFINDER_STEPS if method == "pathfinder" else DEFAULT_STEPS
     if learning_rate is None:
-        learning_rate = DEFAULT_SGLD_LR if method == "sgld" else DEFAULT_LR
+        learning_rate = {"sgld": DEFAULT_SGLD_LR, "sghmc": DEFAULT_SGHMC_LR}.get(method, DEFAULT_LR)
     if init_sd is None:
         init_sd = info.advi_init_sd if info.advi_init_sd is not None else 0.1
     opts = check_fit_options(
@@ -430,9 +446,15 @@ def _fit(
             progressbar=progressbar,
             random_seed=int(random_seed),
         )
-    if method == "sgld":
-        return _fit_sgld(
-            model, info=info, opts=opts, precision=precision, progressbar=progressbar, random_seed=int(random_seed)
+    if method in SG_MCMC:
+        return _fit_sgmcmc(
+            model,
+            method,
+            info=info,
+            opts=opts,
+            precision=precision,
+            progressbar=progressbar,
+            random_seed=int(random_seed),
         )
     if method in MAP_METHODS:
         return _fit_map_based(
@@ -565,8 +587,8 @@ def _fit_full_data_vi(model, method, *, info, opts, lr_schedule, progressbar, ra
     return _advi_result(model, out, info=info, method=method, backend="jax", settings=settings)
 
 
-def _fit_sgld(model, *, info, opts, precision, progressbar, random_seed) -> xr.DataTree:
-    from .inference.sgmcmc import SAMPLE_FRACTION, fit_sgld
+def _fit_sgmcmc(model, method, *, info, opts, precision, progressbar, random_seed) -> xr.DataTree:
+    from .inference.sgmcmc import FRICTION, SAMPLE_FRACTION, fit_sgmcmc
 
     settings = {
         "steps": opts["steps"],
@@ -579,13 +601,16 @@ def _fit_sgld(model, *, info, opts, precision, progressbar, random_seed) -> xr.D
         "precision": precision,
         "sample_fraction": SAMPLE_FRACTION,
     }
-    out = fit_sgld(
+    out = fit_sgmcmc(
         model,
+        kind=method,
         **{k: v for k, v in settings.items() if k != "sample_fraction"},
         progressbar=progressbar,
     )
+    if method == "sghmc":
+        settings["friction"] = FRICTION
     return _advi_result(
-        model, out, info=info, method="sgld", backend="jax", settings={**settings, "batch_size": out.batch_size}
+        model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
     )
 
 

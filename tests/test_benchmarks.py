@@ -1,5 +1,7 @@
 """The speed benchmark measures the gallery's own networks."""
 
+import pytest
+
 from bnngallery.runs import settings
 
 
@@ -74,3 +76,68 @@ def test_advi_speed_grid_figure_goes_where_it_is_asked(tmp_path, benchmark_scrip
     ]
     bench.plot_grid(rows, tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 0
+
+
+@pytest.mark.filterwarnings("ignore::bnngallery.inference.laplace.LaplaceWarning")  # smoke steps stop short of the MAP
+def test_approximations_benchmark_compares_every_method_with_nuts(tmp_path, benchmark_script):
+    """The small part runs ``compare --methods all`` on moons end to end (smoke sizes) and keeps
+    every method's row, NUTS as the reference; the README's figure is copied beside the JSON."""
+    import json
+
+    from bnngallery.runs.settings import ALL_COMPARE_METHODS
+
+    bench = benchmark_script("approximations")
+    out = tmp_path / "results" / "a.json"
+    out.parent.mkdir()
+    bench.main(["small", "--models", "moons", "--smoke", "--results", str(out), "--out", str(tmp_path / "runs")])
+    entry = json.loads(out.read_text())["small"]["moons"]
+    assert [r["method"] for r in entry["rows"]] == list(ALL_COMPARE_METHODS["moons"])
+    assert entry["reference"] == "nuts (jax)" and entry["settings"]["smoke"] is True
+    rows = {r["method"]: r for r in entry["rows"]}
+    for method, row in rows.items():
+        assert 0.5 < row["test_accuracy"] <= 1.0, method
+        if method != "nuts":
+            assert 0.0 <= row["mean_abs_prob_diff"] < 0.5 and "label_agreement" in row, method
+    for method in ("advi", "lowrank_advi", "laplace", "pathfinder"):  # k-hat where it is defined
+        assert rows[method]["khat_verdict"] in ("good", "usable", "unreliable"), method
+    assert "khat" not in rows["ensemble"] and "khat" not in rows["sgld"]
+    assert (out.parent / "approximations_moons.png").stat().st_size > 0
+    table = bench.small_table("moons", entry).splitlines()
+    assert table[2].startswith("| method | label agreement") and len(table) == 4 + len(rows)
+
+
+def test_approximations_mnist_rows_and_table(tmp_path, monkeypatch, benchmark_script):
+    import json
+
+    bench = benchmark_script("approximations")
+    seen = []
+
+    def fake_runner(**kw):
+        method = kw["methods"][0]
+        seen.append(method)
+        row = {
+            "method": method,
+            "test_accuracy": 0.99,
+            "test_nll": 0.03 if method == "ensemble" else 0.05,
+            "ece": 0.01,
+            "referral_gain_at_95pct_kept": 0.008,
+            "fit_seconds": 100.0,
+            "compile_seconds": 3.0,
+            "steps": 8000,
+            "ood_auroc": {"fashion-mnist": {"entropy": 0.9, "mutual_info": 0.95}, "kmnist": {"entropy": 0.97}},
+        }
+        return {"runs": [row], "machine": "test"}
+
+    import bnngallery.runs.mnist as mnist
+
+    monkeypatch.setattr(mnist, "run_mnist_cnn", fake_runner)
+    out = tmp_path / "m.json"
+    bench.main(
+        ["mnist", "--net", "cnn", "--methods", "sgld", "ensemble", "--results", str(out), "--out", str(tmp_path)]
+    )
+    assert seen == ["sgld", "ensemble"]
+    stored = json.loads(out.read_text())["mnist"]
+    assert stored["cnn/ensemble"]["ood_auroc"] == {"fashion-mnist": 0.95, "kmnist": 0.97}
+    lines = bench.mnist_table(stored).splitlines()
+    assert [line.split("|")[2].strip() for line in lines[2:]] == ["ensemble", "sgld"]  # MNIST_METHODS order
+    assert "| 99.00 % | 0.0300 | 0.0100 | 0.950 / 0.970 | +0.80 pt | 100 |" in lines[2]

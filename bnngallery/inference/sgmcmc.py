@@ -1,16 +1,21 @@
-"""Cyclical stochastic-gradient Langevin dynamics: minibatch MCMC on the model's log density.
+"""Cyclical stochastic-gradient MCMC: minibatch Langevin (SGLD) or Hamiltonian (SGHMC)
+dynamics on the model's log density.
 
-SGLD (Welling and Teh 2011) moves by ``step_size * grad log p + sqrt(2 step_size) * noise``
-with the minibatch estimate of the full-data gradient; the cyclical schedule (Zhang, Li,
-Zhang, Chen and Wilson 2020, "Cyclical stochastic gradient MCMC") restarts a cosine step
-size ``cycles`` times, explores each cycle's first part with the noise off (a stochastic
-gradient ascent towards a mode) and samples in its last ``sample_fraction``, so the chains
-visit several modes. The Langevin update is blackjax's (``blackjax.sgmcmc.diffusions``);
-this module supplies the schedule, the chains (vmapped), the thinning and the loop.
+SGLD (Welling and Teh 2011) moves by ``eta * grad log p + sqrt(2 eta) * noise`` with the
+minibatch estimate of the full-data gradient; SGHMC (Chen, Fox and Guestrin 2014) adds a
+momentum with friction, so it travels like SGD with momentum and converges far faster on
+big nets. The cyclical schedule (Zhang, Li, Zhang, Chen and Wilson 2020, "Cyclical
+stochastic gradient MCMC") restarts a cosine step size ``cycles`` times, explores each
+cycle's first part with the noise off (a stochastic gradient ascent towards a mode) and
+samples in its last ``sample_fraction``, so the chains visit several modes. The updates are
+blackjax's (``blackjax.sgmcmc.diffusions``); this module supplies the schedule, the chains
+(vmapped), the thinning and the loop.
 
-The step size is ``learning_rate / n``, with ``n`` the effective number of observations
+The step ``eta`` is ``learning_rate / n``, with ``n`` the effective number of observations
 (rows times each likelihood's weight, so a tempered model counts ``N / T``): the log
 density's curvature grows with ``n``, and so a ``learning_rate`` works across data sizes.
+SGHMC's time step is ``sqrt(eta)`` and its friction ``FRICTION / sqrt(eta)``: each step
+keeps ``1 - FRICTION`` of the momentum, as SGD with momentum 0.9 does.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from .progress import progress_bar
 
 #: The share of each cycle that samples (the rest explores with the noise off).
 SAMPLE_FRACTION = 0.25
+#: SGHMC: the share of the momentum each step loses.
+FRICTION = 0.1
+KINDS = ("sgld", "sghmc")
 
 
 def effective_size(model) -> float:
@@ -49,9 +57,29 @@ def schedule(steps: int, cycles: int, draws: int, sample_fraction: float = SAMPL
     return scale, sampling, thin
 
 
-def fit_sgld(
+def check_diverged(kind: str, z: np.ndarray, loss: np.ndarray, learning_rate: float) -> None:
+    """Refuse draws from chains that blew up: non-finite draws, or a chain whose log density
+    ends (mean of its last tenth) below where it started. A chain from a random start climbs
+    to the posterior's typical set; one that falls has steps too large to be stable, and
+    its draws can be finite and still astronomically wrong."""
+    tail = max(1, loss.shape[1] // 10)
+    fell = [c for c in range(loss.shape[0]) if not np.mean(loss[c, -tail:]) <= loss[c, 0]]  # NaN: fell
+    if not np.all(np.isfinite(z)) or fell:
+        what = (
+            "its draws hold NaN or inf"
+            if not np.all(np.isfinite(z))
+            else (f"the log density of chain(s) {fell} ended below where it started")
+        )
+        raise FloatingPointError(
+            f"{kind.upper()} diverged: {what}. The step size is too large for this model; "
+            f"try a smaller learning_rate (now {learning_rate})."
+        )
+
+
+def fit_sgmcmc(
     model,
     *,
+    kind: str,
     steps: int,
     learning_rate: float,
     chains: int,
@@ -62,10 +90,11 @@ def fit_sgld(
     progressbar: bool,
     precision: str,
 ) -> ADVIOutput:
-    """``chains`` cyclical SGLD chains of ``steps`` steps each, ``draws`` kept per chain."""
+    """``chains`` cyclical SG-MCMC chains (``kind`` "sgld" or "sghmc") of ``steps`` steps
+    each, ``draws`` kept per chain."""
     import jax
     import jax.numpy as jnp
-    from blackjax.sgmcmc.diffusions import overdamped_langevin
+    from blackjax.sgmcmc.diffusions import overdamped_langevin, sghmc
 
     t0 = time.perf_counter()
     with precision_scope(precision):
@@ -77,27 +106,33 @@ def fit_sgld(
         scale, sampling, thin = schedule(steps, cycles, draws)
         eta0 = learning_rate / effective_size(model)
         langevin = overdamped_langevin()
+        dt = float(np.sqrt(eta0))  # SGHMC's time step at the top of a cycle
+        hamiltonian = sghmc(alpha=FRICTION / dt)
 
         def logp(values, idx):
             return graph.fn(*values, *data, *((idx,) if B is not None else ()))[0]
 
         def one_step(carry, t):
-            position, key = carry
+            position, momentum, key = carry
             key, k_idx, k_noise = jax.random.split(key, 3)
             idx = jax.random.randint(k_idx, (B,), 0, N) if B is not None else None
             lp, grad = jax.value_and_grad(logp)(position, idx)
             temperature = jnp.where(jnp.asarray(sampling)[t], 1.0, 0.0).astype(real)
-            step_size = (eta0 * jnp.asarray(scale, dtype=real)[t]).astype(real)
-            position = langevin(k_noise, position, grad, step_size, temperature)
-            return (position, key), -lp
+            if kind == "sgld":
+                step_size = (eta0 * jnp.asarray(scale, dtype=real)[t]).astype(real)
+                position = langevin(k_noise, position, grad, step_size, temperature)
+            else:  # the cosine schedule acts on eta = dt**2, as on SGD's learning rate
+                step_size = (dt * jnp.sqrt(jnp.asarray(scale, dtype=real)[t])).astype(real)
+                position, momentum = hamiltonian(k_noise, position, momentum, grad, step_size, temperature)
+            return (position, momentum, key), -lp
 
         @jax.jit
-        def chunk(positions, keys, t_start):
-            def run_chain(position, key):
-                return jax.lax.scan(one_step, (position, key), t_start + jnp.arange(thin))
+        def chunk(positions, momenta, keys, t_start):
+            def run_chain(position, momentum, key):
+                return jax.lax.scan(one_step, (position, momentum, key), t_start + jnp.arange(thin))
 
-            (positions, keys), losses = jax.vmap(run_chain)(positions, keys)
-            return positions, keys, losses
+            (positions, momenta, keys), losses = jax.vmap(run_chain)(positions, momenta, keys)
+            return positions, momenta, keys, losses
 
         rng = np.random.default_rng(random_seed)
         point = model.initial_point()
@@ -106,17 +141,18 @@ def fit_sgld(
             jnp.asarray(np.asarray(point[n], dtype=np.float64) + sd * rng.standard_normal((chains, *s)), dtype=real)
             for n, s, sd in zip(layout.names, layout.shapes, sds, strict=True)
         ]
+        momenta = [jnp.zeros_like(p) for p in positions]
         keys = jax.random.split(jax.random.PRNGKey(random_seed), chains)
         n_chunks = steps // thin
         t_compile = time.perf_counter()
-        compiled = chunk.lower(positions, keys, 0).compile()
+        compiled = chunk.lower(positions, momenta, keys, 0).compile()
         compile_seconds = time.perf_counter() - t_compile + (t_compile - t0)
         kept, losses, interrupted = [], [], False
-        bar = progress_bar(total=n_chunks * thin, desc="cyclical SGLD", disable=not progressbar, unit="step")
+        bar = progress_bar(total=n_chunks * thin, desc=f"cyclical {kind.upper()}", disable=not progressbar, unit="step")
         t_run = time.perf_counter()
         try:
             for c in range(n_chunks):
-                positions, keys, loss = compiled(positions, keys, c * thin)
+                positions, momenta, keys, loss = compiled(positions, momenta, keys, c * thin)
                 losses.append(np.asarray(loss))
                 if sampling[(c + 1) * thin - 1]:
                     kept.append(np.concatenate([np.asarray(p).reshape(chains, -1) for p in positions], axis=1))
@@ -128,17 +164,13 @@ def fit_sgld(
         run_seconds = time.perf_counter() - t_run
         if not kept:
             raise ValueError(
-                f"cyclical SGLD kept no draws: {steps} steps in {cycles} cycles leave no sampling phase "
+                f"cyclical {kind.upper()} kept no draws: {steps} steps in {cycles} cycles leave no sampling phase "
                 "(or the fit was interrupted first); give it more steps."
             )
         z = np.stack(kept, axis=1)[:, -draws:]  # (chains, draws, dim): the latest draws
-        if not np.all(np.isfinite(z)):
-            raise FloatingPointError(
-                f"SGLD diverged: its draws hold NaN or inf. The step size is too large for this model; "
-                f"try a smaller learning_rate (now {learning_rate})."
-            )
+        loss = np.concatenate(losses, axis=1)  # (chains, steps): -log density (minibatch estimate)
+        check_diverged(kind, z, loss, learning_rate)
         per_chain = [constrained_draws(model, layout, jnp.asarray(zc, dtype=real), precision) for zc in z]
-    loss = np.concatenate(losses, axis=1)  # (chains, steps)
     return ADVIOutput(
         draws={k: np.concatenate([d[k] for d in per_chain], axis=0) for k in per_chain[0]},
         loss=loss.mean(axis=0),
@@ -152,5 +184,5 @@ def fit_sgld(
         interrupted=interrupted,
         batch_size=B,
         device=str(jax.devices()[0]),
-        extra={"thin": thin, "draws_kept": int(z.shape[1])},
+        extra={"thin": thin, "draws_kept": int(z.shape[1]), **({"friction": FRICTION} if kind == "sghmc" else {})},
     )

@@ -72,6 +72,7 @@ METHOD_NAMES = {
     "laplace": "Laplace at the MAP",
     "ensemble": "deep ensemble",
     "sgld": "cyclical SGLD",
+    "sghmc": "cyclical SGHMC",
 }
 
 

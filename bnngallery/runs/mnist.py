@@ -133,7 +133,7 @@ def run_mnist_mlp(
     ----------
     methods : sequence of str
         Any of :data:`bnngallery.METHODS` that takes a net this size (``"advi"``,
-        ``"lowrank_advi"``, ``"ensemble"``, ``"sgld"``); ``"nuts"`` is skipped on MNIST
+        ``"lowrank_advi"``, ``"ensemble"``, ``"sgld"``, ``"sghmc"``); ``"nuts"`` is skipped on MNIST
         (logged); see the module docstring.
     backend : {"jax", "pytensor"}
         Engine backend of the fit.

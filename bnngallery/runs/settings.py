@@ -201,11 +201,12 @@ COMPARE_METHODS = {
 }
 #: Every approximation beyond those (``bnngallery compare MODEL --methods all``), NUTS last
 #: as the reference.
-BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld")
+BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "sghmc")
 ALL_COMPARE_METHODS = {name: (*methods[:-1], *BEYOND_ADVI, "nuts") for name, methods in COMPARE_METHODS.items()}
 
 #: Settings a run accepts beyond its table entries: ``holdout`` (MNIST: score on the last N
-#: training images instead of the test set).
+#: training images instead of the test set); every run also takes ``approximations``
+#: (per-method options over :data:`APPROXIMATIONS`).
 EXTRA_SETTINGS = {"mnist-mlp": ("holdout",), "mnist-cnn": ("holdout",)}
 
 
@@ -218,7 +219,7 @@ def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = No
     check_choice(model, name="model", allowed=sorted(SETTINGS))
     size = copy.deepcopy(SETTINGS[model]["smoke" if smoke else "full"])
     overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(size) - set(EXTRA_SETTINGS.get(model, ())) - {"model"})
+    unknown = sorted(set(overrides) - set(size) - set(EXTRA_SETTINGS.get(model, ())) - {"model", "approximations"})
     if unknown:
         raise ValueError(
             f"Unknown setting(s) {unknown} for the {model} run; it takes {sorted(size)} "
@@ -250,6 +251,7 @@ APPROXIMATIONS = {
     "ensemble": {"members": 5},
     "laplace": {},
     "sgld": {"chains": 4, "cycles": 4, "learning_rate": 0.1},
+    "sghmc": {"chains": 4, "cycles": 4, "learning_rate": 0.01},
     "pathfinder": {"chains": 8, "steps": 200},
     "flow_advi": {},
 }
@@ -262,6 +264,7 @@ _TAKES = {
     "ensemble": ("steps", "learning_rate", "precision"),
     "laplace": ("steps", "draws", "learning_rate", "precision"),
     "sgld": ("steps", "draws", "precision"),
+    "sghmc": ("steps", "draws", "precision"),
     "pathfinder": ("draws",),
     "flow_advi": ("steps", "draws", "learning_rate"),
 }
@@ -276,7 +279,7 @@ def method_options(method: str, size: dict, *, backend: str = "jax") -> dict:
         return opts
     own = {**APPROXIMATIONS[method], **size.get("approximations", {}).get(method, {})}
     opts = {k: v for k, v in opts.items() if k in _TAKES[method]}
-    if method == "sgld" and "draws" in opts:
+    if method in ("sgld", "sghmc") and "draws" in opts:
         opts["draws"] = max(1, opts["draws"] // own["chains"])
     return {**opts, **own}
 
