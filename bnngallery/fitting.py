@@ -70,9 +70,9 @@ SG_MCMC = ("sgld", "sghmc")
 MAP_METHODS = ("laplace", "ensemble")
 #: ``ensemble``'s number of members when none is given.
 DEFAULT_MEMBERS = 5
-#: SG-MCMC's step size per observation when none is given (SGHMC's momentum carries each
-#: step about ten times as far as SGLD's), and its cycles.
-DEFAULT_SGLD_LR = 0.1
+#: SG-MCMC's step size when none is given: about how far a coordinate moves per step (SGHMC's
+#: momentum carries each step about ten times as far), and its cycles.
+DEFAULT_SGLD_LR = 0.03
 DEFAULT_SGHMC_LR = 0.01
 DEFAULT_CYCLES = 4
 #: Adam's step size (ADVI and the MAP fits) when none is given.
@@ -251,7 +251,7 @@ def fit(
     steps, learning_rate, mc_samples, init_sd, chunk_size
         ADVI: optimiser steps (default :data:`DEFAULT_STEPS`; Pathfinder: L-BFGS iterations,
         default :data:`DEFAULT_PATHFINDER_STEPS`), Adam step size (default
-        :data:`DEFAULT_LR`; ``sgld``, ``sghmc``: the step per effective observation, default
+        :data:`DEFAULT_LR`; ``sgld``, ``sghmc``: the preconditioned step, default
         :data:`DEFAULT_SGLD_LR`, :data:`DEFAULT_SGHMC_LR`), Monte Carlo samples per gradient, initial posterior sd
         (JAX backend: one number, or one per variable by name; default: the builder's
         ``advi_init_sd``, which the gallery builders scale to each layer's fan-in, else

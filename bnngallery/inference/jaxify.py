@@ -323,7 +323,10 @@ def likelihood_weights(model: pm.Model) -> dict[str, float]:
     temperature T gives 1 / T), else 1."""
     weights = {}
     for rv in model.observed_RVs:
-        totals = [t for t in rv.owner.inputs[1:] if t.type.ndim == 0] if _unscaled(rv) is not rv else []
+        # total_size of a 2-D observation comes as (rows, None): the None has no ndim
+        totals = (
+            [t for t in rv.owner.inputs[1:] if getattr(t.type, "ndim", None) == 0] if _unscaled(rv) is not rv else []
+        )
         if not totals:
             weights[rv.name] = 1.0
             continue

@@ -5,11 +5,11 @@
 ``fit``                :func:`plot_elbo`
 ``surfaces``           2-D inputs: :func:`grid_2d`, :func:`plot_surface`,
                        :func:`plot_probability_surfaces`, :func:`plot_method_comparison`,
-                       :func:`plot_prob_scatter`
+                       :func:`plot_uncertainty_grid` (many fits), :func:`plot_prob_scatter`
 ``classification``     :func:`plot_reliability_diagram`, :func:`plot_referral_curves`,
                        :func:`plot_score_histograms`, :func:`plot_confusion`,
                        :func:`plot_image_grid`
-``regression``         :func:`plot_regression_bands`
+``regression``         :func:`plot_regression_bands`, :func:`plot_band_grid` (many fits)
 ``parameters``         :func:`plot_parameters` (ArviZ intervals or densities, a panel per parameter),
                        :func:`plot_learned_scales` (a hierarchical prior's scales, pruned weights)
 ``checks``             :func:`plot_loo_compare`, :func:`plot_pareto_k`, :func:`plot_calibration`,
@@ -31,11 +31,19 @@ from .classification import (
 from .fit import plot_elbo
 from .ode import plot_parameter_distributions, plot_path_density, plot_predictive_bands, plot_sbc_ranks
 from .parameters import plot_learned_scales, plot_parameters
-from .regression import plot_regression_bands
-from .surfaces import grid_2d, plot_method_comparison, plot_prob_scatter, plot_probability_surfaces, plot_surface
+from .regression import plot_band_grid, plot_regression_bands
+from .surfaces import (
+    grid_2d,
+    plot_method_comparison,
+    plot_prob_scatter,
+    plot_probability_surfaces,
+    plot_surface,
+    plot_uncertainty_grid,
+)
 
 __all__ = [
     "figure_and_axes",
+    "plot_band_grid",
     "plot_calibration",
     "plot_chains",
     "grid_2d",
@@ -60,5 +68,6 @@ __all__ = [
     "plot_sbc_ranks",
     "plot_score_histograms",
     "plot_surface",
+    "plot_uncertainty_grid",
     "save_figure",
 ]

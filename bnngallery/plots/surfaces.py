@@ -85,6 +85,38 @@ def plot_method_comparison(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=No
     return fig
 
 
+def plot_uncertainty_grid(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=None, ncols: int = 5):
+    """Many fits at a glance: each panel one fit's predictive sd of P(y = 1) on one shared
+    colour scale, with its decision boundary (mean P = 0.5) as a line and the points on top."""
+    names = list(grids)
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(3.2 * ncols, 3.0 * nrows),
+        constrained_layout=True,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    vmax = max(float(g.std(0).max()) for g in grids.values())
+    levels = np.linspace(0.0, vmax, 21)
+    for ax, name in zip(axes.flat, names, strict=False):
+        g = grids[name]
+        cs = ax.contourf(xx, yy, g.std(0).reshape(xx.shape), levels=levels, cmap="viridis")
+        ax.contour(xx, yy, g.mean(0).reshape(xx.shape), levels=[0.5], colors="white", linewidths=1.2)
+        if X is not None:
+            colors = np.where(np.asarray(y) == 1, "C1", "C0") if y is not None else "k"
+            ax.scatter(X[:, 0], X[:, 1], c=colors, s=4, edgecolors="none", alpha=0.7)
+        ax.set_title(name, fontsize=10)
+        ax.set_aspect("equal")
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    fig.colorbar(cs, ax=axes, label="sd of P(y = 1)", shrink=0.8)
+    fig.suptitle("Predictive uncertainty of each fit (white line: its decision boundary)")
+    return fig
+
+
 def plot_prob_scatter(p_a: np.ndarray, p_b: np.ndarray, *, names=("ADVI", "NUTS"), ax=None):
     """Predictive probability of one fit against another's, per test point."""
     fig, ax = figure_and_axes(ax, figsize=(4.5, 4.5))

@@ -23,6 +23,7 @@ from ..fitting import METHODS
 from ..loglik import add_posterior_predictive
 from ..plots import (
     grid_2d,
+    plot_band_grid,
     plot_calibration,
     plot_loo_compare,
     plot_method_comparison,
@@ -30,6 +31,7 @@ from ..plots import (
     plot_pareto_k,
     plot_pit,
     plot_regression_bands,
+    plot_uncertainty_grid,
     save_figure,
 )
 from ..predict import predict
@@ -171,7 +173,8 @@ def run_comparison(
     if name == "moons":
         xx, yy, grid = grid_2d(3.0, 100)
         grids = {key: predict(spec["builder"], r, grid) for key, r in results.items()}
-        figures["surfaces.png"] = plot_method_comparison(xx, yy, grids, X=spec["test"][0], y=spec["test"][1])
+        draw = plot_uncertainty_grid if len(grids) > 3 else plot_method_comparison  # rows of two panels: for a few
+        figures["surfaces.png"] = draw(xx, yy, grids, X=spec["test"][0], y=spec["test"][1])
     if name == "regression":
         from ..data.regression import true_function
 
@@ -184,15 +187,20 @@ def run_comparison(
             )
             for k, r in results.items()
         }
-        fig = plot_regression_bands(
-            grid,
-            bands,
-            X_test=spec["test"][0],
-            y_test=spec["test"][1],
-            truth=true_function,
-            x_range=spec["data"].x_range,
-            random_seed=random_seed,
-        )
+        if len(bands) > 3:
+            fig = plot_band_grid(
+                grid, bands, reference=table["reference"], x_range=spec["data"].x_range, truth=true_function
+            )
+        else:
+            fig = plot_regression_bands(
+                grid,
+                bands,
+                X_test=spec["test"][0],
+                y_test=spec["test"][1],
+                truth=true_function,
+                x_range=spec["data"].x_range,
+                random_seed=random_seed,
+            )
         figures["bands.png"] = fig
     for file, fig in figures.items():
         save_figure(fig, out_dir / file)

@@ -202,7 +202,12 @@ COMPARE_METHODS = {
 #: Every approximation beyond those (``bnngallery compare MODEL --methods all``), NUTS last
 #: as the reference.
 BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "sghmc")
-ALL_COMPARE_METHODS = {name: (*methods[:-1], *BEYOND_ADVI, "nuts") for name, methods in COMPARE_METHODS.items()}
+#: SG-MCMC needs a minibatch, which the ODE model's 20 points do not have.
+SG_MCMC = ("sgld", "sghmc")
+ALL_COMPARE_METHODS = {
+    name: (*methods[:-1], *(m for m in BEYOND_ADVI if name != "ode" or m not in SG_MCMC), "nuts")
+    for name, methods in COMPARE_METHODS.items()
+}
 
 #: Settings a run accepts beyond its table entries: ``holdout`` (MNIST: score on the last N
 #: training images instead of the test set); every run also takes ``approximations``
@@ -244,13 +249,13 @@ def advi_options(size: dict, *, backend: str = "jax") -> dict:
 
 
 #: What each approximation beyond ADVI takes from the run's ADVI options, and its own
-#: settings (a run's ``"approximations"`` entry overrides these per method). SGLD's step is
-#: per effective observation, not Adam's; its draws are per chain, so a quarter of ADVI's.
+#: settings (a run's ``"approximations"`` entry overrides these per method). SG-MCMC's draws
+#: are per chain, so a quarter of ADVI's.
 APPROXIMATIONS = {
     "lowrank_advi": {"rank": 10},
     "ensemble": {"members": 5},
     "laplace": {},
-    "sgld": {"chains": 4, "cycles": 4, "learning_rate": 0.1},
+    "sgld": {"chains": 4, "cycles": 4, "learning_rate": 0.03},
     "sghmc": {"chains": 4, "cycles": 4, "learning_rate": 0.01},
     "pathfinder": {"chains": 8, "steps": 200},
     "flow_advi": {},
