@@ -72,8 +72,10 @@ FIGURES = {
 
 
 def small_rows(table: dict) -> list[dict]:
-    """The kept numbers of each fit of a comparison's JSON."""
-    return [{k: r[k] for k in SMALL_KEYS if k in r} for r in table["runs"]]
+    """The kept numbers of each fit of a comparison's JSON, and a row with the error of each
+    method that failed."""
+    rows = [{k: r[k] for k in SMALL_KEYS if k in r} for r in table["runs"]]
+    return rows + [{"method": m, "error": msg} for m, msg in table.get("failed", {}).items()]
 
 
 def mnist_row(row: dict) -> dict:
@@ -154,6 +156,9 @@ def small_table(name: str, entry: dict) -> str:
     )
     lines = [f"**{name}** (reference: {entry['reference']})", "", head, "|" + "---|" * (head.count("|") - 1)]
     for r in entry["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['method']} | failed: {r['error'].split('. ')[0].rstrip('.')} |" + " |" * (head.count("|") - 3))
+            continue
         cells = (
             [
                 _f(r.get("label_agreement"), ".3f"),

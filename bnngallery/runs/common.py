@@ -91,6 +91,7 @@ def fit_methods(
     out_dir: str | Path | None = None,
     log: Callable = print,
     tag: str = "",
+    failures: dict[str, str] | None = None,
 ) -> tuple[dict[str, xr.DataTree], dict[str, float]]:
     """Build the model and fit it once per method; the one loop behind every run and comparison.
 
@@ -99,7 +100,9 @@ def fit_methods(
     the best of ``fullrank_restarts`` fits. NUTS gets the full-data model and
     :func:`~bnngallery.runs.settings.nuts_options`. With ``out_dir`` each result is saved as
     ``<method>.nc``; a fit stopped by Ctrl-C is saved as ``<method>_interrupted.nc`` and the
-    run stops there (``KeyboardInterrupt``).
+    run stops there (``KeyboardInterrupt``). A fit that diverges raises, unless a
+    ``failures`` dict is given: then its message goes there under the method and the loop
+    goes on (a comparison of many methods reports the one that failed instead of stopping).
 
     Returns
     -------
@@ -134,7 +137,14 @@ def fit_methods(
                 f"minibatch {size.get('batch_size') or 'none (full data)'}, {shown}"
                 + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else "")
             )
-        result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)
+        try:
+            result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)
+        except FloatingPointError as err:  # a diverged fit (ADVIDivergenceError is one)
+            if failures is None:
+                raise
+            failures[method] = str(err)
+            log(f"[{tag}] {method} failed: {err}")
+            continue
         walls[method] = time.perf_counter() - t0
         if int(result.attrs.get("interrupted", 0)):
             if out_dir is not None:

@@ -96,8 +96,11 @@ def comparison_spec(name: str, *, smoke: bool, random_seed: int, methods=None) -
     return {**spec, "builder": ode.build_model, "train": (train.t, train.y), "test": (test.t, test.y), "data": train}
 
 
-def fit_spec(spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=print) -> dict[str, xr.DataTree]:
-    """Fit every method of a comparison spec; keys are ``"<method> (<backend>)"``."""
+def fit_spec(
+    spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=print, failures: dict | None = None
+) -> dict[str, xr.DataTree]:
+    """Fit every method of a comparison spec; keys are ``"<method> (<backend>)"``. With a
+    ``failures`` dict, a method whose fit diverges is recorded there and left out."""
     builder, (X, y) = spec["builder"], spec["train"]
     results, _ = fit_methods(
         builder,
@@ -110,6 +113,7 @@ def fit_spec(spec: dict, *, random_seed: int = 0, progressbar: bool = True, log=
         build_kwargs=spec["build_kwargs"],
         log=log,
         tag="compare",
+        failures=failures,
     )
     return {fit_label(r): r for r in results.values()}
 
@@ -142,7 +146,8 @@ def run_comparison(
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = comparison_spec(name, smoke=smoke, random_seed=random_seed, methods=methods)
     t0 = time.perf_counter()
-    results = fit_spec(spec, random_seed=random_seed, progressbar=progressbar, log=log)
+    failures: dict[str, str] = {}
+    results = fit_spec(spec, random_seed=random_seed, progressbar=progressbar, log=log, failures=failures)
     table = compare(
         results,
         builder=spec["builder"],
@@ -152,6 +157,8 @@ def run_comparison(
         y_train=spec["train"][1],
         random_seed=random_seed,
     )
+    table["failed"] = failures
+    table["notes"] += [f"{m} failed and is not in the table: {msg}" for m, msg in failures.items()]
     figures = {}
     if table["loo_ranking"] is not None:
         figures["loo_compare.png"] = plot_loo_compare(table["loo_ranking"])

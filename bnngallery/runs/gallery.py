@@ -46,7 +46,7 @@ for _handler in logging.getLogger("pymc").handlers:
 
 
 #: The order of the landing page's cards: the main model first, then by topic; others follow by name.
-ORDER = ("moons", "regression", "advi_vs_nuts", "mnist_hierarchical", "mnist_cnn", "ode", "reuse")
+ORDER = ("moons", "regression", "advi_vs_nuts", "approximations", "mnist_hierarchical", "mnist_cnn", "ode", "reuse")
 
 
 def notebook_paths(gallery_dir: Path) -> list[Path]:
