@@ -157,7 +157,8 @@ def small_table(name: str, entry: dict) -> str:
     lines = [f"**{name}** (reference: {entry['reference']})", "", head, "|" + "---|" * (head.count("|") - 1)]
     for r in entry["rows"]:
         if "error" in r:
-            lines.append(f"| {r['method']} | failed: {r['error'].split('. ')[0].rstrip('.')} |" + " |" * (head.count("|") - 3))
+            reason = r["error"].split(". ")[0].rstrip(".")
+            lines.append(f"| {r['method']} | failed: {reason} |" + " |" * (head.count("|") - 3))
             continue
         cells = (
             [
