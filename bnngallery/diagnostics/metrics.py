@@ -53,17 +53,33 @@ def agreement(p_a: np.ndarray, p_b: np.ndarray) -> dict[str, float]:
     }
 
 
-def regression_predictive(mu_draws, sigma_draws, *, prob: float = INTERVAL_PROB, random_seed: int = 0) -> dict:
-    """Predictive mean, central ``prob`` band (with observation noise) and epistemic sd.
+#: Replicated observations a predictive band is read from, at least: a fit with few draws
+#: (an ensemble's five members) replicates each draw's noise several times, or the band's
+#: quantiles would be those of five numbers.
+MIN_REPLICATES = 2000
 
-    ``mu_draws`` (S, n) are the per-draw means, ``sigma_draws`` (S,) the noise sds of the
-    same draws; the band is the quantile interval of ``mu + sigma * eps``.
-    """
+
+def replicated_data(mu_draws, sigma_draws, *, random_seed: int = 0) -> np.ndarray:
+    """Replicated observations ``mu + sigma * eps``, ``ceil(MIN_REPLICATES / S)`` per draw
+    (S, n) -> (S * reps, n)."""
     mu = np.asarray(mu_draws, dtype=np.float64)
     sigma = np.asarray(sigma_draws, dtype=np.float64).reshape(-1)
     if sigma.shape[0] != mu.shape[0]:
         raise ValueError(f"sigma has {sigma.shape[0]} draws but mu has {mu.shape[0]}; they must pair up.")
-    y_rep = mu + sigma[:, None] * np.random.default_rng(random_seed).standard_normal(mu.shape)
+    reps = -(-MIN_REPLICATES // mu.shape[0])
+    eps = np.random.default_rng(random_seed).standard_normal((reps, *mu.shape))
+    return (mu + sigma[:, None] * eps).reshape(-1, mu.shape[1])
+
+
+def regression_predictive(mu_draws, sigma_draws, *, prob: float = INTERVAL_PROB, random_seed: int = 0) -> dict:
+    """Predictive mean, central ``prob`` band (with observation noise) and epistemic sd.
+
+    ``mu_draws`` (S, n) are the per-draw means, ``sigma_draws`` (S,) the noise sds of the
+    same draws; the band is the quantile interval of :func:`replicated_data`.
+    """
+    mu = np.asarray(mu_draws, dtype=np.float64)
+    sigma = np.asarray(sigma_draws, dtype=np.float64).reshape(-1)
+    y_rep = replicated_data(mu, sigma, random_seed=random_seed)
     a = (1.0 - prob) / 2.0
     lo, hi = np.quantile(y_rep, [a, 1.0 - a], axis=0)
     return {

@@ -26,8 +26,15 @@ def _pooled(results: Mapping[str, xr.DataTree], var_names: list[str], random_see
     return out
 
 
+#: Fits with fewer draws (an ensemble's members) are left out of the marginal plots: a
+#: density or an interval of five numbers says nothing, and the overlay would cut every fit
+#: down to the fewest draws.
+MIN_PLOT_DRAWS = 50
+
+
 def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind: str = "forest"):
-    """Overlay the fits' marginals of the identifiable parameters with ArviZ.
+    """Overlay the fits' marginals of the identifiable parameters with ArviZ (fits with fewer
+    than :data:`MIN_PLOT_DRAWS` draws left out).
 
     Parameters
     ----------
@@ -59,6 +66,13 @@ def plot_parameters(results: Mapping[str, xr.DataTree], var_names=None, *, kind:
             "No identifiable parameters to plot (network weights are not compared one by one); "
             "pass var_names=[...] or check identifiable_vars(result) first."
         )
+    results = {
+        k: r
+        for k, r in results.items()
+        if r["posterior"].sizes["chain"] * r["posterior"].sizes["draw"] >= MIN_PLOT_DRAWS
+    }
+    if not results:
+        raise ValueError(f"No fit has the {MIN_PLOT_DRAWS} draws a marginal plot needs.")
     data = _pooled(results, list(var_names))
     if kind == "forest":
         visuals = {"dist": False, "point_estimate_text": False}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..diagnostics.metrics import INTERVAL_PROB
+from ..diagnostics.metrics import INTERVAL_PROB, replicated_data
 from ._figure import plot_bands
 
 
@@ -55,7 +55,7 @@ def plot_regression_bands(
         X_obs, y_obs = (X_test, y_test) if have_points else (x, b["mean"])
         mu = np.asarray(b["mu_draws"], dtype=np.float64)
         sigma = np.asarray(b["sigma_draws"], dtype=np.float64).reshape(-1, 1)
-        y_rep = mu + sigma * np.random.default_rng(random_seed).standard_normal(mu.shape)  # as regression_predictive
+        y_rep = replicated_data(mu, sigma, random_seed=random_seed)  # as regression_predictive
 
         color = f"C{i}"
         visuals = {"ci_band": {"color": color, "alpha": 0.25}, "pe_line": {"color": color}}
