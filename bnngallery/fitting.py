@@ -436,28 +436,15 @@ def _fit(
             int(random_seed),
             opts["restarts"],
         )
-    if method in ("pathfinder", "flow_advi"):
-        return _fit_full_data_vi(
-            model,
-            method,
-            info=info,
-            opts=opts,
-            lr_schedule=lr_schedule,
-            progressbar=progressbar,
-            random_seed=int(random_seed),
+    if method not in ADVI_FAMILIES:  # the approximations beyond ADVI, each by its own fitter
+        fitter = (
+            _fit_full_data_vi
+            if method in ("pathfinder", "flow_advi")
+            else _fit_sgmcmc
+            if method in SG_MCMC
+            else _fit_map_based
         )
-    if method in SG_MCMC:
-        return _fit_sgmcmc(
-            model,
-            method,
-            info=info,
-            opts=opts,
-            precision=precision,
-            progressbar=progressbar,
-            random_seed=int(random_seed),
-        )
-    if method in MAP_METHODS:
-        return _fit_map_based(
+        return fitter(
             model,
             method,
             info=info,
@@ -556,7 +543,7 @@ def _fit_map_based(model, method, *, info, opts, lr_schedule, precision, progres
     )
 
 
-def _fit_full_data_vi(model, method, *, info, opts, lr_schedule, progressbar, random_seed) -> xr.DataTree:
+def _fit_full_data_vi(model, method, *, info, opts, lr_schedule, precision, progressbar, random_seed) -> xr.DataTree:
     """``pathfinder`` (blackjax) or ``flow_advi`` (NumPyro's IAF): on the exact full-data density."""
     settings = {"steps": opts["steps"], "draws": opts["draws"], "random_seed": random_seed, "precision": "float64"}
     if method == "pathfinder":
@@ -587,7 +574,7 @@ def _fit_full_data_vi(model, method, *, info, opts, lr_schedule, progressbar, ra
     return _advi_result(model, out, info=info, method=method, backend="jax", settings=settings)
 
 
-def _fit_sgmcmc(model, method, *, info, opts, precision, progressbar, random_seed) -> xr.DataTree:
+def _fit_sgmcmc(model, method, *, info, opts, lr_schedule, precision, progressbar, random_seed) -> xr.DataTree:
     from .inference.sgmcmc import FRICTION, SAMPLE_FRACTION, fit_sgmcmc
 
     settings = {

@@ -187,3 +187,26 @@ def test_flow_advi_fits_the_correlated_posterior():
     np.testing.assert_allclose(flat.std(axis=0), POST_SD, rtol=0.12)
     assert _corr(flat) == pytest.approx(POST_CORR, abs=0.04)
     assert result["fit_history"]["loss"].shape == (5000,) and result.attrs["num_flows"] == 2
+
+
+def test_many_fits_are_drawn_as_grids_on_shared_scales():
+    import matplotlib.pyplot as plt
+
+    from bnngallery.diagnostics.metrics import regression_predictive
+    from bnngallery.plots import grid_2d, plot_band_grid, plot_uncertainty_grid
+
+    rng = np.random.default_rng(0)
+    xx, yy, grid = grid_2d(2.0, 12)
+    surfaces = {f"fit{i}": rng.uniform(0, 1, (20, len(grid))) * (i + 1) / 7 for i in range(7)}
+    fig = plot_uncertainty_grid(xx, yy, surfaces, ncols=4)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(surfaces)  # one panel per fit, the empty cell hidden
+    plt.close(fig)
+    x = np.linspace(-2, 2, 30)[:, None]
+    mu = np.sin(x[:, 0])[None] + rng.normal(0, 0.1, (5, 30))  # five draws: an ensemble
+    bands = {"ensemble": regression_predictive(mu, np.full(5, 0.3)), "nuts": regression_predictive(mu, np.full(5, 0.3))}
+    # a band from five draws is read from 2000 replicated observations, not five numbers
+    assert np.all(bands["ensemble"]["hi"] - bands["ensemble"]["lo"] > 2 * 1.2 * 0.3)
+    fig = plot_band_grid(x, bands, reference="nuts", x_range=(-1, 1))
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["ensemble"]
+    plt.close(fig)

@@ -1,6 +1,5 @@
 """The speed benchmark measures the gallery's own networks."""
 
-
 from bnngallery.runs import settings
 
 

@@ -51,6 +51,26 @@ def figure_and_axes(ax=None, *, figsize=(6, 4)):
     return ax.figure, ax
 
 
+def panel_grid(n: int, ncols: int, panel: tuple[float, float]):
+    """A figure of ``n`` panels on shared axes, ``ncols`` a row, each ``panel`` inches; the
+    unused cells of the last row are hidden. Returns ``(fig, axes)`` with ``axes`` flat, ``n`` long."""
+    import matplotlib.pyplot as plt
+
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel[0] * ncols, panel[1] * nrows),
+        constrained_layout=True,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n])
+
+
 def save_figure(fig, path) -> None:
     """Save a figure as PNG atomically and close it."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))

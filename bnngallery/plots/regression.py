@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..diagnostics.metrics import INTERVAL_PROB, replicated_data
-from ._figure import plot_bands
+from ._figure import panel_grid, plot_bands
 
 
 def plot_regression_bands(
@@ -93,24 +93,13 @@ def plot_band_grid(X_plot, bands: Mapping[str, dict], *, reference: str, x_range
     """Many fits at a glance: one panel per fit, its band and mean over the ``reference``
     fit's band (grey), on shared axes; overlaying nine bands on one axis hides them all.
     ``bands`` as for :func:`plot_regression_bands` (their ``lo``, ``hi`` and ``mean``)."""
-    import matplotlib.pyplot as plt
-
     x = np.asarray(X_plot, dtype=np.float64).reshape(-1)
     names = [n for n in bands if n != reference]
-    nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(3.4 * ncols, 2.6 * nrows),
-        constrained_layout=True,
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
+    fig, axes = panel_grid(len(names), ncols, (3.4, 2.6))
     ref = bands[reference]
     lo = min(float(np.min(b["lo"])) for b in bands.values())
     hi = max(float(np.max(b["hi"])) for b in bands.values())
-    for i, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+    for i, (ax, name) in enumerate(zip(axes, names, strict=True)):
         if x_range is not None:
             ax.axvspan(*x_range, color="0.95", zorder=0)
         ax.fill_between(x, ref["lo"], ref["hi"], color="0.6", alpha=0.35, lw=0, label=reference)
@@ -120,7 +109,5 @@ def plot_band_grid(X_plot, bands: Mapping[str, dict], *, reference: str, x_range
             ax.plot(x, truth(x), color="k", ls="--", lw=0.8)
         ax.set_title(name, fontsize=10)
         ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-    for ax in axes.flat[len(names) :]:
-        ax.axis("off")
     fig.suptitle(f"{int(INTERVAL_PROB * 100)} % predictive band of each fit over {reference}'s (grey)")
     return fig

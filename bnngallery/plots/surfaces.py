@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from ._figure import figure_and_axes
+from ._figure import figure_and_axes, panel_grid
 
 
 def grid_2d(lim: float = 3.0, n: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,19 +89,10 @@ def plot_uncertainty_grid(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=Non
     """Many fits at a glance: each panel one fit's predictive sd of P(y = 1) on one shared
     colour scale, with its decision boundary (mean P = 0.5) as a line and the points on top."""
     names = list(grids)
-    nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(3.2 * ncols, 3.0 * nrows),
-        constrained_layout=True,
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
+    fig, axes = panel_grid(len(names), ncols, (3.2, 3.0))
     vmax = max(float(g.std(0).max()) for g in grids.values())
     levels = np.linspace(0.0, vmax, 21)
-    for ax, name in zip(axes.flat, names, strict=False):
+    for ax, name in zip(axes, names, strict=True):
         g = grids[name]
         cs = ax.contourf(xx, yy, g.std(0).reshape(xx.shape), levels=levels, cmap="viridis")
         ax.contour(xx, yy, g.mean(0).reshape(xx.shape), levels=[0.5], colors="white", linewidths=1.2)
@@ -110,8 +101,6 @@ def plot_uncertainty_grid(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=Non
             ax.scatter(X[:, 0], X[:, 1], c=colors, s=4, edgecolors="none", alpha=0.7)
         ax.set_title(name, fontsize=10)
         ax.set_aspect("equal")
-    for ax in axes.flat[len(names) :]:
-        ax.axis("off")
     fig.colorbar(cs, ax=axes, label="sd of P(y = 1)", shrink=0.8)
     fig.suptitle("Predictive uncertainty of each fit (white line: its decision boundary)")
     return fig
