@@ -220,9 +220,12 @@ class LowRank:
     of correlation at ``dim * (rank + 2)`` parameters, so it fits nets far too big for
     :class:`FullRank`.
 
-    A draw is ``mu + d * e1 + W e2`` with ``e1`` of length ``dim`` and ``e2`` of length
-    ``rank``; the entropy comes from the matrix determinant lemma,
-    ``log det = 2 sum(log d) + log det(I + (W/d)^T (W/d))``. The means and ``d`` are one
+    The factor is learned relative to the diagonal, ``W = d * V``: a draw is
+    ``mu + d * (e1 + V e2)`` with ``e1`` of length ``dim`` and ``e2`` of length ``rank``, and
+    the entropy comes from the matrix determinant lemma, ``log det = 2 sum(log d) +
+    log det(I + V^T V)``. Learned directly, ``W``'s Adam steps (about the step size per
+    entry, whatever the scale of the weight) swamped the small sds of a network's weights:
+    on the MNIST MLP the fit collapsed to 49 % accuracy. The means, ``d`` and ``V`` are one
     array per variable, as in :class:`MeanField`.
     """
 
@@ -237,56 +240,68 @@ class LowRank:
     def init_params(self, mu0, init_sd):
         import jax.numpy as jnp
 
-        # W = 0 is a stationary point of the expected ELBO (its gradient there is zero on
-        # average), so the factor starts small and random (fixed seed: init stays pure).
-        sd = np.repeat(np.asarray(init_sd, dtype=np.float64), self.layout.sizes)
-        W = np.random.default_rng(0).standard_normal((self.layout.dim, self.rank)) * (0.1 * sd[:, None])
+        # V = 0 is a stationary point of the expected ELBO (its gradient there is zero on
+        # average), so V starts small and random (fixed seed: init stays pure).
+        rng = np.random.default_rng(0)
         return {
             "mu": list(mu0),
             "rho": [
                 jnp.full(s, softplus_inv(v), dtype=m.dtype)
                 for m, s, v in zip(mu0, self.layout.shapes, init_sd, strict=True)
             ],
-            "W": jnp.asarray(W / np.sqrt(self.rank), dtype=mu0[0].dtype),
+            "V": [
+                jnp.asarray(rng.standard_normal((*s, self.rank)) * 0.1 / np.sqrt(self.rank), dtype=m.dtype)
+                for m, s in zip(mu0, self.layout.shapes, strict=True)
+            ],
         }
 
-    def _diag(self, params):
+    def _draw(self, params, eps) -> list:
+        """One array per variable, leading axis the draws of ``eps`` (draws, noise_dim)."""
         import jax.numpy as jnp
 
-        return jnp.concatenate([_softplus(r).ravel() for r in params["rho"]])
+        e2 = eps[..., self.layout.dim :]
+        return [
+            m + _softplus(r) * (e1 + jnp.einsum("...k,nk->n...", v, e2))
+            for m, r, v, e1 in zip(
+                params["mu"],
+                params["rho"],
+                params["V"],
+                self.layout.unflatten(eps[..., : self.layout.dim]),
+                strict=True,
+            )
+        ]
 
-    def _log_det_scale(self, params, d):
+    def _log_det_scale(self, params):
         import jax.numpy as jnp
 
-        A = params["W"] / d[:, None]
-        capacitance = jnp.eye(self.rank, dtype=d.dtype) + A.T @ A
-        return jnp.sum(jnp.log(d)) + 0.5 * jnp.linalg.slogdet(capacitance)[1]
+        VtV = sum(v.reshape(-1, self.rank).T @ v.reshape(-1, self.rank) for v in params["V"])
+        log_d = sum(jnp.sum(jnp.log(_softplus(r))) for r in params["rho"])
+        return log_d + 0.5 * jnp.linalg.slogdet(jnp.eye(self.rank, dtype=VtV.dtype) + VtV)[1]
 
     def sample(self, params, eps):
         import jax.numpy as jnp
 
-        dim = self.layout.dim
-        mu = jnp.concatenate([m.ravel() for m in params["mu"]])
-        return mu + eps[..., :dim] * self._diag(params) + eps[..., dim:] @ params["W"].T
+        return jnp.concatenate([z.reshape(z.shape[0], -1) for z in self._draw(params, eps)], axis=1)
 
     def reparameterize(self, params, eps):
-        d = self._diag(params)
-        return self.layout.unflatten(self.sample(params, eps)), self._log_det_scale(params, d)
+        return self._draw(params, eps), self._log_det_scale(params)
 
     def moments(self, params):
-        d = np.asarray(self._diag(params), dtype=np.float64)
-        W = np.asarray(params["W"], dtype=np.float64)
+        d = np.concatenate([np.asarray(_softplus(r), dtype=np.float64).ravel() for r in params["rho"]])
+        V = np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1, self.rank) for v in params["V"]])
+        W = d[:, None] * V
         mean = np.concatenate([np.asarray(m, dtype=np.float64).ravel() for m in params["mu"]])
         return Moments(mean=mean, sd=np.sqrt(d**2 + np.sum(W**2, axis=1)), factor=W, diag_sd=d)
 
     def nonfinite(self, params):
-        mf = np.concatenate(
+        return np.concatenate(
             [
-                ~(np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r))).ravel()
-                for m, r in zip(params["mu"], params["rho"], strict=True)
+                ~(
+                    np.isfinite(np.asarray(m)) & np.isfinite(np.asarray(r)) & np.isfinite(np.asarray(v)).all(axis=-1)
+                ).ravel()
+                for m, r, v in zip(params["mu"], params["rho"], params["V"], strict=True)
             ]
         )
-        return mf | ~np.isfinite(np.asarray(params["W"])).all(axis=1)
 
 
 @dataclass(frozen=True)
