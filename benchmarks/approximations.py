@@ -122,21 +122,21 @@ def run_mnist(
     runner = run_mnist_mlp if net == "mlp" else run_mnist_cnn
     for method in methods:
         t0 = time.perf_counter()
-        metrics = runner(
-            methods=(method,),
-            smoke=smoke,
-            out_dir=out / f"mnist-{net}-{method}",
-            random_seed=random_seed,
-            progressbar=False,
-            log=lambda _: None,
-        )
-        row = mnist_row(metrics["runs"][0])
-        row.update(
-            wall_seconds=time.perf_counter() - t0,
-            measured_at=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            machine=metrics["machine"],
-            random_seed=random_seed,
-        )
+        stamp = {"measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "random_seed": random_seed}
+        try:
+            metrics = runner(
+                methods=(method,),
+                smoke=smoke,
+                out_dir=out / f"mnist-{net}-{method}",
+                random_seed=random_seed,
+                progressbar=False,
+                log=lambda _: None,
+            )
+        except FloatingPointError as err:  # a diverged fit is a result: the table says so
+            row = {"method": method, "error": str(err), "wall_seconds": time.perf_counter() - t0, **stamp}
+        else:
+            row = mnist_row(metrics["runs"][0])
+            row.update(wall_seconds=time.perf_counter() - t0, machine=metrics["machine"], **stamp)
         results.setdefault("mnist", {})[f"{net}/{method}"] = row
         write_json(results, path)
         print(mnist_table({f"{net}/{method}": row}).splitlines()[-1], flush=True)
@@ -190,6 +190,10 @@ def mnist_table(rows: dict) -> str:
     for key in sorted(rows, key=lambda k: (k.split("/")[0] != "mlp", order.get(k.split("/")[1], 99))):
         r = rows[key]
         net = key.split("/")[0].upper()
+        if "error" in r:
+            reason = r["error"].split(". ")[0].rstrip(".")
+            lines.append(f"| {net} | {r['method']} | failed: {reason} | | | | | |")
+            continue
         auroc = r["ood_auroc"]
         lines.append(
             f"| {net} | {r['method']} | {100 * r['test_accuracy']:.2f} % | {r['test_nll']:.4f} | {r['ece']:.4f} "

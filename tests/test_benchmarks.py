@@ -147,6 +147,8 @@ def test_approximations_mnist_rows_and_table(tmp_path, monkeypatch, benchmark_sc
     def fake_runner(**kw):
         method = kw["methods"][0]
         seen.append(method)
+        if method == "sgld":
+            raise FloatingPointError("SGLD diverged: its draws hold NaN or inf. The step size is too large.")
         row = {
             "method": method,
             "test_accuracy": 0.99,
@@ -172,4 +174,6 @@ def test_approximations_mnist_rows_and_table(tmp_path, monkeypatch, benchmark_sc
     assert stored["cnn/ensemble"]["ood_auroc"] == {"fashion-mnist": 0.95, "kmnist": 0.97}
     lines = bench.mnist_table(stored).splitlines()
     assert [line.split("|")[2].strip() for line in lines[2:]] == ["ensemble", "sgld"]  # MNIST_METHODS order
+    assert lines[3] == "| CNN | sgld | failed: SGLD diverged: its draws hold NaN or inf | | | | | |"
+    assert lines[3].count("|") == lines[2].count("|")
     assert "| 99.00 % | 0.0300 | 0.0100 | 0.950 / 0.970 | +0.80 pt | 100 |" in lines[2]
