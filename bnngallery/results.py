@@ -145,7 +145,7 @@ class StoredGaussian:
         eps = rng.standard_normal((n, self.mean.size))
         if self.cholesky is not None:
             return self.mean + eps @ self.cholesky.T
-        if self.factor is not None:
+        if self.factor is not None and self.diag_sd is not None:
             return self.mean + eps * self.diag_sd + rng.standard_normal((n, self.factor.shape[1])) @ self.factor.T
         return self.mean + eps * self.sd
 
@@ -155,7 +155,9 @@ class StoredGaussian:
         if self.cholesky is not None:
             u = np.linalg.solve(self.cholesky, r.T).T
             quad, log_det = np.sum(u**2, axis=1), 2 * np.sum(np.log(np.abs(np.diag(self.cholesky))))
-        elif self.factor is not None:  # Woodbury and the determinant lemma: no dim x dim matrix
+        elif (
+            self.factor is not None and self.diag_sd is not None
+        ):  # Woodbury and the determinant lemma: no dim x dim matrix
             u = r / self.diag_sd
             A = self.factor / self.diag_sd[:, None]
             C = np.eye(A.shape[1]) + A.T @ A

@@ -29,7 +29,7 @@ def full_data_batches(n_rows: int | None, batch_size: int | None):
     """
     import jax.numpy as jnp
 
-    if batch_size is None:
+    if batch_size is None or n_rows is None:
         return None
     stride = math.gcd(n_rows, batch_size)
     starts = np.arange(0, n_rows, stride)
