@@ -127,7 +127,7 @@ def _small_models():
 
 
 FIT_CASES = [
-    (dict(method="laplace"), "method"),
+    (dict(method="hmc"), "method"),
     (dict(backend="numba"), "backend"),
     (dict(steps=-5), "steps"),
     (dict(learning_rate=-0.1), "learning_rate"),
@@ -422,7 +422,7 @@ def test_diagnostics_refuse_bad_arguments(case, call, expect):
 # (argv, text the error output must name); every one exits with status 2 before any fit
 CLI_CASES = [
     (["run", "mnist"], "model"),
-    (["run", "moons", "--method", "laplace"], "--method"),
+    (["run", "moons", "--method", "hmc"], "--method"),
     (["run", "moons", "--backend", "numba"], "--backend"),
     (["run", "moons", "--seed", "x"], "--seed"),
     (["run", "moons", "--seed", "-1"], "--seed"),
