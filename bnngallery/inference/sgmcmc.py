@@ -44,7 +44,6 @@ FRICTION = 0.1
 #: RMSprop: decay of the mean squared gradient, and the floor added to its root.
 RMS_DECAY = 0.99
 RMS_FLOOR = 1e-5
-KINDS = ("sgld", "sghmc")
 
 
 def effective_size(model) -> float:

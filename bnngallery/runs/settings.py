@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 
+from ..fitting import SG_MCMC
 from ..models import cnn, moons, regression
 from ..validation import check_choice
 
@@ -202,8 +203,7 @@ COMPARE_METHODS = {
 #: Every approximation beyond those (``bnngallery compare MODEL --methods all``), NUTS last
 #: as the reference.
 BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "sghmc")
-#: SG-MCMC needs a minibatch, which the ODE model's 20 points do not have.
-SG_MCMC = ("sgld", "sghmc")
+#: SG-MCMC (``SG_MCMC``) needs a minibatch, which the ODE model's 20 points do not have.
 ALL_COMPARE_METHODS = {
     name: (*methods[:-1], *(m for m in BEYOND_ADVI if name != "ode" or m not in SG_MCMC), "nuts")
     for name, methods in COMPARE_METHODS.items()
@@ -284,7 +284,7 @@ def method_options(method: str, size: dict, *, backend: str = "jax") -> dict:
         return opts
     own = {**APPROXIMATIONS[method], **size.get("approximations", {}).get(method, {})}
     opts = {k: v for k, v in opts.items() if k in _TAKES[method]}
-    if method in ("sgld", "sghmc") and "draws" in opts:
+    if method in SG_MCMC and "draws" in opts:
         opts["draws"] = max(1, opts["draws"] // own["chains"])
     return {**opts, **own}
 
