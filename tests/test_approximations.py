@@ -160,7 +160,7 @@ def test_sgmcmc_refuses_steps_that_diverge_and_full_batch_models():
     from bnngallery.inference.sgmcmc import check_diverged
 
     with pytest.raises(FloatingPointError, match="smaller learning_rate"):
-        fit(regression_model(batch_size=10), "sgld", steps=2000, learning_rate=50.0, progressbar=False)
+        fit(regression_model(batch_size=10), "sgld", steps=2000, learning_rate=1e7, progressbar=False)
     # finite but wrong: a chain whose log density fell below its start is refused too
     loss = np.array([[10.0, 5.0, 4.0, 4.0], [10.0, 50.0, 1e60, 1e70]])
     with pytest.raises(FloatingPointError, match=r"chain\(s\) \[1\] ended below where it started"):
@@ -168,6 +168,24 @@ def test_sgmcmc_refuses_steps_that_diverge_and_full_batch_models():
     check_diverged("sghmc", np.zeros((2, 3, 2)), loss[:1], 0.01)  # a climbing chain passes
     with pytest.raises(ValueError, match="needs a minibatch model"):
         fit(regression_model(), "sghmc", steps=100, progressbar=False)
+
+
+@pytest.mark.parametrize("kind", ["sgld", "sghmc"])
+def test_sgmcmc_default_step_fits_a_net_on_data_it_was_not_tuned_on(kind):
+    """Friedman's second function (inputs of scales 1 to 1700, noise sd 20) by the gallery's
+    regression net: unclipped, a revived unit's gradient jump overflowed both samplers here;
+    clipped, they predict to about the noise level."""
+    from sklearn.datasets import make_friedman2
+
+    from bnngallery.models import regression
+    from bnngallery.predict import predict
+
+    X, y = make_friedman2(n_samples=400, noise=20.0, random_state=3)
+    model = regression.build_model(X[:300], y[:300], hidden=(50,), batch_size=50)
+    result = fit(model, kind, steps=2000, random_seed=1, progressbar=False)
+    rmse = np.sqrt(np.mean((predict(regression.build_model, result, X[300:]).mean(axis=0) - y[300:]) ** 2))
+    assert rmse < 1.6 * 20.0 and rmse < 0.1 * y[300:].std()
+    assert result.attrs["clipped_while_sampling"] < 0.01
 
 
 def test_pathfinder_pools_its_paths_into_the_posterior():

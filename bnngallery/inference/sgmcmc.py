@@ -12,7 +12,13 @@ coordinate's step is divided by the root mean square of its gradient, so one
 networks and data of any scale. The statistics keep moving while the chains sample, and the
 small drift term a moving preconditioner adds is left out, as Li et al. recommend: frozen
 statistics let a coordinate whose gradient was near zero (a dead unit) take an unbounded
-step once its gradient returns.
+step once its gradient returns. Because the statistics are updated after the step, a
+gradient that jumps (a unit that comes back to life, the steep start from a random point)
+would move its coordinate by the jump times the step; its move is clipped to
+:data:`RATIO_MAX` steps, the bound RMSprop's usual order gives. Unclipped, the gallery's
+regression net (raw inputs) overflowed in its first three steps and again when the first
+sampling phase began. At equilibrium the clip rarely acts; the result's
+``clipped_while_sampling`` says how often it did.
 
 The cyclical schedule (Zhang, Li, Zhang, Chen and Wilson 2020, "Cyclical stochastic
 gradient MCMC") restarts a cosine step size ``cycles`` times, explores each cycle's first
@@ -44,6 +50,9 @@ FRICTION = 0.1
 #: RMSprop: decay of the mean squared gradient, and the floor added to its root.
 RMS_DECAY = 0.99
 RMS_FLOOR = 1e-5
+#: The most a preconditioned gradient ``G g / n`` moves a coordinate, in units of the step:
+#: RMSprop's bound when the statistics see the gradient first (see :func:`fit_sgmcmc`).
+RATIO_MAX = 1.0 / math.sqrt(1.0 - RMS_DECAY)
 
 
 def effective_size(model) -> float:
@@ -136,15 +145,18 @@ def fit_sgmcmc(
             sample = samples[t]
             eta = learning_rate * scales[t] / n  # with the preconditioner: about learning_rate per coordinate
             keys = jax.random.split(k_noise, len(position))
-            new_position, new_momentum = [], []
+            new_position, new_momentum, clipped = [], [], 0
             for x, m, v, g, k in zip(position, momentum, ms, grad, keys, strict=True):
                 G = 1.0 / (RMS_FLOOR + jnp.sqrt(v))
+                ratio = G * g / n
+                clipped = clipped + jnp.sum(jnp.abs(ratio) > RATIO_MAX)
+                drift = eta * n * jnp.clip(ratio, -RATIO_MAX, RATIO_MAX)
                 noise = jnp.where(sample, jax.random.normal(k, x.shape, dtype=x.dtype), 0.0)
-                if kind == "sgld":  # Langevin: drift eta G g, variance 2 eta G
-                    new_position.append(x + eta * G * g + jnp.sqrt(2 * eta * G) * noise)
+                if kind == "sgld":  # Langevin: drift eta G g (clipped), variance 2 eta G
+                    new_position.append(x + drift + jnp.sqrt(2 * eta * G) * noise)
                     new_momentum.append(m)
                 else:  # SGHMC: friction FRICTION, noise variance 2 FRICTION eta G
-                    m = (1 - FRICTION) * m + eta * G * g + jnp.sqrt(2 * FRICTION * eta * G) * noise
+                    m = (1 - FRICTION) * m + drift + jnp.sqrt(2 * FRICTION * eta * G) * noise
                     new_position.append(x + m)
                     new_momentum.append(m)
             # RMSprop's mean square of the per-observation gradient, updated after the step:
@@ -152,7 +164,7 @@ def fit_sgmcmc(
             # that noise lengthens, and bias the chain (by 0.35 posterior sd on a correlated
             # Gaussian, when it came first)
             ms = [RMS_DECAY * v + (1 - RMS_DECAY) * (g / n) ** 2 for v, g in zip(ms, grad, strict=True)]
-            return (new_position, new_momentum, ms, key), -lp
+            return (new_position, new_momentum, ms, key), (-lp, clipped)
 
         @jax.jit
         def start_statistics(positions, keys):  # one gradient per chain: no huge first steps
@@ -164,8 +176,8 @@ def fit_sgmcmc(
             def run_chain(position, momentum, m, key):
                 return jax.lax.scan(one_step, (position, momentum, m, key), t_start + jnp.arange(thin))
 
-            (positions, momenta, ms, keys), losses = jax.vmap(run_chain)(positions, momenta, ms, keys)
-            return positions, momenta, ms, keys, losses
+            (positions, momenta, ms, keys), (losses, clips) = jax.vmap(run_chain)(positions, momenta, ms, keys)
+            return positions, momenta, ms, keys, losses, clips
 
         rng = np.random.default_rng(random_seed)
         point = model.initial_point()
@@ -183,13 +195,14 @@ def fit_sgmcmc(
         t_compile = time.perf_counter()
         compiled = chunk.lower(positions, momenta, ms, keys, 0).compile()
         compile_seconds = time.perf_counter() - t_compile + (t_compile - t0)
-        kept, losses, interrupted = [], [], False
+        kept, losses, clip_counts, interrupted = [], [], [], False
         bar = progress_bar(total=n_chunks * thin, desc=f"cyclical {kind.upper()}", disable=not progressbar, unit="step")
         t_run = time.perf_counter()
         try:
             for c in range(n_chunks):
-                positions, momenta, ms, keys, loss = compiled(positions, momenta, ms, keys, c * thin)
+                positions, momenta, ms, keys, loss, clip = compiled(positions, momenta, ms, keys, c * thin)
                 losses.append(np.asarray(loss))
+                clip_counts.append(np.asarray(clip))
                 if sampling[(c + 1) * thin - 1]:
                     kept.append(np.concatenate([np.asarray(p).reshape(chains, -1) for p in positions], axis=1))
                 bar.update(thin)
@@ -205,6 +218,7 @@ def fit_sgmcmc(
             )
         z = np.stack(kept, axis=1)[:, -draws:]  # (chains, draws, dim): the latest draws
         loss = np.concatenate(losses, axis=1)  # (chains, steps): -log density (minibatch estimate)
+        clipped = np.concatenate(clip_counts, axis=1)[:, sampling[: loss.shape[1]]]  # (chains, sampling steps)
         check_diverged(kind, z, loss, learning_rate)
         per_chain = [constrained_draws(model, layout, jnp.asarray(zc, dtype=real), precision) for zc in z]
     return ADVIOutput(
@@ -220,5 +234,10 @@ def fit_sgmcmc(
         interrupted=interrupted,
         batch_size=B,
         device=str(jax.devices()[0]),
-        extra={"thin": thin, "draws_kept": int(z.shape[1]), **({"friction": FRICTION} if kind == "sghmc" else {})},
+        extra={
+            "thin": thin,
+            "draws_kept": int(z.shape[1]),
+            "clipped_while_sampling": float(clipped.sum() / max(clipped.size * layout.dim, 1)),
+            **({"friction": FRICTION} if kind == "sghmc" else {}),
+        },
     )
