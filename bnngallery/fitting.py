@@ -114,6 +114,8 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         raise ValueError(f"cycles applies to {SG_MCMC} only; got cycles={opts['cycles']!r}, method={method!r}.")
     if opts.get("restarts", 1) != 1 and method in SG_MCMC:
         raise ValueError(f"restarts does not apply to method={method!r}; it runs several chains instead (chains=...).")
+    if "subset" in opts and method != "laplace":
+        raise ValueError(f"subset applies to method='laplace' only; got subset={opts['subset']!r}, method={method!r}.")
     if "rank" in opts and method != "lowrank_advi":
         raise ValueError(f"rank applies to method='lowrank_advi' only; got rank={opts['rank']!r}, method={method!r}.")
     if backend == "pytensor" and method != "nuts" and opts.get("lr_schedule") == "cosine":
@@ -149,6 +151,8 @@ def check_fit_options(model, method: str, backend: str, sampler: str | None, **o
         out["learning_rate"] = check_positive(opts["learning_rate"], name="learning_rate")
     if "init_sd" in opts:
         out["init_sd"] = resolve_init_sd(model, opts["init_sd"])
+    if "subset" in opts:
+        out["subset"] = resolve_subset(model, opts["subset"])
     if opts.get("target_accept") is not None:
         out["target_accept"] = check_open_unit(opts["target_accept"], name="target_accept")
     for name in ("cores", "devices"):
@@ -207,6 +211,40 @@ def resolve_init_sd(model: pm.Model, init_sd) -> float | dict[str, float]:
     return out
 
 
+#: ``laplace``'s ``subset`` words: every parameter, or the builder's output layer.
+SUBSETS = ("all", "last_layer")
+
+
+def resolve_subset(model: pm.Model, subset) -> list[str] | None:
+    """``laplace``'s ``subset`` as value-variable names, or None for every parameter.
+
+    ``"all"``; ``"last_layer"`` (the output layer's weights and bias, as the gallery builders
+    record them in :class:`~bnngallery.models.info.ModelInfo`); or a list of free random
+    variables by name.
+    """
+    values = {rv.name: model.rvs_to_values[rv].name for rv in model.free_RVs}
+    if isinstance(subset, str):
+        check_choice(subset, name="subset", allowed=SUBSETS)
+        if subset == "all":
+            return None
+        names = list(model_info(model).last_layer)
+        if not names:
+            raise ValueError(
+                "subset='last_layer' needs a model whose builder records its output layer (every gallery "
+                "network does); for this model, name the variables instead, e.g. subset=['w_out', 'b_out']. "
+                f"Its free variables are {sorted(values)}."
+            )
+    else:
+        names = list(subset)
+        unknown = [n for n in names if n not in values]
+        if unknown or not names:
+            raise ValueError(
+                f"subset must be 'all', 'last_layer' or a non-empty list of this model's free variables "
+                f"{sorted(values)}; got {subset!r}."
+            )
+    return [values[n] for n in names]
+
+
 def fit(
     model: pm.Model,
     method: str = "advi",
@@ -220,6 +258,7 @@ def fit(
     rank: int | None = None,
     members: int | None = None,
     cycles: int | None = None,
+    subset: str | list[str] | None = None,
     init_sd: float | dict[str, float] | None = None,
     chunk_size: int = 1000,
     draws: int = 1000,
@@ -261,6 +300,11 @@ def fit(
         ``ensemble``: MAP fits, one draw each (default :data:`DEFAULT_MEMBERS`).
     cycles : int, optional
         ``sgld``, ``sghmc``: cosine step-size cycles per chain (default :data:`DEFAULT_CYCLES`).
+    subset : {"all", "last_layer"} or list of str, optional
+        ``laplace``: the parameters the Gaussian covers, the rest held at the MAP (default
+        ``"all"``, a dense Hessian of at most 5000 parameters); ``"last_layer"`` is the
+        output layer's weights and bias (the last-layer Laplace of Kristiadi, Hein and Hennig
+        2020, for MNIST-size nets), or name the random variables.
     rank : int, optional
         ``lowrank_advi``: the number of correlated directions of the covariance
         ``diag(d**2) + W W^T`` (default :data:`DEFAULT_RANK`).
@@ -346,6 +390,7 @@ def _fit(
     rank,
     members,
     cycles,
+    subset,
     init_sd,
     chunk_size,
     draws,
@@ -383,6 +428,7 @@ def _fit(
         **({} if rank is None else {"rank": rank}),
         **({} if members is None else {"members": members}),
         **({} if cycles is None else {"cycles": cycles}),
+        **({} if subset is None else {"subset": subset}),
         chunk_size=chunk_size,
         draws=draws,
         tune=tune,
@@ -425,6 +471,7 @@ def _fit(
                 rank=rank,
                 members=members,
                 cycles=cycles,
+                subset=subset,
                 init_sd=init_sd,
                 chunk_size=chunk_size,
                 draws=draws,
@@ -536,8 +583,9 @@ def _fit_map_based(model, method, *, info, opts, lr_schedule, precision, progres
         settings["members"] = opts.get("members", DEFAULT_MEMBERS)
         out = fit_ensemble(model, members=settings["members"], random_seed=random_seed, **common)
     else:
-        settings.update(draws=opts["draws"], approximation="laplace", hessian="full")
-        out = fit_laplace(model, draws=opts["draws"], random_seed=random_seed, **common)
+        subset = opts.get("subset")
+        settings.update(draws=opts["draws"], approximation="laplace", hessian="full", subset=subset or "all")
+        out = fit_laplace(model, draws=opts["draws"], random_seed=random_seed, subset=subset, **common)
     return _advi_result(
         model, out, info=info, method=method, backend="jax", settings={**settings, "batch_size": out.batch_size}
     )

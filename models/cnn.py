@@ -46,6 +46,7 @@ from .layers import (
     init_weights,
     initial_scale,
     layer_scale,
+    layer_variables,
     weight,
 )
 
@@ -384,5 +385,11 @@ def build_model(
     else:
         init_sd = check_positive(advi_init_sd, name="advi_init_sd")
     return tag_model(
-        model, family="mnist-cnn", settings=settings, output=OUTPUT, task="multiclass", advi_init_sd=init_sd
+        model,
+        family="mnist-cnn",
+        settings=settings,
+        output=OUTPUT,
+        task="multiclass",
+        advi_init_sd=init_sd,
+        last_layer=layer_variables(model),
     )

@@ -52,6 +52,7 @@ from .layers import (
     dense_stack,
     initial_scale,
     layer_names,
+    layer_variables,
 )
 
 HEADS = ("bernoulli", "categorical", "gaussian")
@@ -295,7 +296,15 @@ def build_dense(
         "random_seed": int(random_seed),
     }
     task = {"bernoulli": "binary", "categorical": "multiclass", "gaussian": "regression"}[head]
-    return tag_model(model, family=family, settings=settings, output=OUTPUTS[head], task=task, advi_init_sd=init_sd)
+    return tag_model(
+        model,
+        family=family,
+        settings=settings,
+        output=OUTPUTS[head],
+        task=task,
+        advi_init_sd=init_sd,
+        last_layer=layer_variables(model),
+    )
 
 
 def _init_scales(init_scale, prior: str, n_layers: int) -> list[float]:

@@ -42,6 +42,9 @@ class ModelInfo:
     rows_independent : bool
         False where the output for one row of X depends on the others (an ODE solution on
         a time grid), so prediction must not split X into chunks of rows.
+    last_layer : tuple of str
+        The free random variables of the network's output layer, its weights and bias
+        (``fit(method="laplace", subset="last_layer")``); empty for a model without one.
     """
 
     family: str = ""
@@ -50,6 +53,7 @@ class ModelInfo:
     task: str | None = None
     advi_init_sd: float | dict[str, float] | None = None
     rows_independent: bool = True
+    last_layer: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.task is not None:
@@ -65,6 +69,7 @@ def tag_model(
     task: str,
     advi_init_sd: float | dict[str, float] | None = None,
     rows_independent: bool = True,
+    last_layer: tuple[str, ...] = (),
 ) -> pm.Model:
     """Attach a :class:`ModelInfo` to ``model`` and return the model."""
     info = ModelInfo(
@@ -80,6 +85,7 @@ def tag_model(
             else float(advi_init_sd)
         ),
         rows_independent=bool(rows_independent),
+        last_layer=tuple(last_layer),
     )
     setattr(model, _ATTR, info)
     return model

@@ -82,6 +82,13 @@ def layer_names(n_hidden: int) -> list[str]:
     return ["in", *[str(i) for i in range(1, n_hidden)], "out"]
 
 
+def layer_variables(model: pm.Model, name: str = "out") -> tuple[str, ...]:
+    """The free random variables holding layer ``name``'s weights (``w_<name>``, or
+    ``w_<name>_raw`` when non-centred) and bias (``b_<name>``), not its prior scales."""
+    own = (f"w_{name}", f"w_{name}_raw", f"b_{name}")
+    return tuple(rv.name for rv in model.free_RVs if rv.name in own)
+
+
 def initial_scale(init_scale, prior: str) -> float:
     """The initial weight means' sd times ``sqrt(fan_in)``: 1 (LeCun) under a Normal prior, 0.1
     under the scale mixture (see :func:`weight`). The 0.1 is tuned for the gallery's MNIST

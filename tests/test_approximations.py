@@ -8,6 +8,8 @@ exact, and every member of an ensemble lands on the posterior mode.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -73,6 +75,67 @@ def test_laplace_is_exact_on_a_gaussian_posterior(tmp_path):
     assert "log_q" in result["sample_stats"] and result["fit_history"].attrs["objective"] == "log density"
     path = save_result(result, tmp_path / "laplace.nc")
     assert stored_gaussian(load_result(path), ["b"]).kind == "full-rank"
+
+
+def test_full_data_windows_weight_every_row():
+    from bnngallery.inference.target import full_data_batches
+
+    exact = np.bincount(np.asarray(full_data_batches(40, 12)).ravel(), minlength=40)
+    assert exact.tolist() == [3] * 40  # every gcd(40, 12) = 4 rows: each row 12 / 4 times
+    once = np.bincount(np.asarray(full_data_batches(40, 12, rows_once=True)).ravel(), minlength=40)
+    assert once.tolist() == [2] * 8 + [1] * 32  # 4 windows; the last wraps onto rows 0-7
+    assert np.asarray(full_data_batches(40, 10, rows_once=True)).shape == (4, 10)  # a divisor: exact
+    assert full_data_batches(None, 12) is None and full_data_batches(40, None) is None
+
+
+def test_subset_laplace_is_the_conditional_gaussian_at_the_map():
+    """A Gaussian over ``b1`` only, ``b0`` held at its MAP: the exact conditional posterior,
+    precision ``Lambda_11``, whatever ``b0`` is (the posterior is Gaussian)."""
+    from bnngallery.inference.laplace import laplace_at
+
+    def split_model(batch_size=None):
+        with pm.Model() as m:
+            Xd, yd = pm.Data("X", X), pm.Data("y", Y)
+            if batch_size is not None:
+                Xd, yd = pm.Minibatch(Xd, yd, batch_size=batch_size)
+            b0, b1 = pm.Normal("b0", 0, PRIOR_SD), pm.Normal("b1", 0, PRIOR_SD)
+            pm.Normal("obs", b0 * Xd[:, 0] + b1 * Xd[:, 1], 1, observed=yd, total_size=_N if batch_size else None)
+        return m
+
+    conditional_sd = 1 / np.sqrt(np.linalg.inv(POST_COV)[1, 1])
+    q = laplace_at(split_model(batch_size=10), np.array([3.0, -7.0]), subset=["b1"])
+    assert q.mean.tolist() == [-7.0] and q.cholesky[0, 0] == pytest.approx(conditional_sd, rel=1e-6)
+    result = fit(split_model(), "laplace", subset=["b1"], steps=4000, learning_rate=0.05, draws=4000, progressbar=False)
+    b0, b1 = result.posterior["b0"].values.ravel(), result.posterior["b1"].values.ravel()
+    assert np.ptp(b0) == 0 and b0[0] == pytest.approx(POST_MEAN[0], abs=0.03)  # at the MAP
+    assert b1.std() == pytest.approx(conditional_sd, rel=0.05) and b1.mean() == pytest.approx(POST_MEAN[1], abs=0.03)
+    assert "approximation" not in result.children  # no density over (b0, b1): no k-hat, no log_q
+    assert json.loads(result.attrs["settings"])["subset"] == ["b1"]
+    with pytest.raises(ValueError, match="name the variables instead"):
+        fit(split_model(), "laplace", subset="last_layer", progressbar=False)
+    with pytest.raises(ValueError, match="free variables"):
+        fit(split_model(), "laplace", subset=["b2"], progressbar=False)
+    with pytest.raises(ValueError, match="applies to method='laplace' only"):
+        fit(split_model(), "ensemble", subset="last_layer", progressbar=False)
+
+
+def test_last_layer_laplace_on_a_gallery_net_varies_only_the_output_layer():
+    """The builder records its output layer; the Gaussian covers it, the hidden layers stay at
+    the MAP, and the predictions still classify (breast-cancer data: no other test uses it)."""
+    from sklearn.datasets import load_breast_cancer
+
+    from bnngallery.models import model_info, moons
+    from bnngallery.predict import predict
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = moons.build_model(X[:400], y[:400], hidden=(16,), batch_size=50)
+    assert model_info(model).last_layer == ("w_out", "b_out")
+    result = fit(model, "laplace", subset="last_layer", steps=3000, draws=200, progressbar=False)
+    post = result.posterior
+    assert all(np.ptp(post[v].values, axis=(0, 1)).max() == 0 for v in ("w_in", "b_in"))
+    assert np.ptp(post["w_out"].values, axis=(0, 1)).min() > 0
+    p = predict(moons.build_model, result, X[400:]).mean(axis=0)
+    assert np.mean((p > 0.5) == y[400:]) > 0.9
 
 
 def test_every_ensemble_member_reaches_the_mode_from_its_own_start():

@@ -52,6 +52,16 @@ class Layout:
             for a, b, s in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
         ]
 
+    def indices(self, names: Sequence[str]) -> np.ndarray:
+        """The flat coordinates of the variables ``names``, in layout order."""
+        return np.concatenate(
+            [
+                np.arange(a, b)
+                for n, a, b in zip(self.names, self.offsets[:-1], self.offsets[1:], strict=True)
+                if n in names
+            ]
+        )
+
     def names_at(self, mask: np.ndarray) -> list[str]:
         """The variables with at least one flat coordinate set in ``mask``."""
         return [n for n, a, b in zip(self.names, self.offsets[:-1], self.offsets[1:], strict=True) if mask[a:b].any()]
