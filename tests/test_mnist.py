@@ -455,6 +455,22 @@ def test_run_mnist_mlp_smoke_writes_metrics(tmp_path):
         assert (tmp_path / f"{fig}.png").exists()
 
 
+def test_run_mnist_mlp_smoke_takes_last_layer_laplace(tmp_path):
+    """The MNIST runs' Laplace covers the output layer only; the horseshoe's scales stay at
+    the MAP, so every draw holds the same scale (the weights figure once crashed on that)."""
+    from bnngallery.results import load_result, settings_of
+    from bnngallery.runs import get_runner
+
+    get_runner("mnist-mlp")(methods=("laplace",), smoke=True, out_dir=tmp_path, progressbar=False, log=lambda _: None)
+    result = load_result(tmp_path / "laplace.nc")
+    assert settings_of(result)["subset"] == ["w_out_raw", "b_out"]
+    post = result.posterior
+    assert np.ptp(post["sigma_in"].values) == 0 and np.ptp(post["w_out_raw"].values, axis=(0, 1)).min() > 0
+    row = json.loads((tmp_path / "metrics.json").read_text())["runs"][0]
+    assert row["method"] == "laplace" and row["test_accuracy"] > 0.5
+    assert (tmp_path / "weights.png").exists()
+
+
 def test_ood_set_by_path(tmp_path):
     from bnngallery.runs.mnist import load_ood
 

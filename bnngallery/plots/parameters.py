@@ -113,7 +113,8 @@ def plot_learned_scales(result):
             ax.errorbar(
                 i,
                 s.mean(),
-                yerr=[[s.mean() - lo], [hi - s.mean()]],
+                # a scale held at the MAP (last-layer Laplace) has equal draws: no negative rounding
+                yerr=[[max(s.mean() - lo, 0.0)], [max(hi - s.mean(), 0.0)]],
                 fmt="o",
                 color="k",
                 capsize=4,
