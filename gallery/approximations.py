@@ -169,10 +169,11 @@ display(Markdown(measured_table({
 # ## MNIST: the methods that scale
 # Laplace's dense Hessian over every weight and the full-data passes of Pathfinder and the
 # flow do not fit a network of half a million weights on 60,000 images; mean-field and
-# low-rank ADVI, Laplace over the last layer, the deep ensemble and SG-MCMC do. Full-size fits of the MLP (784-400-400-10, the hierarchical
-# horseshoe at T = 0.125) and the CNN take minutes each, so this table is read from the
-# benchmark's stored run (`python benchmarks/approximations.py mnist --net mlp`), not refitted
-# here. Accuracy, NLL and ECE on the 10,000 test images; AUROC of the best uncertainty measure
+# low-rank ADVI, Laplace over the last layer, the deep ensemble and SG-MCMC do. Full-size
+# fits of the MLP (784-400-400-10, the hierarchical horseshoe at T = 0.125) and the CNN take
+# minutes each, so this table is read from the benchmark's stored run
+# (`python benchmarks/approximations.py mnist --net mlp|cnn`), not refitted here. Accuracy, NLL
+# and ECE on the 10,000 test images; AUROC of the best uncertainty measure
 # at telling Fashion-MNIST and Kuzushiji-MNIST apart from MNIST; the accuracy gained by
 # referring the 5 % least certain images.
 

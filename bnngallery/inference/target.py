@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def full_data_batches(n_rows: int | None, batch_size: int | None, *, rows_once: 
     return jnp.asarray((starts[:, None] + np.arange(batch_size)) % n_rows)
 
 
-def window_logp(model, *, rows_once: bool = False) -> tuple[Callable, object, Layout]:
+def window_logp(model, *, rows_once: bool = False) -> tuple[Callable, Any, Layout]:
     """``(logp, windows, layout)``: ``logp(values, rows)`` is the log density at the
     unconstrained ``values`` (one array per variable of ``layout``) on the minibatch ``rows``,
     one of ``windows`` (:func:`full_data_batches`, ``rows_once`` passed on), whose mean is the full-data density;
