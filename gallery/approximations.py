@@ -206,21 +206,22 @@ else:
 # separated modes. Cyclical SGHMC restarts four chains four times and averages over all
 # their visits; an ensemble's members each settle in a mode of their own. On moons they are
 # the closest to NUTS (SGHMC 0.003, the ensemble 0.008, tied with full-rank ADVI, the best
-# Gaussian), and on the regression net the ensemble's band overlaps NUTS' most (0.95). A
-# Gaussian around one mode (the ADVI families, Laplace) cannot average over modes. The
-# ensemble's members are point estimates, though: on the ODE model's three parameters its band
-# is too narrow, and on MNIST it is the most accurate fit (98.65 %) but over-confident (NLL
-# 0.060 against mean-field ADVI's 0.051).
+# Gaussian), and on the regression net the ensemble's band overlaps NUTS' most (0.95), then
+# SGHMC's (0.92). A Gaussian around one mode (the ADVI families, Laplace) cannot average over
+# modes. The ensemble's members are point estimates, though: on the ODE model's three
+# parameters its band is too narrow, and on the MNIST MLP it is the most accurate fit
+# (98.65 %) but over-confident (NLL 0.060), where cyclical SGLD has the best NLL (0.048).
 #
 # **Laplace is the weakest here.** The weights' Gaussian at the MAP, pushed through a tanh
 # network, is a poor predictive: sampling weights from the inverse Hessian throws the
 # function far from the data where the curvature is small (on the regression net its band is
 # dozens of times NUTS' width). Linearising the network around the MAP (Immer, Korzepa and
-# Bauer 2021) is the known remedy; it is not in the gallery.
+# Bauer 2021) is the known remedy; the last-layer Laplace above is that linearisation for
+# the output layer, with the hidden layers held at the MAP.
 #
 # **What fails, says so.** A method whose fit diverges on a model is listed under the table as
 # failed, with its reason, rather than stopping the comparison or returning nonsense: on the
-# regression net the flow's and SG-MCMC's default steps diverged in the full-size run.
+# regression net the flow's default step diverged in the full-size run.
 #
 # **k-hat** (for the Gaussian fits, and Pathfinder's own importance weights) is above 0.7 for
 # every approximation of a network: none of them is a posterior in the sense of importance
