@@ -48,6 +48,7 @@ class LaplaceGaussian:
 
     mean: np.ndarray
     cholesky: np.ndarray
+    index: np.ndarray  #: the flat coordinates the Gaussian covers (all of them without a subset)
     nonpositive: int  #: eigenvalues of the negative Hessian that were <= 0 (replaced)
     seconds: float
 
@@ -93,7 +94,8 @@ def laplace_at(model, mode: np.ndarray, *, subset: list[str] | None = None) -> L
         basis = jnp.eye(idx.size)
 
         def values(s):  # the subset's variables from s, the others held (no tangents through them)
-            return [dict(held, **dict(zip(names, part.unflatten(s), strict=True)))[n] for n in layout.names]
+            free = dict(zip(names, part.unflatten(s), strict=True))
+            return [free.get(n, held[n]) for n in layout.names]
 
         def window_hessian(rows):
             grad = jax.grad(lambda s: window(values(s), rows))
@@ -126,6 +128,7 @@ def laplace_at(model, mode: np.ndarray, *, subset: list[str] | None = None) -> L
     return LaplaceGaussian(
         mean=np.asarray(mode, dtype=np.float64)[idx],
         cholesky=L,
+        index=idx,
         nonpositive=nonpositive,
         seconds=time.perf_counter() - t0,
     )
@@ -150,8 +153,7 @@ def fit_laplace(model, *, draws: int, random_seed: int, precision: str, subset: 
     q = laplace_at(model, mode, subset=subset)
     rng = np.random.default_rng(random_seed)
     z = np.tile(mode, (draws, 1))
-    idx = np.arange(layout.dim) if subset is None else layout.indices(subset)
-    z[:, idx] = q.mean + rng.standard_normal((draws, idx.size)) @ q.cholesky.T
+    z[:, q.index] = q.mean + rng.standard_normal((draws, q.index.size)) @ q.cholesky.T
     with precision_scope("float64"):
         out_draws = constrained_draws(model, layout, jnp.asarray(z), "float64")
     whole = subset is None
