@@ -224,11 +224,13 @@ def test_sgmcmc_refuses_steps_that_diverge_and_full_batch_models():
 
     with pytest.raises(FloatingPointError, match="smaller learning_rate"):
         fit(regression_model(batch_size=10), "sgld", steps=2000, learning_rate=1e7, progressbar=False)
-    # finite but wrong: a chain whose log density fell below its start is refused too
-    loss = np.array([[10.0, 5.0, 4.0, 4.0], [10.0, 50.0, 1e60, 1e70]])
-    with pytest.raises(FloatingPointError, match=r"chain\(s\) \[1\] ended below where it started"):
-        check_diverged("sghmc", np.zeros((2, 3, 2)), loss, 0.01)
-    check_diverged("sghmc", np.zeros((2, 3, 2)), loss[:1], 0.01)  # a climbing chain passes
+    # finite but wrong: a chain whose log density (here of 2 coordinates) ends more than 5
+    # nats per coordinate below its best is refused too, whatever its start
+    loss = np.array([[10.0, 5.0, 4.0, 4.0], [10.0, 50.0, 1e60, 1e70], [1.0, 0.0, 12.0, 12.0]])
+    with pytest.raises(FloatingPointError, match=r"chain\(s\) \[1, 2\] ended more than 5 nats per coordinate"):
+        check_diverged("sghmc", np.zeros((3, 3, 2)), loss, 0.01)
+    # a climbing chain passes, and so does one that settles a little below its start
+    check_diverged("sghmc", np.zeros((2, 3, 2)), np.array([loss[0], [1.0, 0.0, 8.0, 8.0]]), 0.01)
     with pytest.raises(ValueError, match="needs a minibatch model"):
         fit(regression_model(), "sghmc", steps=100, progressbar=False)
 
@@ -249,6 +251,25 @@ def test_sgmcmc_default_step_fits_a_net_on_data_it_was_not_tuned_on(kind):
     rmse = np.sqrt(np.mean((predict(regression.build_model, result, X[300:]).mean(axis=0) - y[300:]) ** 2))
     assert rmse < 1.6 * 20.0 and rmse < 0.1 * y[300:].std()
     assert result.attrs["clipped_while_sampling"] < 0.01
+
+
+def test_sgmcmc_accepts_a_chain_that_settles_below_a_start_in_the_spike():
+    """Started in the scale mixture's spike, near its density peak, a healthy SGHMC chain on
+    the digits ends below its start: the prior-dominated weights spread into the slab. The
+    old "ended below its start" check refused it (as it refused the MNIST CNN); the chains'
+    fall from their best stays within the allowance, and the net classifies well."""
+    from sklearn.datasets import load_digits
+
+    from bnngallery.models import mnist_mlp
+    from bnngallery.predict import predict
+
+    X, y = load_digits(return_X_y=True)
+    model = mnist_mlp.build_model(X[:1500], y[:1500], n_classes=10, hidden=(64,), prior="scale-mixture", batch_size=100)
+    result = fit(model, "sghmc", steps=3000, progressbar=False)
+    loss = result["fit_history"]["member_loss"].values  # (chain, step): -log density
+    assert (loss[:, -300:].mean(axis=1) > loss[:, 0]).any()  # a chain ended below its start
+    accuracy = np.mean(predict(mnist_mlp.build_model, result, X[1500:]).mean(axis=0).argmax(-1) == y[1500:])
+    assert accuracy > 0.85  # measured 0.90; the same net by SGLD: 0.91
 
 
 def test_pathfinder_pools_its_paths_into_the_posterior():
