@@ -101,7 +101,7 @@ def check_diverged(kind: str, z: np.ndarray, loss: np.ndarray, learning_rate: fl
             if not np.all(np.isfinite(z))
             else (
                 f"the log density of chain(s) {fell} ended more than {FALL_PER_COORDINATE:g} nats per "
-                "coordinate below its best"
+                f"coordinate below its best ({', '.join(f'{(end[c] - best[c]) / dim:.3g}' for c in fell)})"
             )
         )
         raise FloatingPointError(
