@@ -95,10 +95,11 @@ def check_diverged(kind: str, z: np.ndarray, loss: np.ndarray, learning_rate: fl
     best = loss[:, : steps // block * block].reshape(loss.shape[0], -1, block).mean(axis=2).min(axis=1)
     end = loss[:, -max(1, steps // 10) :].mean(axis=1)
     fell = [c for c in range(loss.shape[0]) if not end[c] - best[c] <= FALL_PER_COORDINATE * dim]  # NaN: fell
-    if not np.all(np.isfinite(z)) or fell:
+    finite = bool(np.all(np.isfinite(z)))
+    if not finite or fell:
         what = (
             "its draws hold NaN or inf"
-            if not np.all(np.isfinite(z))
+            if not finite
             else (
                 f"the log density of chain(s) {fell} ended more than {FALL_PER_COORDINATE:g} nats per "
                 f"coordinate below its best ({', '.join(f'{(end[c] - best[c]) / dim:.3g}' for c in fell)})"
