@@ -23,9 +23,8 @@ a path that outlives ``--path-timeout`` is stopped and recorded as unfinished.
 
 Cases: ``moons`` (2x5 tanh, 500 train points, batch 50, 30k steps), ``wide`` (2x64 tanh,
 20k train points, batch 128, 20k steps), ``mnist-mlp`` (article A's hierarchical MLP, 2x256
-tanh, 60k MNIST images, batch 256), ``mnist-mlp-gallery`` (the gallery's MLP as it was measured:
-2x400 ReLU, scale-mixture prior, T = 0.25; the gallery's MLP since 2026-12-04 has the horseshoe
-prior, whose NumPyro twin is not written yet) and ``mnist-cnn`` (the gallery's CNN: two 5x5 convolutions of
+tanh, 60k MNIST images, batch 256), ``mnist-mlp-gallery`` (the gallery's MLP: 2x400 ReLU,
+non-centred horseshoe prior, T = 0.125) and ``mnist-cnn`` (the gallery's CNN: two 5x5 convolutions of
 32 filters, dense 256, ReLU, scale-mixture prior); the MNIST cases need
 ``BNNGALLERY_DATA_DIR`` offline. Per-step times of the MNIST cases come from fewer steps
 than a full fit (the ``steps`` column); ``pm.fit`` runs fewer still where it is slow.
@@ -61,6 +60,10 @@ GALLERY_MNIST = {
     "prior_sigma": 1.0,
     "standardize": "none",
 }
+#: The gallery's MNIST MLP prior and units (``bnngallery.runs.settings.MLP_MODEL``) and its
+#: posterior temperature (``MLP_TEMPERATURE``), likewise kept equal by the tests.
+GALLERY_MLP = {**GALLERY_MNIST, "prior": "horseshoe", "hierarchical": True, "init_scale": 1.0}
+GALLERY_MLP_TEMPERATURE = 0.125
 CASES = {
     "moons": {
         "family": "moons",
@@ -91,7 +94,7 @@ CASES = {
     "mnist-mlp-gallery": {
         "family": "mnist-mlp",
         "hidden": (400, 400),
-        "model": {**GALLERY_MNIST, "temperature": 0.25},
+        "model": {**GALLERY_MLP, "temperature": GALLERY_MLP_TEMPERATURE},
         "batch_size": 256,
         "steps": 1000,
         "pm_fit_steps": 300,
@@ -266,7 +269,7 @@ def jax_network(case, start):
                 h = act(h)
         return h
 
-    names = [_unit(n) for n in start if n.startswith("w_")]
+    names = [_unit(n.removesuffix("_raw")) for n in start if n.startswith("w_")]
     from bnngallery.models.cnn import resolve_conv_impl
 
     def conv(h, w):
@@ -303,14 +306,35 @@ def _start_params(start) -> dict:
     return out
 
 
+def network_params(values: dict) -> dict:
+    """The network's weights and biases from the model's variables ``values`` (keyed by RV
+    name): a non-centred horseshoe weight is ``w_<unit>_raw * sigma_<unit> * lambda_<unit>``
+    (one lambda per input unit), as ``models.layers.layer_scale`` builds it."""
+    out = {}
+    for k, v in values.items():
+        if k.startswith("w_") and k.endswith("_raw"):
+            unit = _unit(k.removesuffix("_raw"))
+            out[f"w_{unit}"] = v * values[f"sigma_{unit}"] * values[f"lambda_{unit}"][:, None]
+        elif k.startswith(("w_", "b_")):
+            out[k] = v
+    return out
+
+
 def _weight_prior(case, name, shape):
     """The builder's prior on weight ``name`` in NumPyro: article A's hierarchical Normal, the
-    scale mixture (Blundell et al.) at the fixed scale, or Normal(0, 1) (moons)."""
+    scale mixture (Blundell et al.) at the fixed scale, the non-centred horseshoe (the
+    gallery's MLP; the sample site is ``name`` + ``_raw``), or Normal(0, 1) (moons)."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
     model = case.get("model", {})
+    if model.get("prior") == "horseshoe":
+        unit = _unit(name)
+        tau = numpyro.sample(f"sigma_{unit}", dist.HalfCauchy(model.get("scale_prior", 1.0)))
+        lam = numpyro.sample(f"lambda_{unit}", dist.HalfCauchy(jnp.ones(shape[0])).to_event(1))
+        raw = numpyro.sample(f"{name}_raw", dist.Normal(0.0, 1.0).expand(shape).to_event(len(shape)))
+        return raw * tau * lam[:, None]
     if model.get("hierarchical"):
         scale = numpyro.sample(f"sigma_{_unit(name)}", dist.HalfNormal(1.0))
     else:
@@ -338,7 +362,7 @@ def _run_numpyro(case, data, seed, start):
     X, y = jnp.asarray(data.X_train, jnp.float32), jnp.asarray(data.y_train, jnp.int32)
     X = X.reshape(X.shape[0], -1)
     init = _start_params(start)
-    shapes = {k: v.shape for k, v in init.items() if not k.startswith("sigma_")}
+    shapes = {k.removesuffix("_raw"): v.shape for k, v in init.items() if k.startswith(("w_", "b_"))}
     apply = jax_network(case, start)
     binary = case["family"] == "moons"
     temperature = case.get("model", {}).get("temperature", 1.0)
@@ -380,7 +404,7 @@ def _run_numpyro(case, data, seed, start):
     predict = jax.jit(lambda p: jax.nn.sigmoid(apply(p, Xt)) if binary else jax.nn.softmax(apply(p, Xt), axis=-1))
     probs = 0.0
     for s in range(draws):  # one draw at a time: bounded memory for 10k images
-        probs = probs + predict({k: post[k][s] for k in shapes})
+        probs = probs + predict(network_params({k: v[s] for k, v in post.items()}))
     probs = np.asarray(probs) / draws
     pred = (probs > 0.5).astype(int) if binary else probs.argmax(-1)
     return run_s, compile_s, float(np.mean(pred == data.y_test))
@@ -403,7 +427,7 @@ def _run_floor(case, data, seed, start):
 
     X, y = jnp.asarray(data.X_train, jnp.float32), jnp.asarray(data.y_train, jnp.int32)
     X = X.reshape(X.shape[0], -1)
-    params = {k: jnp.asarray(v) for k, v in _start_params(start).items() if not k.startswith("sigma_")}
+    params = {k: jnp.asarray(v) for k, v in network_params(_start_params(start)).items()}
     apply = jax_network(case, start)
     B, n = case["batch_size"], X.shape[0]
 

@@ -173,3 +173,46 @@ print(json.dumps({"after_import": after_import, "draw_dtype": str(r.posterior["w
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res == {"after_import": False, "draw_dtype": "float64", "same_history": True, "same_predictions": True}
+
+
+def test_noise_from_every_16_bit_half_is_a_standard_normal_grid():
+    """Each 16-bit half k of a word stands for the normal quantile of (k + 1/2) / 2**16: over
+    all 2**16 halves the draws are symmetric, have variance within 5e-4 of one and match the
+    exact quantiles (the high and low halves give the same set)."""
+    from scipy import stats
+
+    k = np.arange(2**16, dtype=np.uint32)
+    with precision_scope("float32"):
+        z = np.asarray(advi.normals_from_bits((k << 16 | k)[None, :]), dtype=np.float64)
+    assert z.shape == (2, 2**16)
+    np.testing.assert_array_equal(z[0], z[1])
+    np.testing.assert_allclose(z[0], stats.norm.ppf((k + 0.5) / 2**16), atol=2e-4)
+    assert abs(z[0].mean()) < 1e-6
+    assert 1 - 5e-4 < z[0].var() < 1
+    assert 4.3 < z[0].max() < 4.4
+
+
+def test_step_noise_is_independent_normals_and_uniform_rows():
+    """One step's randomness from one key: normals that pass a Kolmogorov-Smirnov test and are
+    uncorrelated between neighbours and between the two halves of a word; minibatch rows
+    spread evenly over the data; the next key gives fresh draws."""
+    import jax
+    from scipy import stats
+
+    dim, n_rows, batch = 50_001, 7, 70_000
+    with precision_scope("float32"):
+        key, eps, idx = advi.step_noise(
+            jax.random.PRNGKey(3), np.float32, dim=dim, mc_samples=2, batch_size=batch, n_rows=n_rows
+        )
+        _, eps_next, _ = advi.step_noise(key, np.float32, dim=dim, mc_samples=2, batch_size=batch, n_rows=n_rows)
+    eps, eps_next, idx = np.asarray(eps, np.float64), np.asarray(eps_next, np.float64), np.asarray(idx)
+    assert eps.shape == (2, dim) and eps.dtype == np.float64
+    flat = eps.ravel()
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.02
+    # the two normals of a word: the high halves of the block fill its first `half` positions, the low ones the rest
+    half = -(-flat.size // (2 * advi.NOISE_ROW)) * advi.NOISE_ROW
+    assert abs(np.corrcoef(flat[: flat.size - half], flat[half:])[0, 1]) < 0.02
+    assert abs(np.corrcoef(flat, eps_next.ravel())[0, 1]) < 0.02
+    assert idx.min() >= 0 and idx.max() < n_rows
+    assert stats.chisquare(np.bincount(idx, minlength=n_rows)).pvalue > 1e-3

@@ -8,6 +8,8 @@ def test_advi_speed_gallery_mnist_is_the_gallery_setting(benchmark_script):
     model = settings.MNIST_MODEL
     assert {k: model[k] for k in bench.GALLERY_MNIST} == bench.GALLERY_MNIST
     assert bench.CASES["mnist-cnn"]["model"]["prior"] == settings.SETTINGS["mnist-cnn"]["full"]["model"]["prior"]
+    assert {k: settings.MLP_MODEL[k] for k in bench.GALLERY_MLP} == bench.GALLERY_MLP
+    assert bench.GALLERY_MLP_TEMPERATURE == settings.MLP_TEMPERATURE
 
 
 def test_mnist_priors_rows_and_table(tmp_path, monkeypatch, benchmark_script):

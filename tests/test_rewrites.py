@@ -1,6 +1,5 @@
 """The graph rewrites applied before JAX conversion (bnngallery.inference.rewrites) keep every
-value: the log density and its gradient, and so a seeded fit's ELBO trajectory; and the ELBO's
-noise drawn in blocks is exactly the plain draw."""
+value: the log density and its gradient, and so a seeded fit's ELBO trajectory."""
 
 import jax
 import numpy as np
@@ -11,7 +10,7 @@ from pytensor.compile import mode as pt_mode
 from pytensor.graph import FunctionGraph
 from pytensor.tensor.elemwise import CAReduce
 
-from bnngallery.inference import advi, jaxify, rewrites
+from bnngallery.inference import jaxify, rewrites
 
 
 def _mixture_model():
@@ -68,15 +67,6 @@ def test_short_bool_sum_is_not_unrolled():
     (node,) = [n for n in fgraph.apply_nodes if isinstance(n.op, CAReduce)]
     assert rewrites.unroll_short_reduction.transform(fgraph, node) is not None
 
-
-@pytest.mark.parametrize(("mc_samples", "dim"), [(1, 1), (1, 300), (3, 1000)])
-def test_block_noise_is_the_plain_draw(mc_samples, dim):
-    key = jax.random.PRNGKey(7)
-    _, eps, _ = advi.step_noise(key, np.float32, dim=dim, mc_samples=mc_samples, batch_size=None, n_rows=None)
-    _, k_eps, _ = jax.random.split(key, 3)
-    np.testing.assert_array_equal(
-        np.asarray(eps), np.asarray(jax.random.normal(k_eps, (mc_samples, dim), dtype=np.float32))
-    )
 
 
 def test_same_elbo_trajectory_with_and_without_the_rewrites(monkeypatch):

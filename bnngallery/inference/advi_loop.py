@@ -183,10 +183,16 @@ def fit_advi_jax(
 
 
 class _Compiled:
-    """The jitted chunk of steps, compiled once per chunk length."""
+    """The jitted chunk of steps, compiled once per chunk length.
+
+    A call returns the new state, the chunk's losses and whether every variational parameter
+    is still finite: that test runs in the compiled code, as one reduction, rather than as a
+    dispatch per parameter array from Python (on moons, 7 ms per chunk: a third of the fit).
+    """
 
     def __init__(self, step):
         import jax
+        import jax.numpy as jnp
 
         self.step = step
         self.cache: dict[int, Any] = {}
@@ -198,8 +204,12 @@ class _Compiled:
                 # chunk_size=1: one plain compiled step. XLA's CPU backend runs some ops (the
                 # convolutions of the CNN) far slower inside a scan loop than outside one.
                 state, loss = step(state, data)
-                return state, loss[None]
-            return jax.lax.scan(lambda s, _: step(s, data), state, None, length=length)
+                loss = loss[None]
+            else:
+                state, loss = jax.lax.scan(lambda s, _: step(s, data), state, None, length=length)
+            leaves = jax.tree_util.tree_leaves(state.params)
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+            return state, loss, finite
 
         self._run_chunk = run_chunk
 
@@ -298,12 +308,9 @@ def _run(
     try:
         while done < steps:
             length = min(chunk_size, steps - done)
-            new_state, chunk_loss = compiled(state, data, length)
+            new_state, chunk_loss, finite = compiled(state, data, length)
             chunk_loss = np.asarray(chunk_loss)
-            finite = np.isfinite(chunk_loss).all() and all(
-                bool(jnp.all(jnp.isfinite(v))) for v in jax.tree_util.tree_leaves(new_state.params)
-            )
-            if not finite:
+            if not (bool(finite) and np.isfinite(chunk_loss).all()):
                 bad_step, names, bad_state = _locate_divergence(state, data, step, family, len(chunk_loss))
                 terms = _nonfinite_terms(model, family, bad_state, mc_samples=mc_samples, batch_size=B, n_rows=N)
                 losses.append(chunk_loss[: max(bad_step, 0)])
