@@ -68,7 +68,6 @@ def test_short_bool_sum_is_not_unrolled():
     assert rewrites.unroll_short_reduction.transform(fgraph, node) is not None
 
 
-
 def test_same_elbo_trajectory_with_and_without_the_rewrites(monkeypatch):
     """A seeded scale-mixture MLP fit on wine (data no other test uses) gives the same loss per
     step whether or not the rewrites run."""
