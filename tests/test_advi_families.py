@@ -216,3 +216,14 @@ def test_step_noise_is_independent_normals_and_uniform_rows():
     assert abs(np.corrcoef(flat, eps_next.ravel())[0, 1]) < 0.02
     assert idx.min() >= 0 and idx.max() < n_rows
     assert stats.chisquare(np.bincount(idx, minlength=n_rows)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 128), (40, 128)])
+def test_threefry_bits_are_jax_random_bits(shape):
+    import jax
+
+    for seed in (0, 7, 2**31 + 5):
+        key = jax.random.PRNGKey(seed)
+        np.testing.assert_array_equal(
+            np.asarray(advi.threefry_bits(key, shape)), np.asarray(jax.random.bits(key, shape, dtype=np.uint32))
+        )
