@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from .devices import replicate, shard_rows
+from .devices import shard_rows
 
 #: log(2 pi e): the Gaussian entropy is 0.5 * D * LOG_2PI_E + log |det scale|.
 LOG_2PI_E = float(np.log(2 * np.pi) + 1.0)
@@ -483,9 +483,6 @@ def make_step(
             batch_size=batch_size,
             n_rows=n_rows,
         )
-        # the key comes from the same block of random bits as the rows, which are split over
-        # the mesh: XLA would split the key too
-        key = replicate(key, mesh)
         loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
         # Gradients to memory before Adam: otherwise XLA fuses the whole elementwise gradient
         # of the prior into each of Adam's four moment updates and computes it four times

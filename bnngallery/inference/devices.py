@@ -110,13 +110,3 @@ def shard_rows(idx, mesh):
     if mesh is None or idx is None:
         return idx
     return jax.lax.with_sharding_constraint(idx, NamedSharding(mesh, PartitionSpec("data")))
-
-
-def replicate(x, mesh):
-    """Constrain ``x`` to be whole on every device of the mesh (no-op without one)."""
-    import jax
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    if mesh is None:
-        return x
-    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
