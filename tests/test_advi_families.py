@@ -227,3 +227,22 @@ def test_threefry_bits_are_jax_random_bits(shape):
         np.testing.assert_array_equal(
             np.asarray(advi.threefry_bits(key, shape)), np.asarray(jax.random.bits(key, shape, dtype=np.uint32))
         )
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_softplus_and_its_derivative_match_jax(precision):
+    """The engine's softplus shares one exp between its value and its derivative: both must
+    be jax.nn.softplus's and the sigmoid, from far in the left tail to far in the right, and
+    NaN must stay NaN (the loop's NaN guard relies on it)."""
+    import jax
+    import jax.numpy as jnp
+
+    with precision_scope(precision):
+        x = jnp.asarray(np.concatenate([[-200.0, -30.0, 0.0, 30.0, 200.0], np.linspace(-12, 12, 241)]), precision)
+        value, grad = jax.vmap(jax.value_and_grad(advi._softplus))(x)
+        rtol = 1e-6 if precision == "float32" else 1e-14
+        np.testing.assert_allclose(value, jax.nn.softplus(x), rtol=rtol, atol=0)
+        np.testing.assert_allclose(grad, jax.nn.sigmoid(x), rtol=rtol, atol=0)
+        assert value.dtype == grad.dtype == jnp.dtype(precision)
+        assert np.isnan(advi._softplus(jnp.asarray(np.nan, precision)))
+        assert np.isnan(jax.grad(advi._softplus)(jnp.asarray(np.nan, precision)))
