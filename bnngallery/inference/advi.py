@@ -467,11 +467,12 @@ def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None,
 
     key, k_eps, k_idx = jax.random.split(key, 3)
     n = mc_samples * dim
-    bits = threefry_bits(k_eps, (-(-n // (2 * NOISE_ROW)), NOISE_ROW))
-    # The barrier keeps the normals in memory in their 2-D block: otherwise XLA fuses the
-    # inverse error function into each of the five or so elementwise passes that read a
-    # draw and computes it once per pass (gallery MNIST MLP: 7.1 -> 6.7 ms per step). A
-    # barrier after the reshape and slice instead is far worse (12.8 ms per step).
+    # Two barriers keep XLA from fusing what it would then compute more than once: the
+    # hash, into the concatenation of each word's two halves (gallery MNIST MLP: 7.3 -> 6.7
+    # ms per step); the inverse error function, into each of the five or so elementwise
+    # passes that read a draw (7.1 -> 6.7). A barrier on the normals after the reshape and
+    # slice instead is far worse (12.8 ms per step).
+    bits = jax.lax.optimization_barrier(threefry_bits(k_eps, (-(-n // (2 * NOISE_ROW)), NOISE_ROW)))
     normals = jax.lax.optimization_barrier(normals_from_bits(bits))
     eps = normals.reshape(-1)[:n].reshape(mc_samples, dim).astype(dtype)
     idx = jax.random.randint(k_idx, (batch_size,), 0, n_rows) if batch_size is not None else None
