@@ -3,16 +3,10 @@
 The lowest layer of the project: nothing here imports the models or the engine.
 """
 
-from .idx import (
-    ChecksumError,
-    DataUnavailableError,
-    IDXFormatError,
-    fetch_file,
-    load_idx_dataset,
-    load_mnist,
-    read_idx,
-    resolve_data_dir,
-)
+from .cache import DataUnavailableError, resolve_data_dir
+from .download import fetch_file
+from .idx import IDXFormatError, load_idx_dataset, load_mnist, read_idx
+from .manifest import ChecksumError
 from .synthetic import SplitData, make_moons_data
 
 __all__ = [

@@ -2,91 +2,30 @@
 
 The IDX format (LeCun's MNIST format) is a 4-byte magic number ``00 00 <dtype code> <ndim>``,
 ``ndim`` big-endian uint32 dimensions, then the data in row-major order, big-endian. This
-module reads it strictly (:func:`read_idx`), finds verified local copies of the registered data
-sets, downloads missing ones into a cache (:func:`fetch_file`), and loads image/label pairs
-as arrays ready for a model (:func:`load_idx_dataset`, :func:`load_mnist`).
-
-Where files are looked for, in order (:func:`resolve_data_dir`):
-
-1. the ``data_dir`` argument,
-2. the folders in the environment variable ``BNNGALLERY_DATA_DIR`` (``os.pathsep``-separated),
-3. the download cache: ``$BNNGALLERY_CACHE_DIR``, else ``$XDG_CACHE_HOME/bnngallery``, else
-   ``~/.cache/bnngallery``.
-
-Each data folder holds one subfolder per data set named as in the manifest, for example
-``<data dir>/mnist/t10k-images-idx3-ubyte.gz``. The decompressed file (same name without
-``.gz``) is accepted too where the manifest knows its checksum. Every local copy is checked
-against the manifest's checksum (sha256, or md5 where no sha256 is published) before it is
-used; a copy that does not match raises :class:`ChecksumError` instead of being read.
-
-Downloads use :mod:`urllib` only, with timeouts. They stream into a temporary file in the
-cache folder, are verified, and only then renamed into place with :func:`os.replace`, so a
-failed, partial or corrupt download never appears under the final name. A lock file
-(``fcntl.flock``) serialises processes that fill the same cache entry at once: the second one
-waits and then finds the verified file.
-
-The registry of data sets, file names, checksums and mirror URLs is ``manifest.json`` next to
-this module (:func:`load_manifest`).
-
-Why one module of about 800 lines: reading, finding, verifying and downloading a file are one
-path with one set of invariants (no unverified byte is ever read, no partial file ever appears
-under its final name, one lock per cache entry), and the loaders are thin ends of that path.
-Split, each part would need the others' private checks.
+module reads it strictly (:func:`read_idx`) and loads image/label pairs as arrays ready for a
+model (:func:`load_idx_dataset`, :func:`load_mnist`). Registered sets are looked for in the
+folders of :mod:`bnngallery.data.cache`, verified against :mod:`bnngallery.data.manifest`, and
+downloaded by :mod:`bnngallery.data.download` when missing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
-import json
-import logging
 import os
 import struct
-import tempfile
-import time
-import urllib.request
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..files import umask_mode
 from ..validation import check_choice, check_positive_int
+from .cache import _CHUNK, DataDirArg, DataUnavailableError, resolve_data_dir
+from .download import DEFAULT_TIMEOUT, _download, _unavailable
+from .manifest import _file_entry, _find_local, load_manifest
 
-try:  # POSIX only; elsewhere concurrent cache fills are not serialised
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-__all__ = [
-    "ChecksumError",
-    "DataUnavailableError",
-    "IDXFormatError",
-    "cache_dir",
-    "dataset_names",
-    "fetch_file",
-    "load_idx_dataset",
-    "load_manifest",
-    "load_mnist",
-    "read_idx",
-    "resolve_data_dir",
-]
-
-log = logging.getLogger(__name__)
-
-DATA_DIR_ENV = "BNNGALLERY_DATA_DIR"
-CACHE_DIR_ENV = "BNNGALLERY_CACHE_DIR"
-MANIFEST_PATH = Path(__file__).with_name("manifest.json")
-
-#: Seconds allowed for connecting to a mirror and for each read from it.
-DEFAULT_TIMEOUT = 30.0
-#: Seconds a process waits for another one that holds the lock on the same cache entry.
-LOCK_TIMEOUT = 1800.0
-_CHUNK = 1 << 20
-_USER_AGENT = "bnngallery-data/0.1 (+urllib)"
+__all__ = ["IDXFormatError", "load_idx_dataset", "load_mnist", "read_idx"]
 
 # IDX type code -> (big-endian numpy dtype, name used in messages)
 _IDX_DTYPES: dict[int, tuple[str, str]] = {
@@ -102,14 +41,6 @@ _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 class IDXFormatError(ValueError):
     """A file is not a valid IDX file (bad magic, unknown type, wrong length, broken gzip)."""
-
-
-class ChecksumError(ValueError):
-    """A data file's checksum does not match the manifest, so it was not used."""
-
-
-class DataUnavailableError(RuntimeError):
-    """Data files are neither available locally nor could they be downloaded."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,411 +165,6 @@ def _parse_idx(stream: Any, path: Path, compressed_size: int | None) -> np.ndarr
 
 
 # --------------------------------------------------------------------------------------------
-# Manifest and folders
-# --------------------------------------------------------------------------------------------
-
-
-def load_manifest() -> dict[str, Any]:
-    """Return the registry of data sets shipped as ``manifest.json`` next to this module.
-
-    Returns
-    -------
-    dict
-        ``{"datasets": {name: {"splits": {split: {"images": filename, "labels": filename}},
-        "files": [{"filename", "sha256" and/or "md5", "urls", optional "size", optional
-        "raw": {checksums of the decompressed file}}]}}}``.
-    """
-    with open(MANIFEST_PATH, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def dataset_names(manifest: Mapping[str, Any] | None = None) -> list[str]:
-    """Names of the registered data sets (``mnist``, ``fashion-mnist``, ``kmnist``).
-
-    Parameters
-    ----------
-    manifest : mapping, optional
-        Registry to use instead of :func:`load_manifest`.
-
-    Returns
-    -------
-    list of str
-        Sorted names.
-    """
-    manifest = load_manifest() if manifest is None else manifest
-    return sorted(manifest["datasets"])
-
-
-def cache_dir() -> Path:
-    """The download cache folder.
-
-    Returns
-    -------
-    pathlib.Path
-        ``$BNNGALLERY_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/bnngallery``, else
-        ``~/.cache/bnngallery``. It is not created here.
-    """
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "bnngallery"
-
-
-DataDirArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
-
-
-def resolve_data_dir(data_dir: DataDirArg = None) -> list[Path]:
-    """The folders searched for data, in order of precedence.
-
-    Parameters
-    ----------
-    data_dir : str, os.PathLike, sequence of them, or None
-        Folder(s) given by the caller; searched first.
-
-    Returns
-    -------
-    list of pathlib.Path
-        ``data_dir``, then each folder in ``$BNNGALLERY_DATA_DIR`` (``os.pathsep``-separated),
-        then :func:`cache_dir` (always last, also where downloads go). Duplicates are dropped;
-        folders need not exist. Each folder holds one subfolder per data set.
-    """
-    dirs: list[Path] = []
-    if data_dir is not None:
-        if isinstance(data_dir, (str, os.PathLike)):
-            dirs.append(Path(data_dir))
-        else:
-            dirs.extend(Path(d) for d in data_dir)
-    env = os.environ.get(DATA_DIR_ENV, "")
-    dirs.extend(Path(p) for p in env.split(os.pathsep) if p.strip())
-    dirs.append(cache_dir())
-    out: list[Path] = []
-    seen: set[str] = set()
-    for d in dirs:
-        d = d.expanduser()
-        key = os.path.normpath(os.path.abspath(d))
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
-
-
-def _dataset_entry(dataset: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
-    try:
-        return manifest["datasets"][dataset]
-    except KeyError:
-        known = ", ".join(sorted(manifest["datasets"]))
-        raise ValueError(f"unknown data set {dataset!r}; known data sets: {known}") from None
-
-
-def _file_entry(dataset: str, filename: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
-    ds = _dataset_entry(dataset, manifest)
-    for entry in ds["files"]:
-        if entry["filename"] == filename:
-            if not (entry.get("sha256") or entry.get("md5")):
-                raise ValueError(f"manifest entry {dataset}/{filename} has no sha256 or md5 checksum")
-            return entry
-    known = ", ".join(e["filename"] for e in ds["files"])
-    raise ValueError(f"data set {dataset!r} has no file {filename!r}; its files: {known}")
-
-
-# --------------------------------------------------------------------------------------------
-# Checksums
-# --------------------------------------------------------------------------------------------
-
-
-def _hasher(checks: Mapping[str, Any]) -> tuple[str, str, Any]:
-    """(algorithm, expected hex digest, hash object), preferring sha256 over md5."""
-    if checks.get("sha256"):
-        return "sha256", checks["sha256"].lower(), hashlib.sha256()
-    if checks.get("md5"):
-        return "md5", checks["md5"].lower(), hashlib.md5(usedforsecurity=False)
-    raise ValueError("no sha256 or md5 checksum")
-
-
-_verified: dict[tuple[str, int, int, int, str], bool] = {}
-
-
-def _verify_key(path: Path, expected: str) -> tuple[str, int, int, int, str]:
-    st = path.stat()
-    return (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, expected)
-
-
-def _remember_verified(path: Path, checks: Mapping[str, Any]) -> None:
-    _verified[_verify_key(path, _hasher(checks)[1])] = True
-
-
-def _file_matches(path: Path, checks: Mapping[str, Any]) -> tuple[bool, str, str, str]:
-    """Whether ``path`` matches ``checks``: (ok, algorithm, expected, actual).
-
-    A match is remembered for the same (path, size, mtime, inode), so loading the same file
-    again in one process does not hash it again.
-    """
-    algo, expected, h = _hasher(checks)
-    key = _verify_key(path, expected)
-    if _verified.get(key):
-        return True, algo, expected, expected
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    actual = h.hexdigest()
-    ok = actual == expected
-    if ok:
-        _verified[key] = True
-    return ok, algo, expected, actual
-
-
-def _find_local(dataset: str, entry: Mapping[str, Any], dirs: Sequence[Path]) -> Path | None:
-    """First copy of ``entry`` under ``<dir>/<dataset>/``, verified; None if there is none.
-
-    Raises ChecksumError for a copy that exists but does not match.
-    """
-    filename = entry["filename"]
-    candidates: list[tuple[str, Mapping[str, Any]]] = [(filename, entry)]
-    raw = entry.get("raw") or {}
-    if filename.endswith(".gz") and (raw.get("sha256") or raw.get("md5")):
-        candidates.append((filename[: -len(".gz")], raw))
-    for d in dirs:
-        for name, checks in candidates:
-            p = d / dataset / name
-            if not p.is_file():
-                continue
-            ok, algo, expected, actual = _file_matches(p, checks)
-            if ok:
-                return p
-            size = p.stat().st_size
-            want_size = entry.get("size") if name == filename else None
-            size_txt = f" ({size} bytes" + (f", expected {want_size})" if want_size else ")")
-            urls = "\n  ".join(entry.get("urls", []))
-            raise ChecksumError(
-                f"{p}{size_txt} does not match the manifest: {algo} expected {expected}, "
-                f"found {actual}. The file is corrupt, truncated or a different file, so it was "
-                f"not used. Delete it (rm '{p}') and run again to download a fresh copy, or "
-                f"replace it with a good copy" + (f" from one of:\n  {urls}" if urls else ".")
-            )
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Downloading
-# --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed)."""
-    if fcntl is None:  # pragma: no cover - Windows
-        yield
-        return
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise DataUnavailableError(
-            f"cannot create the lock file {lock_path} in the download cache ({exc}); set "
-            f"{CACHE_DIR_ENV} to a writable folder, or put the data files into a folder named "
-            f"in {DATA_DIR_ENV}"
-        ) from exc
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DataUnavailableError(
-                        f"gave up after {timeout:.0f} s waiting for the lock {lock_path}, held by "
-                        f"another process filling the same cache entry. If no such process is "
-                        f"running, delete the lock file and retry."
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _download_one(url: str, dest_dir: Path, entry: Mapping[str, Any], timeout: float) -> Path:
-    """Stream ``url`` into a temp file in ``dest_dir`` and verify it; return the temp path.
-
-    On any failure the temp file is removed and the exception propagates.
-    """
-    algo, expected, h = _hasher(entry)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry['filename']}.", suffix=".part", dir=dest_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                length = resp.headers.get("Content-Length")
-                received = 0
-                while True:
-                    block = resp.read(_CHUNK)
-                    if not block:
-                        break
-                    out.write(block)
-                    h.update(block)
-                    received += len(block)
-            if length is not None and length.isdigit() and received != int(length):
-                raise OSError(f"incomplete download: got {received} of {length} bytes")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, umask_mode())  # mkstemp made it 0600; a shared cache must be readable
-        actual = h.hexdigest()
-        if actual != expected:
-            raise ChecksumError(f"downloaded {received} bytes but {algo} is {actual}, expected {expected}")
-        return tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _download(dataset: str, entry: Mapping[str, Any], timeout: float) -> tuple[Path | None, list[str]]:
-    """Fill the cache entry for ``entry``; return (path or None, one line per URL tried)."""
-    folder = cache_dir() / dataset
-    final = folder / entry["filename"]
-    tried: list[str] = []
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        tried.append(
-            f"(no download: cannot create the cache folder {folder}: {exc}; set {CACHE_DIR_ENV} to a writable folder)"
-        )
-        return None, tried
-    with _locked(folder / f".{entry['filename']}.lock"):
-        # Under the lock, a temporary file of this entry can only be left by a download that
-        # was killed (one in progress would hold the lock): remove it.
-        for stale in folder.glob(f".{entry['filename']}.*.part"):
-            stale.unlink(missing_ok=True)
-        # Another process may have filled it while we waited for the lock.
-        if final.is_file():
-            found = _find_local(dataset, entry, [cache_dir()])
-            if found is not None:
-                return found, tried
-        for url in entry.get("urls", []):
-            log.info("downloading %s to %s", url, final)
-            try:
-                tmp = _download_one(url, folder, entry, timeout)
-            except Exception as exc:
-                # URLError/HTTPError/timeouts (OSError), http.client.HTTPException for broken
-                # responses, ChecksumError: this mirror failed, try the next one.
-                tried.append(f"{url} ({type(exc).__name__}: {exc})")
-                continue
-            os.replace(tmp, final)
-            _remember_verified(final, entry)  # it was hashed while streaming
-            return final, tried
-    return None, tried
-
-
-def _unavailable(
-    dataset: str,
-    missing: Sequence[Mapping[str, Any]],
-    dirs: Sequence[Path],
-    tried: Sequence[str],
-    download: bool,
-) -> DataUnavailableError:
-    target = dirs[0] / dataset
-    names = "\n  ".join(e["filename"] for e in missing)
-    looked = "\n  ".join(str(d / dataset) for d in dirs)
-    lines = [
-        f"data set {dataset!r}: missing file(s), not found locally"
-        + (" and downloads are disabled (download=False):" if not download else " and could not be downloaded:"),
-        f"  {names}",
-        "Looked in:",
-        f"  {looked}",
-    ]
-    if download:
-        lines += ["URLs tried:", "  " + ("\n  ".join(tried) if tried else "(none listed in the manifest)")]
-    else:
-        urls = [u for e in missing for u in e.get("urls", [])]
-        lines += ["They can be downloaded from:", "  " + "\n  ".join(urls)]
-    for d in dirs:
-        direct = [e["filename"] for e in missing if (d / e["filename"]).is_file()]
-        if direct:
-            lines.append(
-                f"Note: {', '.join(direct)} found directly in {d}, but a data folder holds one "
-                f"subfolder per data set: "
-                + (
-                    f"pass its parent {d.parent} instead."
-                    if d.name == dataset
-                    else f"move the files into {d / dataset}/."
-                )
-            )
-    lines.append(
-        f"Fix: put the file(s) into the folder {target}/ (or any folder looked in above), or "
-        f"into <DIR>/{dataset}/ for a folder DIR that you pass as data_dir= or set in the "
-        f"environment variable {DATA_DIR_ENV}"
-        + (
-            ", or connect to the internet and retry with download=True."
-            if not download
-            else ", or retry when the mirrors are reachable."
-        )
-    )
-    return DataUnavailableError("\n".join(lines))
-
-
-def fetch_file(
-    dataset: str,
-    filename: str,
-    *,
-    data_dir: DataDirArg = None,
-    download: bool = True,
-    manifest: Mapping[str, Any] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Path:
-    """Path to a verified copy of one registered data file, downloading it if needed.
-
-    Parameters
-    ----------
-    dataset : str
-        Registered data set name, e.g. ``"mnist"``.
-    filename : str
-        File name as in the manifest, e.g. ``"t10k-images-idx3-ubyte.gz"``.
-    data_dir : str, os.PathLike, sequence of them, or None
-        Extra folder(s) to search first (see :func:`resolve_data_dir`).
-    download : bool
-        Download into the cache when no local copy exists. With ``False`` a missing file
-        raises :class:`DataUnavailableError`.
-    manifest : mapping, optional
-        Registry to use instead of :func:`load_manifest`.
-    timeout : float
-        Seconds for connecting to a mirror and for each read.
-
-    Returns
-    -------
-    pathlib.Path
-        A local file whose checksum matches the manifest: ``<dir>/<dataset>/<filename>`` (or
-        its decompressed twin where the manifest has its checksum).
-
-    Raises
-    ------
-    ChecksumError
-        If a local copy exists but does not match; it is not used.
-    DataUnavailableError
-        If there is no local copy and it cannot be downloaded; the message lists the folders
-        searched, where to put the file, the ``BNNGALLERY_DATA_DIR`` variable, and the URLs
-        tried with their errors.
-    ValueError
-        If the data set or file is not in the manifest.
-    """
-    manifest = load_manifest() if manifest is None else manifest
-    entry = _file_entry(dataset, filename, manifest)
-    dirs = resolve_data_dir(data_dir)
-    found = _find_local(dataset, entry, dirs)
-    if found is not None:
-        return found
-    tried: list[str] = []
-    if download:
-        found, tried = _download(dataset, entry, timeout)
-        if found is not None:
-            return found
-    raise _unavailable(dataset, [entry], dirs, tried, download)
-
-
-# --------------------------------------------------------------------------------------------
 # Loading image/label pairs
 # --------------------------------------------------------------------------------------------
 
@@ -696,7 +222,7 @@ def load_idx_dataset(
     split : {"train", "test"}
         Which split.
     data_dir : str, os.PathLike, sequence of them, or None
-        Extra folder(s) searched first for registered sets (see :func:`resolve_data_dir`).
+        Extra folder(s) searched first for registered sets (see :func:`~bnngallery.data.cache.resolve_data_dir`).
     limit : int, optional
         Keep only the first ``limit`` examples.
     flatten : bool
@@ -706,7 +232,7 @@ def load_idx_dataset(
     download : bool
         Download missing registered files into the cache.
     manifest : mapping, optional
-        Registry to use instead of :func:`load_manifest`.
+        Registry to use instead of :func:`~bnngallery.data.manifest.load_manifest`.
 
     Returns
     -------
@@ -723,7 +249,7 @@ def load_idx_dataset(
         If a file is not valid IDX, images are not 3-D uint8, labels not 1-D integers, or the
         image and label counts differ.
     ChecksumError, DataUnavailableError
-        As for :func:`fetch_file`.
+        As for :func:`~bnngallery.data.download.fetch_file`.
     """
     split = _check_split(split)
     if limit is not None:
@@ -816,7 +342,7 @@ def load_mnist(
     dtype : numpy floating dtype
         Image dtype, float32 by default.
     download : bool
-        Download missing files into the cache (see :func:`fetch_file`).
+        Download missing files into the cache (see :func:`~bnngallery.data.download.fetch_file`).
 
     Returns
     -------

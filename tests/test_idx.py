@@ -27,17 +27,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bnngallery.data import idx
-from bnngallery.data.idx import (
-    ChecksumError,
-    DataUnavailableError,
-    IDXFormatError,
-    fetch_file,
-    load_idx_dataset,
-    load_mnist,
-    read_idx,
-    resolve_data_dir,
-)
+from bnngallery.data import manifest as data_manifest
+from bnngallery.data.cache import DataUnavailableError, cache_dir, resolve_data_dir
+from bnngallery.data.download import fetch_file
+from bnngallery.data.idx import IDXFormatError, load_idx_dataset, load_mnist, read_idx
+from bnngallery.data.manifest import ChecksumError, load_manifest
 
 # Captured before the autouse fixture below clears it for the other tests.
 _ENV_DATA_DIR = os.environ.get("BNNGALLERY_DATA_DIR")
@@ -153,7 +147,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setattr(idx, "_verified", {})
+    monkeypatch.setattr(data_manifest, "_verified", {})
     return cache
 
 
@@ -402,16 +396,16 @@ def test_resolve_data_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def test_cache_dir_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BNNGALLERY_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert idx.cache_dir() == tmp_path / "xdg" / "bnngallery"
+    assert cache_dir() == tmp_path / "xdg" / "bnngallery"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert idx.cache_dir() == tmp_path / "home" / ".cache" / "bnngallery"
+    assert cache_dir() == tmp_path / "home" / ".cache" / "bnngallery"
     monkeypatch.setenv("BNNGALLERY_CACHE_DIR", str(tmp_path / "mine"))
-    assert idx.cache_dir() == tmp_path / "mine"
+    assert cache_dir() == tmp_path / "mine"
 
 
 def test_manifest_every_file_has_checksum_and_mirrors() -> None:
-    manifest = idx.load_manifest()
+    manifest = load_manifest()
     assert set(manifest["datasets"]) == {"mnist", "fashion-mnist", "kmnist"}
     for name, ds in manifest["datasets"].items():
         files = {e["filename"]: e for e in ds["files"]}
@@ -434,7 +428,7 @@ def test_manifest_every_file_has_checksum_and_mirrors() -> None:
 def test_manifest_matches_shared_checksum_lists() -> None:
     if not _SHARED.is_dir():
         pytest.skip("no shared/datasets next to the checkout")
-    manifest = idx.load_manifest()
+    manifest = load_manifest()
     for name, ds in manifest["datasets"].items():
         for algo in ("sha256", "md5"):
             listed = dict(reversed(line.split()) for line in (_SHARED / name / f"{algo}sums").read_text().splitlines())
@@ -505,7 +499,7 @@ def test_checksum_mismatch_local_copy_not_used(tmp_path: Path, toy, server: Serv
     msg = str(info.value)
     assert str(bad) in msg and "sha256" in msg and "Delete it" in msg
     assert server.hits == {}  # neither read nor silently replaced by a download
-    assert not (idx.cache_dir() / "toy").exists()
+    assert not (cache_dir() / "toy").exists()
     with pytest.raises(ChecksumError):
         fetch_file("toy", "t10k-images-idx3-ubyte.gz", data_dir=tmp_path / "data", manifest=manifest)
 
@@ -629,7 +623,7 @@ def test_offline_error_hints_at_dataset_subfolder(tmp_path: Path, toy) -> None:
 _CHILD = """
 import json, sys
 from pathlib import Path
-from bnngallery.data.idx import fetch_file
+from bnngallery.data.download import fetch_file
 manifest = json.loads(Path(sys.argv[1]).read_text())
 Path(sys.argv[2]).touch()  # tell the server this process is about to fetch
 print(fetch_file("toy", "t10k-images-idx3-ubyte.gz", manifest=manifest, timeout=20))
