@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow lint site lab bench clean
+.PHONY: setup demo test test-gallery test-slow lint site lab bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -12,6 +12,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# the gallery notebooks executed in smoke mode, the smoke site built and opened in headless Chromium
+# (the tests marked gallery; minutes); make test leaves them out, CI runs both
+test-gallery: setup
+	$(BIN)/python -m pytest -m gallery
 
 lint: setup
 	$(BIN)/ruff check .

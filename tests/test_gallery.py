@@ -31,6 +31,7 @@ def test_there_are_notebooks_and_each_has_a_smoke_switch():
         assert "at full size" in opening and "**Run time:**" in opening, f"{path.name}: say the full-size run time"
 
 
+@pytest.mark.gallery  # executes every notebook (the smoke site's build): make test-gallery
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_in_smoke_mode(smoke_site, path):
     out, _ = smoke_site

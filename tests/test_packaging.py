@@ -70,6 +70,24 @@ def test_readme_commands_and_ci_agree():
     assert re.search(r"^demo:.*\n\t.*bnngallery run moons --method all", makefile, re.M)
 
 
+def test_the_gallery_tests_have_a_target_of_their_own_that_ci_runs():
+    """`make test` leaves out the tests marked gallery (the notebooks and the smoke site, the long
+    part); `make test-gallery` runs them and .ci/run runs it after `make test`. The marker must
+    select tests, or the target's pytest would exit 5 ("no tests ran")."""
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test-gallery:.*\n\t.*-m pytest -m gallery$", makefile, re.M)
+    assert re.search(r"^\.PHONY:.* test-gallery", makefile, re.M)
+    ci = [line.split("#")[0].strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert ci.index("make test") < ci.index("make test-gallery")
+    ini = _pyproject()["tool"]["pytest"]["ini_options"]
+    assert any(m.startswith("gallery:") for m in ini["markers"]) and "not gallery" in ini["addopts"]
+    args = "--collect-only -q -p no:cacheprovider -m gallery tests/test_gallery.py tests/test_site.py".split()
+    out = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    collected = [line for line in out.stdout.splitlines() if "::" in line]
+    assert any("test_site.py::" in t for t in collected) and any("test_notebook_executes" in t for t in collected)
+
+
 def test_cli_entry_point_installed():
     scripts = _pyproject()["project"]["scripts"]
     assert scripts["bnngallery"] == "bnngallery.cli:main"

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# builds the whole smoke site (every notebook executed, then Sphinx): make test-gallery, not make test
+pytestmark = pytest.mark.gallery
+
 SKIP_ENV = "BNNGALLERY_SKIP_BROWSER"
 
 
