@@ -14,7 +14,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from bnngallery.inference import advi
+from bnngallery.inference import advi, noise
 from bnngallery.inference.advi_loop import fit_advi_jax, make_optimizer
 from bnngallery.inference.jaxify import logp_graph
 from bnngallery.inference.precision import precision_scope
@@ -183,7 +183,7 @@ def test_noise_from_every_16_bit_half_is_a_standard_normal_grid():
 
     k = np.arange(2**16, dtype=np.uint32)
     with precision_scope("float32"):
-        z = np.asarray(advi.normals_from_bits((k << 16 | k)[None, :]), dtype=np.float64)
+        z = np.asarray(noise.normals_from_bits((k << 16 | k)[None, :]), dtype=np.float64)
     assert z.shape == (2, 2**16)
     np.testing.assert_array_equal(z[0], z[1])
     np.testing.assert_allclose(z[0], stats.norm.ppf((k + 0.5) / 2**16), atol=2e-4)
@@ -201,17 +201,17 @@ def test_step_noise_is_independent_normals_and_uniform_rows():
 
     dim, n_rows, batch = 50_001, 7, 70_000
     with precision_scope("float32"):
-        key, eps, idx = advi.step_noise(
+        key, eps, idx = noise.step_noise(
             jax.random.PRNGKey(3), np.float32, dim=dim, mc_samples=2, batch_size=batch, n_rows=n_rows
         )
-        _, eps_next, _ = advi.step_noise(key, np.float32, dim=dim, mc_samples=2, batch_size=batch, n_rows=n_rows)
+        _, eps_next, _ = noise.step_noise(key, np.float32, dim=dim, mc_samples=2, batch_size=batch, n_rows=n_rows)
     eps, eps_next, idx = np.asarray(eps, np.float64), np.asarray(eps_next, np.float64), np.asarray(idx)
     assert eps.shape == (2, dim) and eps.dtype == np.float64
     flat = eps.ravel()
     assert stats.kstest(flat, "norm").pvalue > 1e-3
     assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.02
     # the two normals of a word: the high halves of the block fill its first `half` positions, the low ones the rest
-    half = -(-flat.size // (2 * advi.NOISE_ROW)) * advi.NOISE_ROW
+    half = -(-flat.size // (2 * noise.NOISE_ROW)) * noise.NOISE_ROW
     assert abs(np.corrcoef(flat[: flat.size - half], flat[half:])[0, 1]) < 0.02
     assert abs(np.corrcoef(flat, eps_next.ravel())[0, 1]) < 0.02
     assert idx.min() >= 0 and idx.max() < n_rows
@@ -225,7 +225,7 @@ def test_threefry_bits_are_jax_random_bits(shape):
     for seed in (0, 7, 2**31 + 5):
         key = jax.random.PRNGKey(seed)
         np.testing.assert_array_equal(
-            np.asarray(advi.threefry_bits(key, shape)), np.asarray(jax.random.bits(key, shape, dtype=np.uint32))
+            np.asarray(noise.threefry_bits(key, shape)), np.asarray(jax.random.bits(key, shape, dtype=np.uint32))
         )
 
 

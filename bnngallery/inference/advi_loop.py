@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..validation import check_choice
-from . import advi
+from . import advi, noise
 from .devices import make_mesh, put
 from .jaxify import constrain_graph, jaxify, logp_graph
 from .precision import check_precision, narrow, precision_scope
@@ -361,7 +361,7 @@ def _nonfinite_terms(model, family, state, *, mc_samples, batch_size, n_rows) ->
     """Names of the model's log density terms that are NaN/inf at the draws of the step
     that starts from ``state``."""
     layout = family.layout
-    _, eps, idx = advi.step_noise(
+    _, eps, idx = noise.step_noise(
         state.key,
         advi.params_dtype(state.params),
         dim=advi.noise_dim(family),
