@@ -29,8 +29,7 @@ from .predict import predict
 MAX_ROWS = 1000
 DRAWS = 30
 #: A fit whose mean log predictive density on the training rows beats the trivial predictor's
-#: by less than this many nats per row is flagged (a good fit gains a tenth of a nat or more;
-#: the two-moons net gains 0.57).
+#: by less than this many nats per row is flagged (a good fit gains far more).
 MIN_GAIN = 0.01
 #: A weight "sits on its prior" when its fitted sd is at least this share of the prior's and
 #: its mean is within half a prior sd of the prior's centre.
@@ -96,7 +95,7 @@ def on_prior_fraction(model: pm.Model, result: xr.DataTree) -> float | None:
     """Share of the weight coordinates (``w_*`` variables) whose fitted Gaussian sits on the
     prior: sd at least :data:`ON_PRIOR_SD` of the prior's and mean within half a prior sd of 0.
     Computed from the prior's sd in closed form (:func:`prior_sd`): drawing from the prior
-    compiled a sampler per layer, over a minute for the MNIST CNN on a 2-core CPU."""
+    compiled a sampler per layer, slow for the MNIST CNN on a CPU."""
     if "approximation" not in result.children:
         return None
     approx = result["approximation"]

@@ -64,8 +64,8 @@ ARTICLE = {"padding": "valid", "standardize": "none"}
 def resolve_conv_impl(conv_impl: str = "auto", backend: str = "jax") -> str:
     """The convolution's implementation: ``"auto"`` is ``"op"`` (a real convolution) where
     JAX runs on a GPU and ``"im2col"`` elsewhere: on a CPU, XLA runs a convolution inside the
-    ADVI engine's ``lax.scan`` loop several times slower than outside it (8x8 colour digits,
-    2-core CPU: 84 against 22 s per 1000 steps), while im2col's dot products keep their speed.
+    ADVI engine's ``lax.scan`` loop several times slower than outside it, while im2col's dot
+    products keep their speed (``benchmarks/advi_speed.py`` times the step).
     The PyTensor backends always get im2col."""
     check_choice(conv_impl, name="conv_impl", allowed=CONV_IMPLS)
     if conv_impl != "auto":

@@ -66,8 +66,8 @@ def lotka_volterra_rhs(y, t, theta):
 
 #: Most RK4 steps per interval the builders write into the graph. The steps of one interval
 #: are unrolled into the scan's body, so the graph (and its build time and memory) grows with
-#: them: 60 steps already took 20 s and 600 MB to build; a gap of 150 time units at the
-#: default step would have needed 1000.
+#: them: a few dozen steps already made the build slow and memory-hungry; a gap of 150 time
+#: units at the default step would have needed 1000.
 MAX_SUBSTEPS = 32
 
 

@@ -10,8 +10,8 @@ per feature by default. Every constant is stored in the builder settings, so a p
 model rebuilt from a result (``predict(build_model, result, X_new)``) uses the same ones.
 
 The article uses one hidden layer of 1000 ReLU units with Normal(0, 0.1) priors; the default
-here (50 units, Normal(0, 1) on the standardised scale) is small enough for NUTS to check in
-about a minute on a laptop CPU. The gallery's run passes :data:`ARTICLE` (raw inputs, ADVI
+here (50 units, Normal(0, 1) on the standardised scale) is small enough for NUTS to check
+on a laptop CPU. The gallery's run passes :data:`ARTICLE` (raw inputs, ADVI
 started at sd 0.1).
 """
 

@@ -142,7 +142,7 @@ def _softplus_with_jvp():
 def _softplus(x):
     """``jax.nn.softplus`` with a derivative that reuses the forward pass's ``exp(-|x|)``:
     JAX differentiates softplus through ``logaddexp`` with an ``exp`` of its own, one more
-    transcendental per coordinate and step (the gallery's MNIST MLP: 0.3 of 7 ms per step)."""
+    transcendental per coordinate and step (``benchmarks/advi_speed.py`` times the step)."""
     return _softplus_with_jvp()(x)
 
 
@@ -260,8 +260,8 @@ class LowRank:
     the entropy comes from the matrix determinant lemma, ``log det = 2 sum(log d) +
     log det(I + V^T V)``. Learned directly, ``W``'s Adam steps (about the step size per
     entry, whatever the scale of the weight) swamped the small sds of a network's weights:
-    on the MNIST MLP the fit collapsed to 49 % accuracy. The means, ``d`` and ``V`` are one
-    array per variable, as in :class:`MeanField`.
+    on the MNIST MLP the fit collapsed. The means, ``d`` and ``V`` are one array per
+    variable, as in :class:`MeanField`.
     """
 
     layout: Layout
@@ -433,7 +433,7 @@ def make_step(
         loss, grads = jax.value_and_grad(negative_elbo)(state.params, eps, data, shard_rows(idx, mesh))
         # Gradients to memory before Adam: otherwise XLA fuses the whole elementwise gradient
         # of the prior into each of Adam's four moment updates and computes it four times
-        # (MNIST MLP with the scale-mixture prior: 12.6 -> 11.9 s per 1000 steps).
+        # (``benchmarks/advi_speed.py`` times the step).
         grads = jax.lax.optimization_barrier(grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return ADVIState(optax.apply_updates(state.params, updates), opt_state, key), loss

@@ -25,8 +25,8 @@ def threefry_bits(key, shape):
 
     Written out because JAX lowers the hash on the CPU as a loop over its five groups of
     rounds, one pass over memory per group; written as plain array arithmetic, XLA fuses
-    the twenty rounds into one pass: 2.2x faster for the 240k words of a step of the
-    gallery's MNIST MLP (0.32 against 0.69 ms).
+    the twenty rounds into one pass, which is faster (``benchmarks/advi_speed.py`` times
+    the step).
     """
     import jax
     import jax.numpy as jnp
@@ -66,27 +66,27 @@ def step_noise(key, dtype, *, dim: int, mc_samples: int, batch_size: int | None,
     """The randomness of one step from its key: the next key, the ELBO's standard normals
     ``(mc_samples, dim)`` and the minibatch rows (None without a minibatch).
 
-    On the CPU, JAX's threefry hash is most of a step's cost beyond the network's own pass
-    (MNIST MLP: 1.9 of 5.8 ms per step with ``jax.random.normal``). So the normals come two
-    per 32-bit word (:func:`normals_from_bits`: half the hashing; the gradient noise of ADVI
-    needs no more than 16-bit uniforms) hashed by :func:`threefry_bits`, in a block shaped
-    in rows of :data:`NOISE_ROW`: XLA's CPU backend spreads a 2-D block over threads and
-    vector lanes far better than a long 1-D one. The next key, the normals and the rows each
-    have a key of their own from ``jax.random.split``. Drawing the rows and the next key
-    from the normals' block instead, one hash call fewer, made fits worse for a reason not
-    found (the draws passed every test of independence tried): a six-feature imbalanced
-    classifier (``tests/test_reuse.py``) ended at the majority class in 14 of 15 seeded fits,
-    against 3 of 21 with separate keys.
+    On the CPU, with ``jax.random.normal``, JAX's threefry hash is most of a step's cost
+    beyond the network's own pass (``benchmarks/advi_speed.py`` times the step). So the
+    normals come two per 32-bit word (:func:`normals_from_bits`: half the hashing; the
+    gradient noise of ADVI needs no more than 16-bit uniforms) hashed by
+    :func:`threefry_bits`, in a block shaped in rows of :data:`NOISE_ROW`: XLA's CPU
+    backend spreads a 2-D block over threads and vector lanes far better than a long 1-D
+    one. The next key, the normals and the rows each have a key of their own from
+    ``jax.random.split``. Drawing the rows and the next key from the normals' block instead,
+    one hash call fewer, made fits worse for a reason not found (the draws passed every test
+    of independence tried): a six-feature imbalanced classifier (``tests/test_reuse.py``)
+    ended at the majority class in most seeded fits, and in few with separate keys.
     """
     import jax
 
     key, k_eps, k_idx = jax.random.split(key, 3)
     n = mc_samples * dim
     # Two barriers keep XLA from fusing what it would then compute more than once: the
-    # hash, into the concatenation of each word's two halves (gallery MNIST MLP: 7.3 -> 6.7
-    # ms per step); the inverse error function, into each of the five or so elementwise
-    # passes that read a draw (7.1 -> 6.7). A barrier on the normals after the reshape and
-    # slice instead is far worse (12.8 ms per step).
+    # hash, into the concatenation of each word's two halves; the inverse error function,
+    # into each of the five or so elementwise passes that read a draw. A barrier on the
+    # normals after the reshape and slice instead is far slower (``benchmarks/advi_speed.py``
+    # times the step).
     bits = jax.lax.optimization_barrier(threefry_bits(k_eps, (-(-n // (2 * NOISE_ROW)), NOISE_ROW)))
     normals = jax.lax.optimization_barrier(normals_from_bits(bits))
     eps = normals.reshape(-1)[:n].reshape(mc_samples, dim).astype(dtype)
