@@ -1,4 +1,4 @@
-"""Command line: ``bnngallery run MODEL [--method advi|fullrank_advi|nuts|both|all] [--smoke] [--out DIR] [--seed N]``
+"""Command line: ``bnngallery run MODEL [--method METHOD|both|all] [--smoke] [--out DIR] [--seed N]``
 and ``bnngallery compare MODEL [--methods all|M1,M2,...] [--smoke] [--out DIR] [--seed N]``.
 
 The process-wide JAX switches are made here, explicitly, before JAX starts: one XLA host
@@ -16,8 +16,9 @@ from .fitting import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .inference.methods import REGISTRY
     from .runs import RUNNERS
-    from .runs.settings import COMPARE_METHODS
+    from .runs.settings import compared_models
 
     parser = argparse.ArgumentParser(prog="bnngallery", description="Run the gallery's Bayesian neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -25,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model", choices=sorted(RUNNERS), help="which gallery model")
     run.add_argument(
         "--method",
-        choices=["advi", "fullrank_advi", "nuts", "both", "all"],
+        choices=[*REGISTRY, "both", "all"],
         default="both",
-        help="mean-field minibatch ADVI, full-rank ADVI (moons), NUTS, both = advi and nuts "
-        "with a comparison (default), all = every method the model's run offers",
+        help="a fit method (those the model's run offers), both = advi and nuts "
+        "with a comparison (default), all = every method the model's run offers by default",
     )
     run.add_argument(
         "--backend",
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument(
         "model",
-        choices=sorted(COMPARE_METHODS),
+        choices=sorted(compared_models()),
         help="which gallery model (the models small enough for a NUTS reference; the MNIST nets have "
         "none: 'bnngallery run mnist-mlp' reports their ADVI uncertainty)",
     )

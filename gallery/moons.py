@@ -47,7 +47,7 @@ from bnngallery.runs.common import measured_table
 from bnngallery.runs.settings import run_settings
 
 S = run_settings("moons", smoke=SMOKE)  # the sizes of `bnngallery run moons` (`make demo`)
-STEPS, DRAWS, TUNE, RESTARTS = S["steps"], S["draws"], S["tune"], S["fullrank_restarts"]
+STEPS, DRAWS, TUNE, RESTARTS = S["steps"], S["draws"], S["tune"], S["approximations"]["fullrank_advi"]["restarts"]
 
 # %% [markdown]
 # ## Data

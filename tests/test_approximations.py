@@ -115,7 +115,7 @@ def test_subset_laplace_is_the_conditional_gaussian_at_the_map():
         fit(split_model(), "laplace", subset="last_layer", progressbar=False)
     with pytest.raises(ValueError, match="free variables"):
         fit(split_model(), "laplace", subset=["b2"], progressbar=False)
-    with pytest.raises(ValueError, match="applies to method='laplace' only"):
+    with pytest.raises(ValueError, match="subset='last_layer' does not apply to method='ensemble'"):
         fit(split_model(), "ensemble", subset="last_layer", progressbar=False)
 
 
@@ -153,9 +153,11 @@ def test_every_ensemble_member_reaches_the_mode_from_its_own_start():
 @pytest.mark.parametrize(
     ("method", "opts", "message"),
     [
-        ("advi", {"rank": 2}, "rank applies to method='lowrank_advi' only"),
-        ("laplace", {"members": 2}, "members applies to method='ensemble' only"),
-        ("ensemble", {"restarts": 2}, "an ensemble's members are its restarts"),
+        ("advi", {"rank": 2}, "rank=2 does not apply to method='advi'. It takes steps, .*restarts"),
+        ("laplace", {"members": 2}, "members=2 does not apply to method='laplace'. It takes .*subset"),
+        ("ensemble", {"restarts": 2}, "restarts=2 does not apply to method='ensemble'. It takes .*members"),
+        ("nuts", {}, "steps=10 does not apply to method='nuts'. It takes draws, tune"),
+        ("sgld", {"mc_samples": 2}, "mc_samples=2 does not apply to method='sgld'"),
         ("lowrank_advi", {"backend": "pytensor"}, "runs on backend='jax' only"),
         ("lowrank_advi", {"rank": 0}, "rank"),
         ("ensemble", {"members": -1}, "members"),

@@ -50,6 +50,9 @@ def elpd_loo(result: xr.DataTree, *, approximate: bool = False):
     import arviz_stats as azs
 
     _require(result)
+    post = result["posterior"]
+    if post.sizes.get("chain", 1) * post.sizes.get("draw", 1) < 2:  # ArviZ's tail fit dies with an IndexError
+        raise ValueError(f"{fit_label(result)}: {ONE_DRAW}")
     with _quiet_pareto():
         if not approximate:
             return azs.loo(result, pointwise=True)
@@ -94,10 +97,14 @@ def _has_log_q(result: xr.DataTree) -> bool:
     return is_vi(result) and "sample_stats" in result.children and "log_q" in result["sample_stats"].data_vars
 
 
+#: Why a fit of one draw (a point mass) has no PSIS-LOO.
+ONE_DRAW = "PSIS-LOO needs more than one draw, and this fit has one (a point mass)."
+
+
 def _psis_refused(err: ValueError) -> bool:
     """ArviZ's refusal to fit a Pareto tail: too few draws (a smoke run's 20), or a tail of
-    one repeated value (Pathfinder's importance resampling draws with replacement)."""
-    return "n_draws_tail" in str(err) or "All tail values are the same" in str(err)
+    one repeated value (Pathfinder's importance resampling draws with replacement); or one draw."""
+    return any(s in str(err) for s in ("n_draws_tail", "All tail values are the same", ONE_DRAW))
 
 
 def loo_ranking(results: Mapping[str, xr.DataTree]):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..validation import check_choice
 from . import advi, noise
 from .devices import make_mesh, put
 from .jaxify import constrain_graph, jaxify, logp_graph
+from .output import FitOutput
 from .precision import check_precision, narrow, precision_scope
 from .progress import progress_bar
 
@@ -33,34 +33,6 @@ class ADVIDivergenceError(FloatingPointError):
     def __init__(self, message: str, result=None):
         super().__init__(message)
         self.result = result
-
-
-@dataclass
-class ADVIOutput:
-    """What an ADVI fit (either backend) hands back to ``fit``.
-
-    ``mean`` and ``std`` are keyed by value variable (unconstrained space); a full-rank fit
-    also has its Cholesky factor ``cholesky``, a low-rank one ``factor`` and ``diag_sd``, over
-    the variables flattened in ``order``.
-    """
-
-    draws: dict[str, np.ndarray]
-    loss: np.ndarray
-    mean: dict[str, np.ndarray]
-    std: dict[str, np.ndarray]
-    compile_seconds: float
-    run_seconds: float
-    steps_done: int
-    interrupted: bool = False
-    batch_size: int | None = None
-    device: str = ""
-    cholesky: np.ndarray | None = None
-    order: list[str] | None = None
-    factor: np.ndarray | None = None  #: low-rank fits: covariance diag(diag_sd**2) + factor factor^T
-    diag_sd: np.ndarray | None = None
-    objective: str = "elbo"  #: what ``loss`` is the negative of: "elbo", or "log density" (MAP fits)
-    member_loss: np.ndarray | None = None  #: ensembles: (member, step)
-    extra: dict | None = None  #: method-specific root attributes of the result
 
 
 def make_optimizer(learning_rate: float, *, steps: int, lr_schedule: str = "cosine"):
@@ -110,7 +82,7 @@ def fit_advi_jax(
     devices: int | None = None,
     precision: str = "float64",
     jitter_start: bool = False,
-) -> ADVIOutput:
+) -> FitOutput:
     """Fit a Gaussian approximation of ``family`` by stochastic ELBO ascent.
 
     Parameters
@@ -257,9 +229,6 @@ def _run(
     real = np.float32 if precision == "float32" else np.float64
     data = [put(narrow(np.asarray(v), precision), mesh, rows=B is None) for v in graph.data_values]
 
-    def logp(values, data, idx):
-        return graph.fn(*values, *data, *((idx,) if B is not None else ()))[0]
-
     point = dict(model.initial_point())
     if start:
         point.update(start)
@@ -274,7 +243,7 @@ def _run(
         for n, s, sd in zip(layout.names, layout.shapes, sds, strict=True)
     ]
     optimizer = make_optimizer(learning_rate, steps=steps, lr_schedule=lr_schedule)
-    step = advi.make_step(family, logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
+    step = advi.make_step(family, graph.logp, optimizer, mc_samples=mc_samples, batch_size=B, n_rows=N, mesh=mesh)
     state = advi.init(family, mu0, init_sd=sds, optimizer=optimizer, random_seed=random_seed)
     if mesh is not None:
         state = jax.tree_util.tree_map(lambda a: put(a, mesh, rows=False), state)
@@ -413,7 +382,7 @@ def _finish(
     interrupted,
     batch_size,
     precision,
-) -> ADVIOutput:
+) -> FitOutput:
     """Draw from the fitted approximation and map the draws to the constrained space."""
     import jax
 
@@ -421,7 +390,7 @@ def _finish(
     moments = family.moments(params)
     # the draws' key is apart from every step's (fold_in of the seed), so they do not depend on the steps run
     z = advi.sample(family, params, jax.random.fold_in(jax.random.PRNGKey(random_seed), 1), draws=draws)
-    return ADVIOutput(
+    return FitOutput(
         draws=constrained_draws(model, layout, z, precision),
         loss=np.asarray(loss, dtype=np.float64),
         mean=dict(zip(layout.names, layout.unflatten(moments.mean), strict=True)),

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .advi_loop import ADVIOutput, fit_advi_jax
+from .advi_loop import fit_advi_jax
+from .output import FitOutput
 
 
-def fit_ensemble(model, *, members: int, random_seed: int, **opts) -> ADVIOutput:
+def fit_ensemble(model, *, members: int, random_seed: int, **opts) -> FitOutput:
     """``members`` MAP fits (seeds ``random_seed``, ``random_seed + 1``, ...) as one output
     whose draws are the members; ``opts`` go to :func:`fit_advi_jax`."""
     fits = []
@@ -27,13 +28,11 @@ def fit_ensemble(model, *, members: int, random_seed: int, **opts) -> ADVIOutput
             break
     steps = min(len(f.loss) for f in fits)
     member_loss = np.stack([f.loss[:steps] for f in fits])
-    return ADVIOutput(
+    return FitOutput(
         draws={k: np.concatenate([f.draws[k] for f in fits], axis=1) for k in fits[0].draws},
         loss=member_loss.mean(axis=0),
         member_loss=member_loss,
         objective="log density",
-        mean={},
-        std={},
         compile_seconds=sum(f.compile_seconds for f in fits),
         run_seconds=sum(f.run_seconds for f in fits),
         steps_done=fits[-1].steps_done,

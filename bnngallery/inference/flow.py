@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from .advi_loop import ADVIOutput, constrained_draws, make_optimizer
+from .advi_loop import constrained_draws, make_optimizer
+from .output import FitOutput
 from .precision import precision_scope
 from .target import full_data_logp
 
@@ -23,7 +24,7 @@ NUM_FLOWS = 2
 
 def fit_flow(
     model, *, steps: int, learning_rate: float, draws: int, random_seed: int, progressbar: bool, lr_schedule: str
-) -> ADVIOutput:
+) -> FitOutput:
     """An IAF fit of ``steps`` SVI steps, ``draws`` draws from it."""
     import jax
     import jax.numpy as jnp
@@ -55,11 +56,9 @@ def fit_flow(
                 f"The flow's draws hold NaN or inf; try a smaller learning_rate (now {learning_rate})."
             )
         out_draws = constrained_draws(model, layout, jnp.asarray(z), "float64")
-    return ADVIOutput(
+    return FitOutput(
         draws=out_draws,
         loss=np.asarray(fitted.losses, dtype=np.float64),
-        mean={},
-        std={},
         compile_seconds=0.0,
         run_seconds=time.perf_counter() - t0,
         steps_done=steps,

@@ -52,6 +52,12 @@ class JaxGraph:
     n_rows: int | None = None
     output_names: list[str] = field(default_factory=list)
 
+    def logp(self, values, data, rows=None):
+        """The first output (a log density graph's only one) at parameter ``values`` on
+        ``data``, on the minibatch ``rows`` where the graph has one: the one closure the
+        ADVI loop, SG-MCMC and the exact full-data density all call."""
+        return self.fn(*values, *data, *(() if rows is None else (rows,)))[0]
+
 
 def minibatch_nodes(outputs) -> list:
     """The ``pm.Minibatch`` nodes that ``outputs`` depend on."""

@@ -142,7 +142,8 @@ def fit_laplace(model, *, draws: int, random_seed: int, precision: str, subset: 
     fit keeps its draws and no ``approximation`` group: k-hat and ``log_q`` do not apply."""
     import jax.numpy as jnp
 
-    from .advi_loop import ADVIOutput, constrained_draws, fit_advi_jax
+    from .advi_loop import constrained_draws, fit_advi_jax
+    from .output import FitOutput
 
     fit = fit_advi_jax(
         model, family="point", draws=1, random_seed=random_seed, jitter_start=True, precision=precision, **opts
@@ -157,7 +158,7 @@ def fit_laplace(model, *, draws: int, random_seed: int, precision: str, subset: 
     with precision_scope("float64"):
         out_draws = constrained_draws(model, layout, jnp.asarray(z), "float64")
     whole = subset is None
-    return ADVIOutput(
+    return FitOutput(
         draws=out_draws,
         loss=fit.loss,
         objective="log density",

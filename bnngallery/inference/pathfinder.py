@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from .advi_loop import ADVIOutput, constrained_draws, init_sds
+from .advi_loop import constrained_draws, init_sds
+from .output import FitOutput
 from .precision import precision_scope
 from .target import full_data_logp
 
@@ -24,7 +25,7 @@ from .target import full_data_logp
 POOL_PER_PATH = 100
 
 
-def fit_pathfinder(model, *, paths: int, maxiter: int, draws: int, init_sd, random_seed: int) -> ADVIOutput:
+def fit_pathfinder(model, *, paths: int, maxiter: int, draws: int, init_sd, random_seed: int) -> FitOutput:
     """``paths`` Pathfinder runs of at most ``maxiter`` L-BFGS iterations, resampled to ``draws``."""
     import jax
     import jax.numpy as jnp
@@ -75,11 +76,9 @@ def fit_pathfinder(model, *, paths: int, maxiter: int, draws: int, init_sd, rand
         out_draws = constrained_draws(model, layout, jnp.asarray(z), "float64")
         best_elbo = np.asarray(state.path_states.elbo)
     seconds = time.perf_counter() - t0
-    return ADVIOutput(
+    return FitOutput(
         draws=out_draws,
         loss=np.zeros(0),
-        mean={},
-        std={},
         compile_seconds=0.0,
         run_seconds=seconds,
         steps_done=maxiter,

@@ -4,27 +4,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
-import xarray as xr
 
-from .advi_loop import ADVIOutput
 from .jaxify import jax_dispatch, posterior_var_names
+from .output import FitOutput
 from .precision import precision_scope
-
-
-@dataclass
-class NUTSOutput:
-    """Draws ``(chain, draw, ...)`` keyed by variable, NUTS's sample statistics and timing."""
-
-    draws: dict[str, np.ndarray]
-    sample_stats: xr.Dataset
-    compile_seconds: float
-    run_seconds: float
-    divergences: int
-    chain_method: str | None = None
 
 
 def fit_advi_pytensor(
@@ -37,7 +23,7 @@ def fit_advi_pytensor(
     draws: int,
     random_seed: int,
     progressbar: bool,
-) -> ADVIOutput:
+) -> FitOutput:
     """Mean-field (``family="meanfield"``) or full-rank ADVI by ``pm.fit`` with Adam."""
     first_step: list[float] = []
 
@@ -69,7 +55,7 @@ def fit_advi_pytensor(
     loss = np.asarray(approx.hist, dtype=np.float64) * float(approx.symbolic_normalizing_constant.eval())
     mean_flat, std_flat = approx.mean.eval(), approx.std.eval()
     ordering = _ordering(approx, model)
-    return ADVIOutput(
+    return FitOutput(
         draws={n: sample.posterior[n].values for n in var_names},
         loss=loss,
         mean={name: mean_flat[slc].reshape(shape) for name, (slc, shape) in ordering.items()},
@@ -108,7 +94,7 @@ def sample_nuts(
     target_accept: float,
     random_seed: int,
     progressbar: bool,
-) -> NUTSOutput:
+) -> FitOutput:
     """NUTS by ``pm.sample`` with ``sampler`` ``"numpyro"`` (JAX, float64) or ``"pymc"``."""
     var_names = posterior_var_names(model)
     nuts_kwargs: dict = {"target_accept": target_accept}
@@ -138,11 +124,11 @@ def sample_nuts(
     total = time.perf_counter() - t0
     sampling = float(idata.posterior.attrs.get("sampling_time", total))
     compile_seconds = max(total - sampling, 0.0)
-    return NUTSOutput(
+    return FitOutput(
         draws={n: idata.posterior[n].values for n in var_names},
-        sample_stats=idata.sample_stats.to_dataset(),
+        groups={"sample_stats": idata.sample_stats.to_dataset()},
         compile_seconds=compile_seconds,
         run_seconds=total - compile_seconds,
-        divergences=int(idata.sample_stats["diverging"].sum()),
-        chain_method=chain_method,
+        settings={} if chain_method is None else {"chain_method": chain_method},
+        extra={"divergences": int(idata.sample_stats["diverging"].sum())},
     )

@@ -38,8 +38,9 @@ import time
 import numpy as np
 
 from .advi import Layout
-from .advi_loop import ADVIOutput, constrained_draws, init_sds
+from .advi_loop import constrained_draws, init_sds
 from .jaxify import likelihood_weights, logp_graph, observed_shape
+from .output import FitOutput
 from .precision import narrow, precision_scope
 from .progress import progress_bar
 
@@ -124,7 +125,7 @@ def fit_sgmcmc(
     random_seed: int,
     progressbar: bool,
     precision: str,
-) -> ADVIOutput:
+) -> FitOutput:
     """``chains`` cyclical SG-MCMC chains (``kind`` "sgld" or "sghmc") of ``steps`` steps
     each, ``draws`` kept per chain."""
     import jax
@@ -149,12 +150,9 @@ def fit_sgmcmc(
         scales = jnp.asarray(scale, dtype=real)
         samples = jnp.asarray(sampling)
 
-        def logp(values, idx):
-            return graph.fn(*values, *data, *((idx,) if B is not None else ()))[0]
-
         def gradient(position, key):
             idx = jax.random.randint(key, (B,), 0, N) if B is not None else None
-            return jax.value_and_grad(logp)(position, idx)
+            return jax.value_and_grad(graph.logp)(position, data, idx)
 
         def one_step(carry, t):
             position, momentum, ms, key = carry
@@ -239,13 +237,11 @@ def fit_sgmcmc(
         clipped = np.concatenate(clip_counts, axis=1)[:, sampling[: loss.shape[1]]]  # (chains, sampling steps)
         check_diverged(kind, z, loss, learning_rate)
         per_chain = [constrained_draws(model, layout, jnp.asarray(zc, dtype=real), precision) for zc in z]
-    return ADVIOutput(
+    return FitOutput(
         draws={k: np.concatenate([d[k] for d in per_chain], axis=0) for k in per_chain[0]},
         loss=loss.mean(axis=0),
         member_loss=loss,
         objective="log density",
-        mean={},
-        std={},
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         steps_done=loss.shape[1],

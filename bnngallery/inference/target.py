@@ -55,7 +55,7 @@ def window_logp(model, *, rows_once: bool = False) -> tuple[Callable, Any, Layou
     data = [jnp.asarray(v) for v in graph.data_values]
 
     def logp(values, rows):
-        return graph.fn(*values, *data, *(() if rows is None else (rows,)))[0]
+        return graph.logp(values, data, rows)
 
     return logp, full_data_batches(graph.n_rows, graph.batch_size, rows_once=rows_once), layout
 

@@ -2,7 +2,7 @@
 metrics, figures and saved results.
 
 ======================  ===============================================================
-:mod:`.settings`        the size of every run (one table), ``advi_options``
+:mod:`.settings`        one record per model (run, sizes, methods, comparison), ``advi_options``
 :mod:`.common`          the fit-each-method loop, the ``metrics.json`` row, the summary
 :mod:`.moons`, ...      one module per gallery model (``regression``, ``mnist``, ``ode``)
 :mod:`.compare`         ``bnngallery compare``
@@ -12,21 +12,15 @@ metrics, figures and saved results.
 
 from __future__ import annotations
 
-from importlib import import_module
+from .settings import MODELS, get_model, load
 
-#: CLI model name -> "module:function" of its run; imported only when that model is run.
-RUNNERS = {
-    "moons": "bnngallery.runs.moons:run_moons",
-    "regression": "bnngallery.runs.regression:run_regression",
-    "mnist-mlp": "bnngallery.runs.mnist:run_mnist_mlp",
-    "mnist-cnn": "bnngallery.runs.mnist:run_mnist_cnn",
-    "ode": "bnngallery.runs.ode:run_ode",
-}
+#: CLI model name -> "module:function" of its run (a view of the model records); imported
+#: only when that model is run.
+RUNNERS = {name: m.run for name, m in MODELS.items() if m.run}
 
 
 def get_runner(name: str):
-    """The run function registered under ``name``."""
+    """The run function of gallery model ``name``."""
     if name not in RUNNERS:
         raise ValueError(f"Unknown model {name!r}; choose one of {sorted(RUNNERS)}.")
-    module, func = RUNNERS[name].split(":")
-    return getattr(import_module(module), func)
+    return load(get_model(name).run)

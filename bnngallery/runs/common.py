@@ -20,13 +20,23 @@ import xarray as xr
 from ..diagnostics.compare import format_number
 from ..diagnostics.elpd import loo_summary
 from ..diagnostics.mcmc import nuts_diagnostics
-from ..fitting import METHODS, fit
+from ..fitting import fit
+from ..inference.methods import REGISTRY, get_method
 from ..models import call_builder
 from ..results import final_elbo, save_result
 from ..validation import check_choice
-from .settings import method_options, nuts_options
+from .settings import get_model, method_options, nuts_options, run_settings
 
-__all__ = ["check_methods", "fit_methods", "measured_table", "method_row", "summary_table", "use_agg"]
+__all__ = [
+    "check_methods",
+    "fit_methods",
+    "fit_run",
+    "measured_table",
+    "method_row",
+    "start_run",
+    "summary_table",
+    "use_agg",
+]
 
 
 def measured_table(rows: dict, *, digits: int = 3) -> str:
@@ -62,18 +72,22 @@ def check_methods(methods: Sequence[str], allowed: Sequence[str]) -> tuple[str, 
     return tuple(check_choice(m, name="methods", allowed=allowed) for m in methods)
 
 
-#: How the logs name each method.
-METHOD_NAMES = {
-    "advi": "mean-field ADVI",
-    "fullrank_advi": "full-rank ADVI",
-    "lowrank_advi": "low-rank ADVI",
-    "flow_advi": "IAF flow VI",
-    "pathfinder": "multi-path Pathfinder",
-    "laplace": "Laplace at the MAP",
-    "ensemble": "deep ensemble",
-    "sgld": "cyclical SGLD",
-    "sghmc": "cyclical SGHMC",
-}
+def start_run(name: str, methods, *, smoke: bool, out_dir) -> tuple[tuple[str, ...], dict, Path]:
+    """What every gallery run does first: figures off screen, ``methods`` checked against
+    those the model's record offers, its sizes, its output folder made."""
+    use_agg()
+    methods = check_methods(methods, get_model(name).run_methods)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return methods, run_settings(name, smoke=smoke), out_dir
+
+
+def fit_run(name: str, X, y, *, size: dict, **kwargs) -> tuple[dict[str, xr.DataTree], dict[str, float]]:
+    """:func:`fit_methods` for gallery model ``name``: its builder, the run's builder keywords
+    (``size["model"]``) and its name as the log's tag; ``kwargs`` go through."""
+    return fit_methods(
+        get_model(name).builder(), X, y, size=size, build_kwargs=size.get("model", {}), tag=name, **kwargs
+    )
 
 
 def fit_methods(
@@ -95,9 +109,9 @@ def fit_methods(
 ) -> tuple[dict[str, xr.DataTree], dict[str, float]]:
     """Build the model and fit it once per method; the one loop behind every run and comparison.
 
-    ADVI fits (``"advi"``, ``"fullrank_advi"``) get a model built with the run's
-    ``batch_size`` and :func:`~bnngallery.runs.settings.method_options`; full-rank ADVI keeps
-    the best of ``fullrank_restarts`` fits. NUTS gets the full-data model and
+    A minibatch method (its registry record's ``minibatch``) gets a model built with the run's
+    ``batch_size`` and :func:`~bnngallery.runs.settings.method_options` (``devices`` where it
+    splits minibatches over devices); the rest get the full-data model, NUTS with
     :func:`~bnngallery.runs.settings.nuts_options`. With ``out_dir`` each result is saved as
     ``<method>.nc``; a fit stopped by Ctrl-C is saved as ``<method>_interrupted.nc`` and the
     run stops there (``KeyboardInterrupt``). A fit that diverges raises, unless a
@@ -109,15 +123,16 @@ def fit_methods(
     (dict, dict)
         Results and wall seconds (build + fit), both keyed by method, in the order run.
     """
-    check_methods(methods, METHODS)
+    check_methods(methods, tuple(REGISTRY))
     results, walls = {}, {}
     for method in methods:
         t0 = time.perf_counter()
-        if method == "nuts":
+        spec = get_method(method)
+        if spec.kind == "mcmc":
             model = call_builder(builder, X, y, **(build_kwargs or {}), random_seed=random_seed)
             opts = nuts_options(size)
             log(
-                f"[{tag}] NUTS ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
+                f"[{tag}] {spec.label} ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
                 f"({opts['tune']} tune + {opts['draws']} draws)"
             )
         else:
@@ -125,17 +140,15 @@ def fit_methods(
                 builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"), random_seed=random_seed
             )
             opts = method_options(method, size, backend=backend)
-            if method in ("advi", "fullrank_advi", "lowrank_advi", "ensemble", "laplace"):
+            if spec.multi_device:
                 opts["devices"] = devices
-            if method == "fullrank_advi" and size.get("fullrank_restarts", 1) > 1:
-                opts["restarts"] = size["fullrank_restarts"]
             shown = ", ".join(
                 f"{k} {v}" for k, v in opts.items() if k in ("steps", "rank", "members", "chains", "cycles")
             )
             log(
-                f"[{tag}] {METHOD_NAMES.get(method, method)} ({backend}), "
+                f"[{tag}] {spec.label} ({backend}), "
                 f"minibatch {size.get('batch_size') or 'none (full data)'}, {shown}"
-                + (f", best of {opts['restarts']} by ELBO" if "restarts" in opts else "")
+                + (f", best of {opts['restarts']} by ELBO" if opts.get("restarts", 1) > 1 else "")
             )
         try:
             result = fit(model, method, backend=backend, random_seed=random_seed, progressbar=progressbar, **opts)
@@ -172,7 +185,7 @@ def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
         "run_seconds": float(result.attrs["run_seconds"]),
         "wall_seconds": wall_seconds,
     }
-    if method == "nuts":
+    if get_method(method).kind == "mcmc":
         settings = json.loads(result.attrs["settings"])
         row["steps"] = int(settings["tune"]) + int(settings["draws"])
         row.update(nuts_diagnostics(result))

@@ -11,89 +11,60 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from ..diagnostics.compare import compare, identifiable_vars, to_json, to_markdown
 from ..diagnostics.elpd import has_log_likelihood
 from ..diagnostics.khat import full_data_model
-from ..diagnostics.metrics import regression_predictive
 from ..files import write_json, write_text
-from ..fitting import METHODS
+from ..inference.methods import REGISTRY
 from ..loglik import add_posterior_predictive
 from ..plots import (
-    grid_2d,
-    plot_band_grid,
     plot_calibration,
     plot_loo_compare,
-    plot_method_comparison,
     plot_parameters,
     plot_pareto_k,
     plot_pit,
-    plot_regression_bands,
-    plot_uncertainty_grid,
     save_figure,
 )
-from ..predict import predict
 from ..provenance import machine_description, software_versions
 from ..results import fit_label
 from .common import check_methods, fit_methods, use_agg
-from .settings import ALL_COMPARE_METHODS, COMPARE_METHODS, run_settings
+from .settings import all_compare_methods, compared_models, get_model, load, run_settings
 
 #: Posterior draws per chain in the held-out predictive checks.
 PPC_DRAWS = 500
 
 
 def comparison_spec(name: str, *, smoke: bool, random_seed: int, methods=None) -> dict:
-    """Data, builder and sizes of the comparison for a gallery model.
+    """Data, builder and sizes of the comparison for a gallery model (its record in
+    :data:`~.settings.MODELS`).
 
     Returns ``{"builder", "train": (X, y), "test": (X, y), "build_kwargs", "size", "methods",
-    "data"}``. ``methods``: the model's :data:`~.settings.COMPARE_METHODS` (default), ``"all"``
-    (:data:`~.settings.ALL_COMPARE_METHODS`), or a sequence of method names.
+    "data", "model"}``. ``methods``: the model's ``compare_methods`` (default), ``"all"``
+    (:func:`~.settings.all_compare_methods`), or a sequence of method names.
     """
-    if name not in COMPARE_METHODS:
+    if name not in compared_models():
         raise ValueError(
-            f"bnngallery compare takes one of {sorted(COMPARE_METHODS)}; got {name!r}. "
+            f"bnngallery compare takes one of {sorted(compared_models())}; got {name!r}. "
             "(The MNIST nets have no NUTS reference; see their runs for ADVI's uncertainty.)"
         )
+    model = get_model(name)
     size = run_settings(name, smoke=smoke)
     if methods is None:
-        methods = COMPARE_METHODS[name]
+        methods = model.compare_methods
     elif isinstance(methods, str) and methods == "all":
-        methods = ALL_COMPARE_METHODS[name]
+        methods = all_compare_methods(name)
     else:
-        methods = check_methods(methods, METHODS)
-    spec = {"size": size, "methods": tuple(methods), "build_kwargs": size.get("model", {})}
-    if name == "moons":
-        from ..data import make_moons_data
-        from ..models import moons
-
-        data = make_moons_data(random_state=random_seed)
-        return {
-            **spec,
-            "builder": moons.build_model,
-            "train": (data.X_train, data.y_train),
-            "test": (data.X_test, data.y_test),
-            "data": data,
-        }
-    if name == "regression":
-        from ..data.regression import make_regression_data
-        from ..models import regression
-
-        data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
-        return {
-            **spec,
-            "builder": regression.build_model,
-            "train": (data.X_train, data.y_train),
-            "test": (data.X_test, data.y_test),
-            "data": data,
-        }
-    from ..data.ode import make_decay_data
-    from ..models import ode
-
-    # known truth: train and test are two noisy draws on one grid
-    train, test = make_decay_data(random_state=random_seed), make_decay_data(random_state=random_seed + 1000)
-    return {**spec, "builder": ode.build_model, "train": (train.t, train.y), "test": (test.t, test.y), "data": train}
+        methods = check_methods(methods, tuple(REGISTRY))
+    return {
+        "size": size,
+        "methods": tuple(methods),
+        "build_kwargs": size.get("model", {}),
+        "builder": model.builder(),
+        "model": model,
+        **load(model.compare_data)(size, random_seed),
+    }
 
 
 def fit_spec(
@@ -170,45 +141,15 @@ def run_comparison(
         # posterior predictive check on the held-out data, drawn by ArviZ
         held_out = full_data_model(spec["builder"], res, *spec["test"])  # the fitted network on the test data
         checked = add_posterior_predictive(res, held_out, draws=PPC_DRAWS, random_seed=random_seed)
-        if name == "moons":
+        if spec["model"].task == "classification":
             figures[f"calibration_{slug}.png"] = plot_calibration(checked, title=f"{key}: calibration on test data")
         else:
             figures[f"pit_{slug}.png"] = plot_pit(checked, title=f"{key}: PIT of test data")
     if identifiable_vars(next(iter(results.values()))):
         for kind in ("forest", "density"):
             figures[f"parameters_{kind}.png"] = plot_parameters(results, kind=kind)
-    if name == "moons":
-        xx, yy, grid = grid_2d(3.0, 100)
-        grids = {key: predict(spec["builder"], r, grid) for key, r in results.items()}
-        draw = plot_uncertainty_grid if len(grids) > 3 else plot_method_comparison  # rows of two panels: for a few
-        figures["surfaces.png"] = draw(xx, yy, grids, X=spec["test"][0], y=spec["test"][1])
-    if name == "regression":
-        from ..data.regression import true_function
-
-        lo = float(np.min(spec["train"][0])) - 1.0
-        hi = float(np.max(spec["train"][0])) + 1.0
-        grid = np.linspace(lo, hi, 300)[:, None]
-        bands = {
-            k: regression_predictive(
-                predict(spec["builder"], r, grid), r["posterior"]["sigma"].values.reshape(-1), random_seed=random_seed
-            )
-            for k, r in results.items()
-        }
-        if len(bands) > 3:
-            fig = plot_band_grid(
-                grid, bands, reference=table["reference"], x_range=spec["data"].x_range, truth=true_function
-            )
-        else:
-            fig = plot_regression_bands(
-                grid,
-                bands,
-                X_test=spec["test"][0],
-                y_test=spec["test"][1],
-                truth=true_function,
-                x_range=spec["data"].x_range,
-                random_seed=random_seed,
-            )
-        figures["bands.png"] = fig
+    if spec["model"].compare_figures:
+        figures.update(load(spec["model"].compare_figures)(spec, results, table, random_seed))
     for file, fig in figures.items():
         save_figure(fig, out_dir / file)
     out = to_json(table)

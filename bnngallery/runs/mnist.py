@@ -25,7 +25,7 @@ import numpy as np
 from ..diagnostics.uncertainty import classification_report, predictive_mean, uncertainty_scores
 from ..diagnostics.weights import learned_scales, pruned_fraction
 from ..files import write_json
-from ..fitting import METHODS
+from ..inference.methods import REGISTRY
 from ..models.cnn import resolve_conv_impl
 from ..plots import (
     plot_confusion,
@@ -233,7 +233,7 @@ def _run_mnist(
     use_agg()
     size = mnist_settings(family, smoke=smoke, overrides=overrides)
     model_kw = size.pop("model")
-    methods = check_methods(methods, METHODS)
+    methods = check_methods(methods, tuple(REGISTRY))
     if family == "mnist-cnn" and "conv_impl" not in model_kw:
         model_kw["conv_impl"] = resolve_conv_impl("auto", backend)
     out_dir = Path(out_dir)

@@ -18,10 +18,10 @@ from ..plots import (
 )
 from ..predict import predict
 from ..provenance import machine_description, software_versions
-from .common import check_methods, fit_methods, method_row, use_agg
-from .settings import RUN_METHODS, run_settings
+from .common import fit_run, method_row, start_run
+from .settings import get_model
 
-METHODS = RUN_METHODS["moons"]
+METHODS = get_model("moons").run_methods
 LABELS = {"advi": "ADVI", "fullrank_advi": "ADVI full-rank", "nuts": "NUTS"}
 
 
@@ -39,20 +39,16 @@ def run_moons(
     """The two-moons gallery run: minibatch ADVI and/or NUTS, metrics, figures, saved results.
 
     ``methods`` is drawn from ``("advi", "fullrank_advi", "nuts")``: mean-field minibatch ADVI
-    (the article's), full-rank minibatch ADVI (best of ``fullrank_restarts`` fits by final
+    (the article's), full-rank minibatch ADVI (best of ``approximations["fullrank_advi"]["restarts"]`` fits by final
     ELBO), NUTS. Sizes: :data:`bnngallery.runs.settings.SETTINGS` ``["moons"]``.
     """
     from ..data import make_moons_data
     from ..models import moons
 
-    methods = check_methods(methods, METHODS)
-    use_agg()
-    size = run_settings("moons", smoke=smoke)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    methods, size, out_dir = start_run("moons", methods, smoke=smoke, out_dir=out_dir)
     data = make_moons_data(random_state=random_seed)
-    results, walls = fit_methods(
-        moons.build_model,
+    results, walls = fit_run(
+        "moons",
         data.X_train,
         data.y_train,
         methods=methods,
@@ -61,10 +57,8 @@ def run_moons(
         random_seed=random_seed,
         progressbar=progressbar,
         devices=devices,
-        build_kwargs=size["model"],
         out_dir=out_dir,
         log=log,
-        tag="moons",
     )
     xx, yy, grid = grid_2d(3.0, 100)
     runs, test_probs, grids = [], {}, {}
@@ -107,3 +101,21 @@ def run_moons(
         save_figure(plot_prob_scatter(test_probs["advi"], test_probs["nuts"]), out_dir / "agreement.png")
     write_json(metrics, out_dir / "metrics.json")
     return metrics
+
+
+def compare_data(size: dict, random_seed: int) -> dict:
+    """``bnngallery compare moons``: the run's data, trained on one half, tested on the other."""
+    from ..data import make_moons_data
+
+    data = make_moons_data(random_state=random_seed)
+    return {"train": (data.X_train, data.y_train), "test": (data.X_test, data.y_test), "data": data}
+
+
+def compare_figures(spec: dict, results: dict, table: dict, random_seed: int) -> dict:
+    """The comparison's predictive surfaces of every fit (``surfaces.png``)."""
+    from ..plots import plot_uncertainty_grid
+
+    xx, yy, grid = grid_2d(3.0, 100)
+    grids = {key: predict(spec["builder"], r, grid) for key, r in results.items()}
+    draw = plot_uncertainty_grid if len(grids) > 3 else plot_method_comparison  # rows of two panels: for a few
+    return {"surfaces.png": draw(xx, yy, grids, X=spec["test"][0], y=spec["test"][1])}

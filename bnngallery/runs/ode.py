@@ -37,12 +37,12 @@ from ..plots import (
 from ..predict import predict
 from ..provenance import machine_description, software_versions
 from ..results import model_settings_of
-from .common import check_methods, fit_methods, method_row, use_agg
-from .settings import RUN_METHODS, run_settings
+from .common import fit_run, method_row, start_run
+from .settings import get_model
 
 #: Parameters reported for every method (sigma only where the method has it).
 PARAMS = ("r", "y0", "sigma")
-METHODS = RUN_METHODS["ode"]
+METHODS = get_model("ode").run_methods
 
 
 def summarise_draws(draws: dict[str, np.ndarray], truth: dict[str, float] | None = None) -> dict:
@@ -186,20 +186,15 @@ def run_ode(
 
     from ..baselines.dropout_ode import fit_dropout_ode
     from ..data.ode import decay_solution, make_decay_data
-    from ..models.ode import build_model
 
-    use_agg()
-    methods = check_methods(methods, METHODS)
     sbc_summary = read_sbc(sbc) if sbc is not None else None
-    size = run_settings("ode", smoke=smoke)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    methods, size, out_dir = start_run("ode", methods, smoke=smoke, out_dir=out_dir)
     data = make_decay_data(random_state=random_seed)
     truth = dict(data.truth)
     t_grid = np.linspace(0.0, float(data.t.max()), size["n_grid"])
     truth_path = decay_solution(t_grid, y0=truth["y0"], r=truth["r"])
-    results, walls = fit_methods(
-        build_model,
+    results, walls = fit_run(
+        "ode",
         data.t,
         data.y,
         methods=methods,
@@ -210,7 +205,6 @@ def run_ode(
         devices=devices,
         out_dir=out_dir,
         log=log,
-        tag="ode",
     )
     runs, samples, paths = [], {}, {}
     for method, result in results.items():
@@ -306,3 +300,11 @@ def run_ode(
     }
     write_json(metrics, out_dir / "metrics.json")
     return metrics
+
+
+def compare_data(size: dict, random_seed: int) -> dict:
+    """``bnngallery compare ode``: known truth, train and test two noisy draws on one grid."""
+    from ..data.ode import make_decay_data
+
+    train, test = make_decay_data(random_state=random_seed), make_decay_data(random_state=random_seed + 1000)
+    return {"train": (train.t, train.y), "test": (test.t, test.y), "data": train}

@@ -26,10 +26,10 @@ from ..files import write_json
 from ..plots import plot_chains, plot_elbo, plot_parameters, plot_ranks, plot_regression_bands, save_figure
 from ..predict import predict
 from ..provenance import machine_description, software_versions
-from .common import check_methods, fit_methods, method_row, use_agg
-from .settings import RUN_METHODS, run_settings
+from .common import fit_run, method_row, start_run
+from .settings import get_model
 
-METHODS = RUN_METHODS["regression"]
+METHODS = get_model("regression").run_methods
 
 
 def predictive_bands(result, X, *, random_seed: int = 0, mu_draws=None) -> dict:
@@ -59,14 +59,10 @@ def run_regression(
     from ..data.regression import make_regression_data, true_function
     from ..models import regression
 
-    use_agg()
-    methods = check_methods(methods, METHODS)
-    size = run_settings("regression", smoke=smoke)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    methods, size, out_dir = start_run("regression", methods, smoke=smoke, out_dir=out_dir)
     data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
-    results, walls = fit_methods(
-        regression.build_model,
+    results, walls = fit_run(
+        "regression",
         data.X_train,
         data.y_train,
         methods=methods,
@@ -75,10 +71,8 @@ def run_regression(
         random_seed=random_seed,
         progressbar=progressbar,
         devices=devices,
-        build_kwargs=size["model"],
         out_dir=out_dir,
         log=log,
-        tag="regression",
     )
     if "advi" in results:
         save_figure(plot_elbo(results["advi"]), out_dir / "elbo.png")
@@ -159,3 +153,42 @@ def run_regression(
     }
     write_json(metrics, out_dir / "metrics.json")
     return metrics
+
+
+def compare_data(size: dict, random_seed: int) -> dict:
+    """``bnngallery compare regression``: the run's training and test draws of article D's data."""
+    from ..data.regression import make_regression_data
+
+    data = make_regression_data(size["n_train"], size["n_test"], random_state=random_seed)
+    return {"train": (data.X_train, data.y_train), "test": (data.X_test, data.y_test), "data": data}
+
+
+def compare_figures(spec: dict, results: dict, table: dict, random_seed: int) -> dict:
+    """The comparison's predictive bands of every fit against the true function (``bands.png``)."""
+    from ..data.regression import true_function
+    from ..plots import plot_band_grid
+
+    lo = float(np.min(spec["train"][0])) - 1.0
+    hi = float(np.max(spec["train"][0])) + 1.0
+    grid = np.linspace(lo, hi, 300)[:, None]
+    bands = {
+        k: regression_predictive(
+            predict(spec["builder"], r, grid), r["posterior"]["sigma"].values.reshape(-1), random_seed=random_seed
+        )
+        for k, r in results.items()
+    }
+    if len(bands) > 3:
+        fig = plot_band_grid(
+            grid, bands, reference=table["reference"], x_range=spec["data"].x_range, truth=true_function
+        )
+    else:
+        fig = plot_regression_bands(
+            grid,
+            bands,
+            X_test=spec["test"][0],
+            y_test=spec["test"][1],
+            truth=true_function,
+            x_range=spec["data"].x_range,
+            random_seed=random_seed,
+        )
+    return {"bands.png": fig}

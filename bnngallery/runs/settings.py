@@ -1,6 +1,7 @@
-"""How big every gallery run is, in one table: ``"full"`` is the real run, ``"smoke"`` checks
-the plumbing in seconds. ``bnngallery run``, ``bnngallery compare``, the notebooks and the
-MNIST benchmarks read their sizes here (``benchmarks/sbc_ode.py``, which fits 200 simulated
+"""The gallery's models, one record each (:class:`GalleryModel`: its run, sizes, methods,
+comparison), and how big every run is: ``"full"`` is the real run, ``"smoke"`` checks the
+plumbing in seconds. ``bnngallery run``, ``bnngallery compare``, the notebooks and the
+MNIST benchmarks read them here (``benchmarks/sbc_ode.py``, which fits 200 simulated
 data sets, and the GPU preset of ``benchmarks/mnist_full.py`` have sizes of their own).
 
 One vocabulary for every model:
@@ -11,8 +12,10 @@ One vocabulary for every model:
 ``advi_draws``           posterior draws kept from an ADVI fit
 ``draws``, ``tune``,     NUTS draws and warm-up per chain, and chains
 ``chains``
-``fullrank_restarts``    full-rank ADVI fits, the best final ELBO kept (a full-rank fit of
-                         a small net can stall in a poor optimum on some seeds)
+``approximations``       per-method fit options beyond the run's ADVI options, e.g.
+                         ``{"fullrank_advi": {"restarts": 3}}`` (full-rank ADVI fits, the best
+                         final ELBO kept: a full-rank fit of a small net can stall in a poor
+                         optimum on some seeds)
 ``model``                builder keywords: the source articles' networks (``moons.ARTICLE``,
                          ``regression.ARTICLE``, ``cnn.ARTICLE``), whose recorded numbers
                          the runs reproduce, not the builders' defaults
@@ -24,9 +27,12 @@ plus each model's data sizes (``n_train``, ``n_test``, ...) and its own extras.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import import_module
 
-from ..fitting import SG_MCMC
-from ..models import cnn, moons, regression
+from ..inference.methods import REGISTRY, get_method
+from ..models import cnn, get_builder, moons, regression
 from ..validation import check_choice
 
 #: The MNIST nets' prior and units: ReLU and the scale-mixture weight prior with a fixed wide
@@ -57,7 +63,7 @@ MNIST_FIT = {
     "approximations": {"laplace": {"subset": "last_layer"}},
 }
 
-SETTINGS: dict[str, dict[str, dict]] = {
+_SIZES: dict[str, dict[str, dict]] = {
     "moons": {
         "full": {
             "steps": 30_000,
@@ -66,7 +72,7 @@ SETTINGS: dict[str, dict[str, dict]] = {
             "draws": 1000,
             "tune": 1000,
             "chains": 2,
-            "fullrank_restarts": 3,
+            "approximations": {"fullrank_advi": {"restarts": 3}},
             "model": dict(moons.ARTICLE),
         },
         "smoke": {
@@ -76,7 +82,7 @@ SETTINGS: dict[str, dict[str, dict]] = {
             "draws": 100,
             "tune": 100,
             "chains": 2,
-            "fullrank_restarts": 2,
+            "approximations": {"fullrank_advi": {"restarts": 2}},
             "model": dict(moons.ARTICLE),
         },
     },
@@ -132,7 +138,7 @@ SETTINGS: dict[str, dict[str, dict]] = {
             "predict_draws": 100,
         },
     },
-    # "bring your own data" (runs/reuse.py): fit's default steps, a minibatch of 100
+    # fit's default steps, a minibatch of 100
     "reuse": {
         "full": {"steps": 30_000, "batch_size": 100, "advi_draws": 1000, "draws": 500, "tune": 500, "chains": 2},
         "smoke": {"steps": 600, "batch_size": 50, "advi_draws": 50, "draws": 30, "tune": 30, "chains": 1},
@@ -191,38 +197,103 @@ SETTINGS: dict[str, dict[str, dict]] = {
 }
 
 
-#: The methods each run fits by default (``bnngallery run MODEL --method all``; the MNIST
-#: runs skip NUTS with a logged note, and take any method that scales, e.g.
-#: ``run_mnist_mlp(methods=("ensemble",))``) and each comparison fits (``bnngallery compare
-#: MODEL``; ``--methods all`` adds every approximation, :data:`ALL_COMPARE_METHODS`). No
-#: full-rank ADVI for the regression net: its dense covariance over every weight diverged at
-#: the default step size and stayed far below mean-field at a smaller one. The MNIST nets
-#: have no NUTS reference, so no comparison.
-RUN_METHODS = {
-    "moons": ("advi", "fullrank_advi", "nuts"),
-    "regression": ("advi", "nuts"),
-    "ode": ("advi", "nuts"),
-    "mnist-mlp": ("advi", "nuts"),
-    "mnist-cnn": ("advi", "nuts"),
-}
-COMPARE_METHODS = {
-    "moons": ("advi", "fullrank_advi", "nuts"),
-    "regression": ("advi", "nuts"),
-    "ode": ("advi", "fullrank_advi", "nuts"),
-}
-#: Every approximation beyond those (``bnngallery compare MODEL --methods all``), NUTS last
-#: as the reference.
-BEYOND_ADVI = ("lowrank_advi", "flow_advi", "pathfinder", "laplace", "ensemble", "sgld", "sghmc")
-#: SG-MCMC (``SG_MCMC``) needs a minibatch, which the ODE model's 20 points do not have.
-ALL_COMPARE_METHODS = {
-    name: (*methods[:-1], *(m for m in BEYOND_ADVI if name != "ode" or m not in SG_MCMC), "nuts")
-    for name, methods in COMPARE_METHODS.items()
-}
+@dataclass(frozen=True)
+class GalleryModel:
+    """One gallery model family's run: everything the CLI, ``compare``, the notebooks and the
+    benchmarks look up by its name. A new model is its run module and one record here.
 
-#: Settings a run accepts beyond its table entries: ``holdout`` (MNIST: score on the last N
-#: training images instead of the test set); every run also takes ``approximations``
-#: (per-method options over :data:`APPROXIMATIONS`).
-EXTRA_SETTINGS = {"mnist-mlp": ("holdout",), "mnist-cnn": ("holdout",)}
+    ``run`` and ``compare_data`` are ``"module:function"`` in :mod:`bnngallery.runs`, imported
+    only when used; the builder is :func:`bnngallery.models.get_builder` of the same name.
+    ``compare_data(size, random_seed)`` returns ``{"train": (X, y), "test": (X, y), "data": ...}``
+    and ``compare_figures(spec, results, table, random_seed)`` the model's own figures.
+    """
+
+    name: str
+    sizes: Mapping[str, dict]  #: ``{"full": ..., "smoke": ...}`` in the vocabulary above
+    run: str | None = None  #: ``bnngallery run NAME``
+    #: what ``bnngallery run NAME --method all`` fits
+    run_methods: tuple[str, ...] = ("advi", "nuts")
+    #: what ``bnngallery compare NAME`` fits, NUTS last as the reference; () for no comparison
+    compare_methods: tuple[str, ...] = ()
+    compare_data: str | None = None
+    compare_figures: str | None = None
+    task: str = "classification"  #: "classification" or "regression" (the predictive check drawn)
+    minibatch: bool = True  #: False: too few rows for a minibatch (no SG-MCMC)
+    extra_settings: tuple[str, ...] = ()  #: settings a run takes beyond its sizes
+
+    def builder(self):
+        return get_builder(self.name)
+
+
+#: No full-rank ADVI for the regression net: its dense covariance over every weight diverged at
+#: the default step size and stayed far below mean-field at a smaller one. The MNIST nets have
+#: no NUTS reference, so no comparison; their runs skip NUTS with a logged note, and take any
+#: method that scales (``run_mnist_mlp(methods=("ensemble",))``). ``holdout`` (MNIST): score
+#: on the last N training images instead of the test set.
+MODELS: dict[str, GalleryModel] = {
+    m.name: m
+    for m in (
+        GalleryModel(
+            "moons",
+            _SIZES["moons"],
+            run="moons:run_moons",
+            run_methods=("advi", "fullrank_advi", "nuts"),
+            compare_methods=("advi", "fullrank_advi", "nuts"),
+            compare_data="moons:compare_data",
+            compare_figures="moons:compare_figures",
+        ),
+        GalleryModel(
+            "regression",
+            _SIZES["regression"],
+            run="regression:run_regression",
+            compare_methods=("advi", "nuts"),
+            compare_data="regression:compare_data",
+            compare_figures="regression:compare_figures",
+            task="regression",
+        ),
+        GalleryModel(
+            "ode",
+            _SIZES["ode"],
+            run="ode:run_ode",
+            compare_methods=("advi", "fullrank_advi", "nuts"),
+            compare_data="ode:compare_data",
+            task="regression",
+            minibatch=False,
+        ),
+        GalleryModel("mnist-mlp", _SIZES["mnist-mlp"], run="mnist:run_mnist_mlp", extra_settings=("holdout",)),
+        GalleryModel("mnist-cnn", _SIZES["mnist-cnn"], run="mnist:run_mnist_cnn", extra_settings=("holdout",)),
+        # "bring your own data" (runs/reuse.py): no CLI run of its own
+        GalleryModel("reuse", _SIZES["reuse"]),
+    )
+}
+#: Each model's sizes by name (a view of :data:`MODELS`).
+SETTINGS = {name: m.sizes for name, m in MODELS.items()}
+
+
+def get_model(name: str) -> GalleryModel:
+    """The record of gallery model ``name``; a clear error naming those there are."""
+    check_choice(name, name="model", allowed=tuple(MODELS))
+    return MODELS[name]
+
+
+def load(target: str):
+    """The function ``"module:function"`` of :mod:`bnngallery.runs`, imported now."""
+    module, func = target.split(":")
+    return getattr(import_module(f"bnngallery.runs.{module}"), func)
+
+
+def compared_models() -> tuple[str, ...]:
+    """The models ``bnngallery compare`` takes: those with a NUTS reference."""
+    return tuple(n for n, m in MODELS.items() if m.compare_methods)
+
+
+def all_compare_methods(name: str) -> tuple[str, ...]:
+    """``bnngallery compare NAME --methods all``: the model's comparison and every other
+    registered method, less SG-MCMC on a model too small for a minibatch, NUTS last."""
+    model = get_model(name)
+    base = model.compare_methods
+    beyond = [m for m, spec in REGISTRY.items() if m not in base and (model.minibatch or spec.kind != "sg_mcmc")]
+    return (*base[:-1], *beyond, base[-1])
 
 
 def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = None) -> dict:
@@ -231,14 +302,13 @@ def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = No
     ``overrides`` replace entries; its ``"model"`` entries update the builder keywords
     instead of replacing them. A key the run does not know is an error, not ignored.
     """
-    check_choice(model, name="model", allowed=sorted(SETTINGS))
+    extra = get_model(model).extra_settings
     size = copy.deepcopy(SETTINGS[model]["smoke" if smoke else "full"])
     overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(size) - set(EXTRA_SETTINGS.get(model, ())) - {"model", "approximations"})
+    unknown = sorted(set(overrides) - set(size) - set(extra) - {"model", "approximations"})
     if unknown:
         raise ValueError(
-            f"Unknown setting(s) {unknown} for the {model} run; it takes {sorted(size)} "
-            f"(and {list(EXTRA_SETTINGS.get(model, ()))})."
+            f"Unknown setting(s) {unknown} for the {model} run; it takes {sorted(size)} (and {list(extra)})."
         )
     size.update({k: v for k, v in overrides.items() if k != "model"})
     if "model" in size or "model" in overrides:
@@ -258,44 +328,26 @@ def advi_options(size: dict, *, backend: str = "jax") -> dict:
     return opts
 
 
-#: What each approximation beyond ADVI takes from the run's ADVI options, and its own
-#: settings (a run's ``"approximations"`` entry overrides these per method). SG-MCMC's draws
-#: are per chain, so a quarter of ADVI's.
-APPROXIMATIONS = {
-    "lowrank_advi": {"rank": 10},
-    "ensemble": {"members": 5},
-    "laplace": {},
-    "sgld": {"chains": 4, "cycles": 4, "learning_rate": 0.03},
-    "sghmc": {"chains": 4, "cycles": 4, "learning_rate": 0.01},
-    "pathfinder": {"chains": 8, "steps": 200},
-    "flow_advi": {},
-}
-#: The ADVI options each approximation uses (the rest do not apply to it). ADVI's
-#: ``init_sd`` is the first posterior sd; the methods that start from random points spread
-#: them by the builder's fan-in-scaled ``advi_init_sd`` instead (fit's default), so that an
-#: ensemble's members and SGLD's chains start apart.
-_TAKES = {
-    "lowrank_advi": ("steps", "draws", "learning_rate", "init_sd", "mc_samples", "precision"),
-    "ensemble": ("steps", "learning_rate", "precision"),
-    "laplace": ("steps", "draws", "learning_rate", "precision"),
-    "sgld": ("steps", "draws", "precision"),
-    "sghmc": ("steps", "draws", "precision"),
-    "pathfinder": ("draws",),
-    "flow_advi": ("steps", "draws", "learning_rate"),
-}
-
-
 def method_options(method: str, size: dict, *, backend: str = "jax") -> dict:
     """The keywords of ``fit(model, method, ...)`` for any method but NUTS in run settings
-    ``size``: ADVI's (:func:`advi_options`), or those an approximation takes of them plus
-    its own (:data:`APPROXIMATIONS`, then ``size["approximations"][method]``)."""
-    opts = advi_options(size, backend=backend)
-    if method in ("advi", "fullrank_advi"):
-        return opts
-    own = {**APPROXIMATIONS[method], **size.get("approximations", {}).get(method, {})}
-    opts = {k: v for k, v in opts.items() if k in _TAKES[method]}
-    if method in SG_MCMC and "draws" in opts:
-        opts["draws"] = max(1, opts["draws"] // own["chains"])
+    ``size``: of the run's ADVI options (:func:`advi_options`) those the method takes, then
+    the method's own run options (its record's ``run_options``, then
+    ``size["approximations"][method]``).
+
+    ADVI's ``init_sd`` is the first posterior sd; the methods that start from random points
+    spread them by the builder's fan-in-scaled ``advi_init_sd`` instead (fit's default), so
+    that an ensemble's members and SGLD's chains start apart. A method whose draws count per
+    chain gets the run's draws shared among its chains.
+    """
+    spec = get_method(method)
+    own = {**spec.run_options, **size.get("approximations", {}).get(method, {})}
+    opts = {
+        k: v
+        for k, v in advi_options(size, backend=backend).items()
+        if k in spec.option_names and (k != "init_sd" or spec.kind == "gaussian_vi") and k not in own
+    }
+    if spec.draws_per_chain and "draws" in opts:
+        opts["draws"] = max(1, opts["draws"] // own.get("chains", spec.defaults()["chains"]))
     return {**opts, **own}
 
 
