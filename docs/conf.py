@@ -6,6 +6,8 @@ Notebooks are executed by bnngallery.runs.gallery before Sphinx runs (so the smo
 tests and the full build share one executor), hence ``nb_execution_mode = "off"`` here.
 """
 
+from pathlib import Path
+
 project = "bnngallery"
 author = "the bnngallery developers"
 copyright = "2026, the bnngallery developers"
@@ -47,4 +49,17 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 html_sidebars = {"**": []}  # pages are one column; each page's outline stays on the right
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build", "README.md", "_methods.md"]
+
+
+def _write_methods_table(app) -> None:
+    """api.md's table of fit methods, written from the method registry at each build (so it
+    cannot drift from the code) into the staged sources, never into the repository."""
+    from bnngallery.fitting import describe_methods
+
+    (Path(app.srcdir) / "_methods.md").write_text(describe_methods() + "\n", encoding="utf-8")
+
+
+def setup(app):
+    app.connect("builder-inited", _write_methods_table)
+    return {"parallel_read_safe": True}
