@@ -26,8 +26,9 @@ def fit_ensemble(model, *, members: int, random_seed: int, **opts) -> FitOutput:
         )
         if fits[-1].interrupted:
             break
-    steps = min(len(f.loss) for f in fits)
-    member_loss = np.stack([f.loss[:steps] for f in fits])
+    losses = [np.asarray(f.loss) for f in fits]
+    steps = min(len(loss) for loss in losses)
+    member_loss = np.stack([loss[:steps] for loss in losses])
     return FitOutput(
         draws={k: np.concatenate([f.draws[k] for f in fits], axis=1) for k in fits[0].draws},
         loss=member_loss.mean(axis=0),

@@ -175,8 +175,8 @@ _SIZES: dict[str, dict[str, dict]] = {
             "steps": 6000,
             "batch_size": 128,
             **MNIST_FIT,
-            # ten members, not five: the five-member ensemble's NLL (0.0257) missed the 0.025
-            # target (benchmarks/results/approximations.json)
+            # ten members, not five: five missed the NLL target
+            # (benchmarks/results/approximations.json)
             "approximations": {**MNIST_FIT["approximations"], "ensemble": {"members": 10}},
             "advi_draws": 200,
             "predict_draws": 30,

@@ -21,6 +21,7 @@ class FlowOptions:
 def _fit(call: Call, opts: FlowOptions):
     from ..flow import NUM_FLOWS, fit_flow
 
+    assert opts.lr_schedule is not None  # fit fills it from the backend
     out = fit_flow(
         call.model,
         steps=opts.steps,

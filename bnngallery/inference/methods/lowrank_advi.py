@@ -1,27 +1,29 @@
 """``lowrank_advi``: Gaussian ADVI with covariance ``diag(d**2) + W W^T``, ``W`` of ``rank``
-columns: correlations along a few directions at mean-field's cost per weight."""
+columns: correlations along a few directions at mean-field's cost per weight. ADVI's record,
+another family, on the JAX backend only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
+from . import advi
 from .advi import ADVIOptions, fit_gaussian_vi
-from .base import Method
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class LowRankOptions(ADVIOptions):
     """ADVI's options and ``rank``, the number of correlated directions."""
 
     rank: int = 10
 
 
-METHOD = Method(
+METHOD = dataclasses.replace(
+    advi.METHOD,
     name="lowrank_advi",
     label="low-rank ADVI",
     summary="Gaussian ADVI with a diagonal plus rank-r covariance",
     options=LowRankOptions,
     fitter=lambda call, opts: fit_gaussian_vi(call, opts, "lowrank"),
-    kind="gaussian_vi",
-    multi_device=True,
+    backends=("jax",),
+    check=None,
 )
