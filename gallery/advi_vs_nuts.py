@@ -42,6 +42,7 @@ from IPython.display import Markdown, display
 from bnngallery import fit
 from bnngallery.diagnostics.compare import compare, to_markdown
 from bnngallery.diagnostics.metrics import regression_predictive
+from bnngallery.inference.methods import get_method
 from bnngallery.plots import plot_parameters, plot_prob_scatter, plot_regression_bands
 from bnngallery.predict import predict
 from bnngallery.runs.common import measured_table
@@ -188,7 +189,7 @@ exact = rng.multivariate_normal(np.linalg.solve(prec, Xd.T @ y), cov, size=2000)
 rho = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 ax.scatter(exact[:, 0], exact[:, 1], s=3, alpha=0.3, label="exact posterior")
-for res, name in ((mf, "mean-field ADVI"), (fr, "full-rank ADVI")):
+for res, name in ((mf, get_method("advi").label), (fr, get_method("fullrank_advi").label)):
     ax.scatter(res.posterior["a"].values.ravel(), res.posterior["b"].values.ravel(), s=3, alpha=0.3, label=name)
 ax.set(xlabel="intercept a", ylabel="slope b", title=f"Correlation {rho:.2f}: mean-field misses it")
 ax.legend(markerscale=4);

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..diagnostics.mcmc import function_space_convergence
 from ..diagnostics.metrics import accuracy, agreement, binary_probs, log_predictive_density
 from ..files import write_json
+from ..inference.methods import get_method
 from ..plots import (
     grid_2d,
     plot_elbo,
@@ -22,7 +23,6 @@ from .common import fit_run, method_row, start_run
 from .settings import get_model
 
 METHODS = get_model("moons").run_methods
-LABELS = {"advi": "ADVI", "fullrank_advi": "ADVI full-rank", "nuts": "NUTS"}
 
 
 def run_moons(
@@ -94,7 +94,9 @@ def run_moons(
     if {"fullrank_advi", "nuts"} <= set(test_probs):
         metrics["agreement_fullrank"] = agreement(test_probs["fullrank_advi"], test_probs["nuts"])
         save_figure(
-            plot_method_comparison(xx, yy, {LABELS[m]: g for m, g in grids.items()}, X=data.X_test, y=data.y_test),
+            plot_method_comparison(
+                xx, yy, {get_method(m).label: g for m, g in grids.items()}, X=data.X_test, y=data.y_test
+            ),
             out_dir / "advi_vs_nuts.png",
         )
     if {"advi", "nuts"} <= set(test_probs):
