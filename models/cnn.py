@@ -40,13 +40,13 @@ from .dense import check_standardize, fan_in_init_sd, input_scaling
 from .info import tag_model
 from .layers import (
     categorical_likelihood,
-    check_network_options,
     data_and_batches,
     dense_stack,
     init_weights,
     initial_scale,
     layer_scale,
     layer_variables,
+    network_options,
     weight,
 )
 
@@ -228,21 +228,7 @@ def build_model(
     check_choice(padding, name="padding", allowed=PADDINGS)
     if padding == "same" and kernel % 2 == 0:
         raise ValueError(f"padding='same' needs an odd kernel; got kernel={kernel} (use {kernel + 1} or 'valid').")
-    opts = check_network_options(
-        activation=activation,
-        dtype=dtype,
-        prior=prior,
-        hierarchical=hierarchical,
-        noncentered=noncentered,
-        slab_weight=slab_weight,
-        spike_ratio=spike_ratio,
-        prior_sigma=prior_sigma,
-        scale_prior=scale_prior,
-        temperature=temperature,
-    )
-    act, dtype, prior_kw, hierarchical = opts["act"], opts["dtype"], opts["prior_kw"], opts["hierarchical"]
-    noncentered, prior_sigma, scale_prior = opts["noncentered"], opts["prior_sigma"], opts["scale_prior"]
-    temperature = opts["temperature"]
+    act, dtype, prior_kw, hierarchical, noncentered, prior_sigma, scale_prior, temperature = network_options(locals())
     init_scale = initial_scale(init_scale, prior_kw["prior"])
     mode = check_standardize(standardize)
     if mode == "feature":

@@ -47,12 +47,12 @@ from .info import tag_model
 from .layers import (
     OBS_DIM,
     categorical_likelihood,
-    check_network_options,
     data_and_batches,
     dense_stack,
     initial_scale,
     layer_names,
     layer_variables,
+    network_options,
 )
 
 HEADS = ("bernoulli", "categorical", "gaussian")
@@ -180,21 +180,7 @@ def build_dense(
     X = check_features(X)
     hidden = check_hidden(hidden)
     bias = check_flag(bias, name="bias")
-    opts = check_network_options(
-        activation=activation,
-        dtype=dtype,
-        prior=prior,
-        hierarchical=hierarchical,
-        noncentered=noncentered,
-        slab_weight=slab_weight,
-        spike_ratio=spike_ratio,
-        prior_sigma=prior_sigma,
-        scale_prior=scale_prior,
-        temperature=temperature,
-    )
-    act, dtype, prior_kw, hierarchical = opts["act"], opts["dtype"], opts["prior_kw"], opts["hierarchical"]
-    noncentered, prior_sigma, scale_prior = opts["noncentered"], opts["prior_sigma"], opts["scale_prior"]
-    temperature = opts["temperature"]
+    act, dtype, prior_kw, hierarchical, noncentered, prior_sigma, scale_prior, temperature = network_options(locals())
     bias_init_sd = float(bias_init_sd)
     if not np.isfinite(bias_init_sd) or bias_init_sd < 0:
         raise ValueError(f"bias_init_sd must be a finite number >= 0; got {bias_init_sd!r}.")

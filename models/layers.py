@@ -133,6 +133,31 @@ def check_network_options(
     }
 
 
+#: The keyword parameters every network builder takes under these names (dense and
+#: convolutional), checked by :func:`check_network_options`.
+NETWORK_OPTIONS = (
+    "activation",
+    "dtype",
+    "prior",
+    "hierarchical",
+    "noncentered",
+    "slab_weight",
+    "spike_ratio",
+    "prior_sigma",
+    "scale_prior",
+    "temperature",
+)
+
+
+def network_options(arguments) -> tuple:
+    """:func:`check_network_options` on a builder's own arguments of the :data:`NETWORK_OPTIONS`
+    names (a builder passes its ``locals()``), returned in the order ``act, dtype, prior_kw,
+    hierarchical, noncentered, prior_sigma, scale_prior, temperature``."""
+    opts = check_network_options(**{name: arguments[name] for name in NETWORK_OPTIONS})
+    keys = ("act", "dtype", "prior_kw", "hierarchical", "noncentered", "prior_sigma", "scale_prior", "temperature")
+    return tuple(opts[k] for k in keys)
+
+
 def check_prior(prior: str, hierarchical, slab_weight: float, spike_ratio: float) -> tuple[dict, bool]:
     """Validate a builder's prior options (:data:`PRIORS`); return the keywords of
     :func:`weight` and whether the layer scales are learned."""
