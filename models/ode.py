@@ -230,6 +230,27 @@ def _check_t0(t0) -> float:
     return v
 
 
+def _check_series(t, y, t0, *, n_states: int = 1) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """A builder's times, observations (or None) and ``t0``, checked."""
+    t0 = _check_t0(t0)
+    t = check_times(t, t0=t0)
+    if y is not None:
+        y = check_observations(y, n_times=len(t), n_states=n_states)
+    return t, y, t0
+
+
+def _solver_settings(t, priors: dict, *, sigma_scale, t0: float, max_step) -> tuple[dict, int]:
+    """A builder's settings (its checked prior scales ``priors``, then ``sigma_scale``, ``t0``
+    and ``max_step``, in that order) and the RK4 substeps per interval of ``t``."""
+    settings = {
+        **priors,
+        "sigma_scale": check_positive(sigma_scale, name="sigma_scale"),
+        "t0": t0,
+        "max_step": check_positive(max_step, name="max_step"),
+    }
+    return settings, substeps_for(t, t0=t0, max_step=settings["max_step"])
+
+
 # ---------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------
@@ -270,18 +291,9 @@ def build_model(
         With data containers ``X`` (the times) and ``y``, free variables ``y0``, ``r``,
         ``sigma``, the Deterministic ``y_hat`` (dims ``obs_id``) and the likelihood ``y_obs``.
     """
-    t0 = _check_t0(t0)
-    t = check_times(t, t0=t0)
-    if y is not None:
-        y = check_observations(y, n_times=len(t))
-    settings = {
-        "y0_scale": check_positive(y0_scale, name="y0_scale"),
-        "r_scale": check_positive(r_scale, name="r_scale"),
-        "sigma_scale": check_positive(sigma_scale, name="sigma_scale"),
-        "t0": t0,
-        "max_step": check_positive(max_step, name="max_step"),
-    }
-    substeps = substeps_for(t, t0=t0, max_step=settings["max_step"])
+    t, y, t0 = _check_series(t, y, t0)
+    priors = {"y0_scale": check_positive(y0_scale, name="y0_scale"), "r_scale": check_positive(r_scale, name="r_scale")}
+    settings, substeps = _solver_settings(t, priors, sigma_scale=sigma_scale, t0=t0, max_step=max_step)
     n = len(t)
     with pm.Model(coords={OBS_DIM: np.arange(n)}) as model:
         t_data = pm.Data("X", t, dims=(OBS_DIM,))
@@ -342,25 +354,19 @@ def build_lotka_volterra_model(
         With ``X`` (times), ``y``, free variables ``alpha, beta, gamma, delta, x0, z0, sigma``,
         the Deterministic ``y_hat`` (dims ``obs_id, state``) and ``y_obs``.
     """
-    t0 = _check_t0(t0)
-    t = check_times(t, t0=t0)
-    if y is not None:
-        y = check_observations(y, n_times=len(t), n_states=2)
+    t, y, t0 = _check_series(t, y, t0, n_states=2)
     try:
         medians = [check_positive(m, name="rate_medians") for m in rate_medians]
     except TypeError:
         raise ValueError(f"rate_medians must be 4 positive numbers; got {rate_medians!r}.") from None
     if len(medians) != 4:
         raise ValueError(f"rate_medians must be 4 positive numbers (alpha, beta, gamma, delta); got {rate_medians!r}.")
-    settings = {
+    priors = {
         "rate_medians": medians,
         "rate_log_sd": check_positive(rate_log_sd, name="rate_log_sd"),
         "state_scale": check_positive(state_scale, name="state_scale"),
-        "sigma_scale": check_positive(sigma_scale, name="sigma_scale"),
-        "t0": t0,
-        "max_step": check_positive(max_step, name="max_step"),
     }
-    substeps = substeps_for(t, t0=t0, max_step=settings["max_step"])
+    settings, substeps = _solver_settings(t, priors, sigma_scale=sigma_scale, t0=t0, max_step=max_step)
     n = len(t)
     start = np.maximum(y[0], 1.0) if y is not None else np.array([settings["state_scale"]] * 2)
     with pm.Model(coords={OBS_DIM: np.arange(n), "state": ["prey", "predator"]}) as model:
