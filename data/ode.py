@@ -38,6 +38,13 @@ def _check_grid(n_points, t_max, t_min=0.0):
         raise ValueError(f"t_max must be a finite number above t_min={t_min}; got {t_max!r}.")
 
 
+def _observed(t: np.ndarray, y_true: np.ndarray, truth: dict, random_state) -> ODEData:
+    """``y_true`` plus Gaussian noise of sd ``truth["sigma"]`` drawn from the seed ``random_state``."""
+    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
+    y = y_true + rng.normal(0.0, truth["sigma"], size=y_true.shape)
+    return ODEData(t=t, y=y, y_true=y_true, truth={k: float(v) for k, v in truth.items()})
+
+
 def decay_solution(t, *, y0: float, r: float) -> np.ndarray:
     """The closed form ``y0 * exp(-r t)`` of ``dy/dt = -r y`` (the solver's test oracle)."""
     return y0 * np.exp(-r * np.asarray(t, dtype=np.float64))
@@ -73,13 +80,11 @@ def make_decay_data(
         ``t`` and ``y`` of shape (n_points,), ``truth = {"y0", "r", "sigma"}``.
     """
     _check_grid(n_points, t_max)
-    for name, v in {"y0": y0, "r": r, "sigma": sigma}.items():
+    truth = {"y0": y0, "r": r, "sigma": sigma}
+    for name, v in truth.items():
         check_nonnegative(v, name=name)
     t = np.linspace(0.0, float(t_max), int(n_points))
-    y_true = decay_solution(t, y0=y0, r=r)
-    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
-    y = y_true + rng.normal(0.0, sigma, size=t.shape)
-    return ODEData(t=t, y=y, y_true=y_true, truth={"y0": float(y0), "r": float(r), "sigma": float(sigma)})
+    return _observed(t, decay_solution(t, y0=y0, r=r), truth, random_state)
 
 
 def lotka_volterra_solution(
@@ -142,6 +147,4 @@ def make_lotka_volterra_data(
         check_nonnegative(v, name=name)
     t = np.linspace(float(t_max) / n_points, float(t_max), int(n_points))
     y_true = lotka_volterra_solution(t, x0=x0, z0=z0, alpha=alpha, beta=beta, gamma=gamma, delta=delta)
-    rng = np.random.default_rng(check_seed(random_state, name="random_state"))
-    y = y_true + rng.normal(0.0, sigma, size=y_true.shape)
-    return ODEData(t=t, y=y, y_true=y_true, truth={k: float(v) for k, v in truth.items()})
+    return _observed(t, y_true, truth, random_state)
