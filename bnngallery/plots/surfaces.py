@@ -31,33 +31,19 @@ def plot_surface(xx, yy, values, *, X=None, y=None, ax=None, title="", cmap="RdB
     return fig
 
 
+def _mean_and_sd_panels(xx, yy, draws: np.ndarray, axes, *, X, y, titles: tuple[str, str], sd_label: str) -> None:
+    """One fit's draws of P(y = 1) on the grid: their mean (on [0, 1]) on ``axes[0]`` and their
+    sd on ``axes[1]``, titled ``titles``."""
+    mean, sd = draws.mean(axis=0), draws.std(axis=0)
+    plot_surface(xx, yy, mean, X=X, y=y, ax=axes[0], title=titles[0], label="P(y = 1)", vmin=0, vmax=1)
+    plot_surface(xx, yy, sd, X=X, y=y, ax=axes[1], title=titles[1], cmap="viridis", label=sd_label)
+
+
 def plot_probability_surfaces(xx, yy, p_grid_draws: np.ndarray, *, X=None, y=None, method: str = ""):
     """Posterior predictive mean P(y=1) and its standard deviation, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
-    mean, sd = p_grid_draws.mean(axis=0), p_grid_draws.std(axis=0)
-    plot_surface(
-        xx,
-        yy,
-        mean,
-        X=X,
-        y=y,
-        ax=axes[0],
-        title=f"{method} posterior predictive mean",
-        label="P(y = 1)",
-        vmin=0,
-        vmax=1,
-    )
-    plot_surface(
-        xx,
-        yy,
-        sd,
-        X=X,
-        y=y,
-        ax=axes[1],
-        title=f"{method} predictive uncertainty (sd)",
-        cmap="viridis",
-        label="sd of P(y = 1)",
-    )
+    titles = (f"{method} posterior predictive mean", f"{method} predictive uncertainty (sd)")
+    _mean_and_sd_panels(xx, yy, p_grid_draws, axes, X=X, y=y, titles=titles, sd_label="sd of P(y = 1)")
     return fig
 
 
@@ -66,22 +52,8 @@ def plot_method_comparison(xx, yy, grids: dict[str, np.ndarray], *, X=None, y=No
     names = list(grids)
     fig, axes = plt.subplots(len(names), 2, figsize=(11, 4.3 * len(names)), constrained_layout=True, squeeze=False)
     for row, name in enumerate(names):
-        g = grids[name]
-        plot_surface(
-            xx,
-            yy,
-            g.mean(0),
-            X=X,
-            y=y,
-            ax=axes[row, 0],
-            title=f"{name}: mean P(y = 1)",
-            label="P(y = 1)",
-            vmin=0,
-            vmax=1,
-        )
-        plot_surface(
-            xx, yy, g.std(0), X=X, y=y, ax=axes[row, 1], title=f"{name}: sd of P(y = 1)", cmap="viridis", label="sd"
-        )
+        titles = (f"{name}: mean P(y = 1)", f"{name}: sd of P(y = 1)")
+        _mean_and_sd_panels(xx, yy, grids[name], axes[row], X=X, y=y, titles=titles, sd_label="sd")
     return fig
 
 
