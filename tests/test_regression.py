@@ -11,6 +11,17 @@ from bnngallery.data.regression import make_regression_data, true_function
 from bnngallery.models import regression
 from bnngallery.models.info import model_info
 
+#: The numbers every method's row of a regression run holds, each finite.
+RUN_METRICS = (
+    "test_rmse",
+    "test_log_likelihood",
+    "coverage_90",
+    "fit_seconds",
+    "compile_seconds",
+    "epistemic_sd_extrap",
+    "sigma_mean",
+)
+
 
 @pytest.fixture(scope="module")
 def small_data():
@@ -92,16 +103,7 @@ def test_run_regression_advi_only_smoke(tmp_path):
     metrics = run_regression(methods=("advi",), smoke=True, out_dir=tmp_path, progressbar=False, log=lambda *a: None)
     row = json.loads((tmp_path / "metrics.json").read_text())["runs"][0]
     assert row["method"] == "advi" and metrics["agreement"] is None
-    for key in (
-        "test_rmse",
-        "test_log_likelihood",
-        "coverage_90",
-        "fit_seconds",
-        "compile_seconds",
-        "epistemic_sd_extrap",
-        "sigma_mean",
-        "khat",
-    ):
+    for key in (*RUN_METRICS, "khat"):
         assert np.isfinite(row[key]), key
     assert (tmp_path / "bands.png").stat().st_size > 0 and (tmp_path / "advi.nc").exists()
     assert "coverage_90" in summary_table(metrics)
@@ -116,15 +118,7 @@ def test_run_regression_smoke(tmp_path):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["model"] == "regression" and [r["method"] for r in on_disk["runs"]] == ["advi", "nuts"]
     for row in on_disk["runs"]:
-        for key in (
-            "test_rmse",
-            "test_log_likelihood",
-            "coverage_90",
-            "fit_seconds",
-            "compile_seconds",
-            "epistemic_sd_extrap",
-            "sigma_mean",
-        ):
+        for key in RUN_METRICS:
             assert np.isfinite(row[key]), key
         assert 0 <= row["coverage_90"] <= 1
     advi = on_disk["runs"][0]
