@@ -10,8 +10,9 @@ setup:
 demo: setup
 	$(BIN)/bnngallery run moons --method all
 
+# on both cores, each test file on one worker (its module fixtures built once)
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # the gallery notebooks executed in smoke mode, the smoke site built and opened in headless Chromium
 # (the tests marked gallery; minutes); make test leaves them out, CI runs both
