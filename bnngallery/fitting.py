@@ -22,7 +22,7 @@ import pymc as pm
 import xarray as xr
 
 from .inference.advi_loop import ADVIDivergenceError
-from .inference.jaxify import require_observed
+from .inference.jaxify import require_jax_ops, require_observed
 from .inference.methods import REGISTRY, Call, Method, get_method, parse_options
 from .inference.output import to_result
 from .loglik import MAX_STORED_VALUES, add_log_likelihood, stored_values
@@ -88,6 +88,13 @@ def prepare(model, method: str, backend: str, options: dict, *, random_seed=0, p
     if backend == "jax":
         for module in spec.needs:
             _require(module, f"method={method!r} with backend='jax'")
+        if spec.kind != "mcmc":  # NUTS checks its own sampler
+            on_pytensor = ", ".join(n for n, m in REGISTRY.items() if "pytensor" in m.backends)
+            require_jax_ops(
+                model,
+                f"method={method!r} with backend='jax'",
+                f"Fit it with backend='pytensor' (methods {on_pytensor}), or fit(model, 'nuts', sampler='pymc').",
+            )
     return spec, call, opts
 
 

@@ -192,3 +192,48 @@ def test_a_cli_run_that_fails_leaves_no_empty_output_folder(tmp_path, capsys):
     assert _guarded(kept, failing_early)[0] == 1
     assert kept.exists()  # a folder the user had, even empty, is never removed
     assert "error: bad setting" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:Numba will use object mode:UserWarning")  # PyTensor's note on a Python Op
+def test_an_op_without_a_jax_conversion_is_named_before_compiling_with_the_ways_that_fit():
+    """A user's custom Op (perform and pullback, no JAX conversion): the JAX methods refuse it up
+    front, naming the Op and the ways that can fit the model, and PyMC's own ADVI fits it."""
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
+
+    class Double(Op):
+        __props__ = ()
+
+        def make_node(self, x):
+            x = pt.as_tensor_variable(x)
+            return Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = np.asarray(2.0 * inputs[0])
+
+        def pullback(self, inputs, outputs, cotangents):
+            return [2.0 * cotangents[0]]
+
+    y = np.array([3.0, 4.2, 3.6, 4.4])
+    with pm.Model() as model:
+        a = pm.Normal("a", 0.0, 10.0)
+        pm.Normal("y", Double()(a), 1.0, observed=y)
+    for method, hint in (("advi", "backend='pytensor'"), ("laplace", "backend='pytensor'"), ("nuts", "sampler='pymc'")):
+        with pytest.raises(NotImplementedError) as info:
+            fit(model, method, progressbar=False)
+        assert "Double" in str(info.value) and hint in str(info.value)
+    result = fit(
+        model,
+        "advi",
+        backend="pytensor",
+        lr_schedule="constant",
+        learning_rate=0.02,
+        steps=5000,
+        draws=2000,
+        progressbar=False,
+        log_likelihood=False,
+    )
+    precision = 4 * len(y) + 1 / 100  # y ~ N(2a, 1), a ~ N(0, 10): a Gaussian posterior
+    mean = 2 * y.sum() / precision
+    assert float(result.posterior["a"].mean()) == pytest.approx(mean, abs=0.5 / np.sqrt(precision))

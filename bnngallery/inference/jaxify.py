@@ -161,8 +161,42 @@ def require_observed(model: pm.Model) -> None:
     """Refuse a model without observed data: there is nothing to fit."""
     if not model.observed_RVs:
         raise ValueError(
-            "The model has no observed data, so there is nothing to fit; build it with y "
-            "(a model built with y=None is for prediction only)."
+            "The model has no observed data (no variable with observed=...), so there is nothing to "
+            "fit. Give its likelihood observed=data; a gallery builder called with y=None makes a "
+            "model for prediction only."
+        )
+
+
+def ops_without_jax(model: pm.Model) -> list[str]:
+    """The Ops of ``model``'s log density that PyTensor cannot convert to JAX (a custom Op with
+    no ``jax_funcify`` registration, or an elementwise one whose scalar Op has none), by name."""
+    from pytensor.graph.traversal import applys_between
+    from pytensor.tensor.elemwise import Elemwise
+    from pytensor.tensor.random.op import RandomVariable
+
+    dispatch = jax_dispatch()
+    missing = dispatch.dispatch(object)
+    logp = model.logp()
+    names = []
+    for node in applys_between(graph_inputs([logp]), [logp]):
+        op = node.op
+        if isinstance(op, MinibatchOp | RandomVariable):  # the minibatch rows: jaxify rewrites them
+            continue
+        inner = op.scalar_op if isinstance(op, Elemwise) else op
+        if dispatch.dispatch(type(inner)) is missing and type(inner).__name__ not in names:
+            names.append(type(inner).__name__)
+    return names
+
+
+def require_jax_ops(model: pm.Model, what: str, alternatives: str) -> None:
+    """Refuse, before anything compiles, a model whose log density holds an Op with no JAX
+    conversion, naming the Op and the ways that can fit the model."""
+    names = ops_without_jax(model)
+    if names:
+        raise NotImplementedError(
+            f"The model's log density holds {', '.join(names)}, which PyTensor cannot convert to JAX, "
+            f"so {what} cannot compile it. {alternatives} Or give the Op a JAX conversion with "
+            "pytensor.link.jax.dispatch.jax_funcify.register."
         )
 
 

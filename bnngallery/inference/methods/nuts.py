@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from ..jaxify import minibatch_nodes
+from ..jaxify import minibatch_nodes, require_jax_ops
 from .base import Call, Method
 
 
@@ -41,6 +41,7 @@ def _check(call: Call, opts: NUTSOptions) -> None:
                     f"NUTS with sampler='numpyro' needs the optional package {module!r}, which is not "
                     'installed. Install it with: pip install "bnngallery"  (or: pip install jax numpyro optax)'
                 )
+        require_jax_ops(call.model, "NUTS with sampler='numpyro'", "Sample it with sampler='pymc' (PyMC's own NUTS).")
 
 
 def _fit(call: Call, opts: NUTSOptions):
