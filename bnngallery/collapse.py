@@ -20,6 +20,7 @@ import pymc as pm
 import xarray as xr
 from scipy.special import logsumexp
 
+from .inference.methods import REGISTRY
 from .models import BUILDERS, get_builder
 from .models.dense import NOISE
 from .models.info import model_info
@@ -176,15 +177,17 @@ def collapse_message(report: dict, *, method: str, settings: dict, model_setting
             "- the network has no biases, so it may not be able to represent the data (a tanh net without "
             "biases has an odd logit and cannot separate data symmetric about the origin): bias=True;"
         )
-    if method != "nuts":
+    takes = REGISTRY[method].option_names if method in REGISTRY else ()  # advise only what the method takes
+    if "init_sd" in takes:
         sd = settings.get("init_sd")
         shown = f"{sd:g}" if isinstance(sd, (int, float)) else "per layer"
-        lines += [
-            f"- the initial posterior sd is too wide and the fit settled on the prior: "
-            f"a smaller init_sd (now {shown});",
-            "- a poor local optimum of the ELBO: restarts=3 keeps the best of three fits;",
-            f"- too few steps (now {settings.get('steps')}) or too small a learning_rate: more steps;",
-        ]
+        lines.append(
+            f"- the initial posterior sd is too wide and the fit settled on the prior: a smaller init_sd (now {shown});"
+        )
+    if "restarts" in takes:
+        lines.append("- a poor local optimum of the ELBO: restarts=3 keeps the best of three fits;")
+    if "steps" in takes:
+        lines.append(f"- too few steps (now {settings.get('steps')}) or too small a learning_rate: more steps;")
     lines.append(
         "- features without signal, or a network too small for the data: compare with NUTS or a "
         "non-Bayesian baseline on the same data."

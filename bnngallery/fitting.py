@@ -12,7 +12,6 @@ is ``fitting`` so that ``bnngallery.fit`` stays the function.)
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import warnings
 from typing import Any
@@ -21,22 +20,20 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .inference.advi_loop import ADVIDivergenceError
+from .inference.advi_loop import DEFAULT_INIT_SD, ADVIDivergenceError
 from .inference.jaxify import require_jax_ops, require_observed
-from .inference.methods import REGISTRY, Call, Method, get_method, parse_options
-from .inference.output import to_result
+from .inference.methods import REGISTRY, SAMPLERS, Call, Method, get_method, parse_options, require_package
+from .inference.methods.base import resolve_init_sd
+from .inference.output import FitOutput, to_result
 from .loglik import MAX_STORED_VALUES, add_log_likelihood, stored_values
 from .models.info import model_info
 from .results import final_elbo
 from .validation import check_choice, check_flag, check_seed
 
 BACKENDS = ("jax", "pytensor")
-SAMPLERS = ("numpyro", "pymc")
 #: fit's own keywords, which every method takes.
 FIT_KEYWORDS = ("backend", "random_seed", "progressbar", "check_collapse", "log_likelihood")
-#: The initial sd (or spread of starting points) when neither the call nor the builder sets one.
-DEFAULT_INIT_SD = 0.1
-INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
+__all__ = ["BACKENDS", "FIT_KEYWORDS", "SAMPLERS", "describe_methods", "fit", "prepare", "refuse_discrete"]
 
 
 def __getattr__(name: str):
@@ -44,13 +41,6 @@ def __getattr__(name: str):
     if name == "METHODS":
         return tuple(REGISTRY)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _require(module: str, what: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        raise ImportError(
-            f"{what} needs the optional package {module!r}, which is not installed. Install it with: {INSTALL_HINT}"
-        )
 
 
 def refuse_discrete(model: pm.Model, method: str) -> None:
@@ -75,25 +65,26 @@ def prepare(model, method: str, backend: str, options: dict, *, random_seed=0, p
     check_choice(backend, name="backend", allowed=BACKENDS)
     if backend not in spec.backends:
         raise ValueError(
-            f"method={method!r} runs on backend={spec.backends[0]!r} only (PyMC's pm.fit has no such family)."
+            f"method={method!r} runs on backend {' or '.join(map(repr, spec.backends))} only; got backend={backend!r}."
         )
     opts = parse_options(spec, model, options, fixed=FIT_KEYWORDS)
     require_observed(model)
     refuse_discrete(model, method)
     info = model_info(model)
-    call = Call(model, info, backend, check_seed(random_seed), check_flag(progressbar, name="progressbar"))
+    call = Call(model, info, backend, check_seed(random_seed), progressbar)
+    given = frozenset(k for k, v in options.items() if v is not None)
     opts = dataclasses.replace(opts, **_model_defaults(opts, call))
     if spec.check is not None:
-        spec.check(call, opts)
+        spec.check(call, opts, given)
     if backend == "jax":
         for module in spec.needs:
-            _require(module, f"method={method!r} with backend='jax'")
-        if spec.kind != "mcmc":  # NUTS checks its own sampler
+            require_package(module, f"method={method!r} with backend='jax'")
+        if getattr(opts, "sampler", None) != "pymc":  # PyMC's own NUTS compiles the model itself
             on_pytensor = ", ".join(n for n, m in REGISTRY.items() if "pytensor" in m.backends)
             require_jax_ops(
                 model,
                 f"method={method!r} with backend='jax'",
-                f"Fit it with backend='pytensor' (methods {on_pytensor}), or fit(model, 'nuts', sampler='pymc').",
+                f"Fit it with backend='pytensor' ({on_pytensor}), which PyMC compiles without JAX.",
             )
     return spec, call, opts
 
@@ -104,8 +95,9 @@ def _model_defaults(opts, call: Call) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "lr_schedule" in names and opts.lr_schedule is None:
         out["lr_schedule"] = "cosine" if call.backend == "jax" else "constant"
-    if "init_sd" in names and opts.init_sd is None:
-        out["init_sd"] = call.info.advi_init_sd if call.info.advi_init_sd is not None else DEFAULT_INIT_SD
+    if "init_sd" in names and opts.init_sd is None:  # the builder's, checked as a given one is
+        builder_sd = call.info.advi_init_sd
+        out["init_sd"] = DEFAULT_INIT_SD if builder_sd is None else resolve_init_sd(call.model, builder_sd)
     return out
 
 
@@ -181,11 +173,12 @@ def fit(
 
 
 def recorded_settings(spec: Method, call: Call, opts) -> dict:
-    """The settings a result records: the method's options (those set) and the seed."""
+    """The settings a result records: the method's options (those set), its fixed settings
+    (optimiser, family) and the seed."""
     out = {k: v for k, v in dataclasses.asdict(opts).items() if v is not None and k != "devices"}
     if out.get("restarts") == 1:
         del out["restarts"]
-    return {**out, "random_seed": call.random_seed}
+    return {**out, **spec.settings, "random_seed": call.random_seed}
 
 
 def _fit_once(spec: Method, call: Call, opts) -> xr.DataTree:
@@ -205,7 +198,9 @@ def _fit_once(spec: Method, call: Call, opts) -> xr.DataTree:
     try:
         out = spec.fitter(call, opts)
     except ADVIDivergenceError as err:
-        if err.result is not None:
+        # an ADVI fit's state up to the divergence is that fit's result; a MAP method's is one
+        # MAP run of several steps, left as the engine's output
+        if isinstance(err.result, FitOutput) and spec.kind == "gaussian_vi":
             err.result = result_of(err.result)
         raise
     return result_of(out)

@@ -158,7 +158,7 @@ def test_every_ensemble_member_reaches_the_mode_from_its_own_start():
         ("ensemble", {"restarts": 2}, "restarts=2 does not apply to method='ensemble'. It takes .*members"),
         ("nuts", {}, "steps=10 does not apply to method='nuts'. It takes draws, tune"),
         ("sgld", {"mc_samples": 2}, "mc_samples=2 does not apply to method='sgld'"),
-        ("lowrank_advi", {"backend": "pytensor"}, "runs on backend='jax' only"),
+        ("lowrank_advi", {"backend": "pytensor"}, "runs on backend 'jax' only"),
         ("lowrank_advi", {"rank": 0}, "rank"),
         ("ensemble", {"members": -1}, "members"),
     ],

@@ -78,7 +78,7 @@ def test_options_are_checked_by_the_one_rule(toy_method):
         fit(model, "map", draws=10, progressbar=False)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         fit(model, "map", steps=-3, progressbar=False)
-    with pytest.raises(ValueError, match="runs on backend='jax' only"):
+    with pytest.raises(ValueError, match="runs on backend 'jax' only"):
         fit(model, "map", backend="pytensor", progressbar=False)
 
 
@@ -144,3 +144,25 @@ def test_the_docs_table_of_methods_is_written_from_the_registry(toy_method, tmp_
     assert (tmp_path / "_methods.md").read_text() == table + "\n"
     assert "| `map` |" in table
     assert "```{include} _methods.md" in (docs / "api.md").read_text()
+
+
+def test_a_run_gives_each_method_its_own_run_options_and_what_it_takes_of_advis():
+    """The run settings take from the registry what each approximation takes of the run's ADVI
+    options, and its own run options over them (Pathfinder's L-BFGS budget is not ADVI's steps)."""
+    from bnngallery.runs.settings import all_compare_methods, method_options, run_settings
+
+    size = run_settings("moons")
+    assert method_options("pathfinder", size) == {"draws": 1000, "chains": 8, "steps": 200}
+    assert method_options("sgld", size) == {"steps": 30_000, "draws": 250, "chains": 4, "learning_rate": 0.03}
+    assert method_options("ensemble", size) == {"steps": 30_000}  # no draws (its members) and no init_sd
+    assert method_options("fullrank_advi", size)["restarts"] == 3
+    regression = all_compare_methods("regression")
+    assert "fullrank_advi" not in regression and regression[-1] == "nuts" and "sghmc" in regression
+    ode = all_compare_methods("ode")  # 20 points: no minibatch, no SG-MCMC
+    assert not {"sgld", "sghmc"} & set(ode) and "pathfinder" in ode
+
+
+def test_pm_fit_refuses_the_options_it_has_no_counterpart_of():
+    model = conjugate_model(np.zeros(5))
+    with pytest.raises(ValueError, match="init_sd applies to ADVI with backend='jax' only"):
+        fit(model, "advi", backend="pytensor", init_sd=0.1, lr_schedule="constant", progressbar=False)

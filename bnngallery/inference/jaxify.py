@@ -169,9 +169,9 @@ def require_observed(model: pm.Model) -> None:
 
 def ops_without_jax(model: pm.Model) -> list[str]:
     """The Ops of ``model``'s log density that PyTensor cannot convert to JAX (a custom Op with
-    no ``jax_funcify`` registration, or an elementwise one whose scalar Op has none), by name."""
+    no ``jax_funcify`` registration), by name. The outer graph only: an Op inside a Scan's or
+    OpFromGraph's inner graph is found when the graph is converted."""
     from pytensor.graph.traversal import applys_between
-    from pytensor.tensor.elemwise import Elemwise
     from pytensor.tensor.random.op import RandomVariable
 
     dispatch = jax_dispatch()
@@ -182,9 +182,8 @@ def ops_without_jax(model: pm.Model) -> list[str]:
         op = node.op
         if isinstance(op, MinibatchOp | RandomVariable):  # the minibatch rows: jaxify rewrites them
             continue
-        inner = op.scalar_op if isinstance(op, Elemwise) else op
-        if dispatch.dispatch(type(inner)) is missing and type(inner).__name__ not in names:
-            names.append(type(inner).__name__)
+        if dispatch.dispatch(type(op)) is missing and type(op).__name__ not in names:
+            names.append(type(op).__name__)
     return names
 
 

@@ -109,10 +109,11 @@ def fit_methods(
 ) -> tuple[dict[str, xr.DataTree], dict[str, float]]:
     """Build the model and fit it once per method; the one loop behind every run and comparison.
 
-    A minibatch method (its registry record's ``minibatch``) gets a model built with the run's
-    ``batch_size`` and :func:`~bnngallery.runs.settings.method_options` (``devices`` where it
-    splits minibatches over devices); the rest get the full-data model, NUTS with
-    :func:`~bnngallery.runs.settings.nuts_options`. With ``out_dir`` each result is saved as
+    A full-data reference (its registry record's ``reference``: NUTS) gets the full-data
+    model and :func:`~bnngallery.runs.settings.nuts_options`; every other method a model
+    built with the run's ``batch_size`` (a full-data method reads the exact density from it)
+    and :func:`~bnngallery.runs.settings.method_options` (``devices`` where it splits
+    minibatches over devices). With ``out_dir`` each result is saved as
     ``<method>.nc``; a fit stopped by Ctrl-C is saved as ``<method>_interrupted.nc`` and the
     run stops there (``KeyboardInterrupt``). A fit that diverges raises, unless a
     ``failures`` dict is given: then its message goes there under the method and the loop
@@ -128,13 +129,10 @@ def fit_methods(
     for method in methods:
         t0 = time.perf_counter()
         spec = get_method(method)
-        if spec.kind == "mcmc":
+        if spec.reference:
             model = call_builder(builder, X, y, **(build_kwargs or {}), random_seed=random_seed)
-            opts = nuts_options(size)
-            log(
-                f"[{tag}] {spec.label} ({'numpyro' if backend == 'jax' else 'pymc'}), {opts['chains']} chains x "
-                f"({opts['tune']} tune + {opts['draws']} draws)"
-            )
+            opts = nuts_options(size, method)
+            log(f"[{tag}] {spec.label} ({backend}), " + ", ".join(f"{k} {v}" for k, v in opts.items()))
         else:
             model = call_builder(
                 builder, X, y, **(build_kwargs or {}), batch_size=size.get("batch_size"), random_seed=random_seed
@@ -185,9 +183,9 @@ def method_row(method: str, result: xr.DataTree, wall_seconds: float) -> dict:
         "run_seconds": float(result.attrs["run_seconds"]),
         "wall_seconds": wall_seconds,
     }
-    if get_method(method).kind == "mcmc":
+    if get_method(method).reference:
         settings = json.loads(result.attrs["settings"])
-        row["steps"] = int(settings["tune"]) + int(settings["draws"])
+        row["steps"] = int(settings.get("tune", 0)) + int(settings["draws"])
         row.update(nuts_diagnostics(result))
         if "chain_method" in settings:
             row["chain_method"] = settings["chain_method"]

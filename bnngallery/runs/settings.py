@@ -7,7 +7,8 @@ data sets, and the GPU preset of ``benchmarks/mnist_full.py`` have sizes of thei
 One vocabulary for every model:
 
 =======================  ==================================================================
-``steps``                ADVI optimiser steps
+``steps``                ADVI optimiser steps (also those of the methods that take
+                         ``steps``, unless their record's ``run_options`` set their own)
 ``batch_size``           ADVI minibatch (absent: full-batch)
 ``advi_draws``           posterior draws kept from an ADVI fit
 ``draws``, ``tune``,     NUTS draws and warm-up per chain, and chains
@@ -217,6 +218,8 @@ class GalleryModel:
     compare_methods: tuple[str, ...] = ()
     compare_data: str | None = None
     compare_figures: str | None = None
+    #: methods ``--methods all`` leaves out for this model, with the reason beside the record
+    compare_skip: tuple[str, ...] = ()
     task: str = "classification"  #: "classification" or "regression" (the predictive check drawn)
     minibatch: bool = True  #: False: too few rows for a minibatch (no SG-MCMC)
     extra_settings: tuple[str, ...] = ()  #: settings a run takes beyond its sizes
@@ -247,6 +250,7 @@ MODELS: dict[str, GalleryModel] = {
             _SIZES["regression"],
             run="regression:run_regression",
             compare_methods=("advi", "nuts"),
+            compare_skip=("fullrank_advi",),
             compare_data="regression:compare_data",
             compare_figures="regression:compare_figures",
             task="regression",
@@ -292,7 +296,11 @@ def all_compare_methods(name: str) -> tuple[str, ...]:
     registered method, less SG-MCMC on a model too small for a minibatch, NUTS last."""
     model = get_model(name)
     base = model.compare_methods
-    beyond = [m for m, spec in REGISTRY.items() if m not in base and (model.minibatch or spec.kind != "sg_mcmc")]
+    beyond = [
+        m
+        for m, spec in REGISTRY.items()
+        if m not in base and m not in model.compare_skip and (model.minibatch or spec.kind != "sg_mcmc")
+    ]
     return (*base[:-1], *beyond, base[-1])
 
 
@@ -318,10 +326,11 @@ def run_settings(model: str, *, smoke: bool = False, overrides: dict | None = No
 
 def advi_options(size: dict, *, backend: str = "jax") -> dict:
     """The keywords of ``fit(model, "advi", ...)`` in run settings ``size``: one mapping for
-    the CLI and the notebooks. The PyTensor backend runs in float64."""
+    the CLI and the notebooks. The PyTensor backend runs in float64 from PyMC's own start
+    (``pm.fit`` has no ``init_sd``)."""
     opts = {"steps": size["steps"], "draws": size["advi_draws"]}
     for key in ("learning_rate", "init_sd", "mc_samples"):
-        if key in size:
+        if key in size and not (key == "init_sd" and backend != "jax"):
             opts[key] = size[key]
     if "precision" in size:
         opts["precision"] = size["precision"] if backend == "jax" else "float64"
@@ -347,10 +356,12 @@ def method_options(method: str, size: dict, *, backend: str = "jax") -> dict:
         if k in spec.option_names and (k != "init_sd" or spec.kind == "gaussian_vi") and k not in own
     }
     if spec.draws_per_chain and "draws" in opts:
-        opts["draws"] = max(1, opts["draws"] // own.get("chains", spec.defaults()["chains"]))
+        opts["draws"] = max(1, opts["draws"] // (own.get("chains") or spec.defaults().get("chains") or 1))
     return {**opts, **own}
 
 
-def nuts_options(size: dict) -> dict:
-    """The keywords of ``fit(model, "nuts", ...)`` in run settings ``size``."""
-    return {"draws": size["draws"], "tune": size["tune"], "chains": size["chains"]}
+def nuts_options(size: dict, method: str = "nuts") -> dict:
+    """The keywords of ``fit(model, method, ...)`` for a full-data MCMC reference (NUTS) in run
+    settings ``size``: those of its draws, tune and chains it takes."""
+    takes = get_method(method).option_names
+    return {k: size[k] for k in ("draws", "tune", "chains") if k in takes}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .base import CHECKS, KINDS, Call, Method, parse_options
+from .base import CHECKS, KINDS, SAMPLERS, Call, Method, parse_options, require_package
 
 #: The gallery's methods, each a module of this package, in the order tables list them.
 BUILTIN = (
@@ -53,21 +53,17 @@ def get_method(name: str) -> Method:
     return REGISTRY[name]
 
 
-def method_names(*, kind: str | None = None) -> tuple[str, ...]:
-    """Every registered method's name (of one ``kind``), in registry order."""
-    return tuple(n for n, m in REGISTRY.items() if kind is None or m.kind == kind)
-
-
 __all__ = [
     "BUILTIN",
     "CHECKS",
     "KINDS",
     "REGISTRY",
+    "SAMPLERS",
     "Call",
     "Method",
     "get_method",
-    "method_names",
     "parse_options",
+    "require_package",
     "register",
     "unregister",
 ]

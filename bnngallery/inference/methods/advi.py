@@ -71,14 +71,23 @@ def fit_gaussian_vi(call: Call, opts, family: str):
             progressbar=call.progressbar,
         )
         out.settings.update(init_sd=None, chunk_size=None)  # pm.fit has neither: not recorded
-    out.settings.update(optimizer="adam", approximation=family)
     return out
 
 
-def check_pytensor(call: Call, opts) -> None:
-    """``pm.fit`` runs in float64 at a constant step size."""
+#: Options pm.fit has no counterpart of.
+JAX_ONLY_OPTIONS = ("init_sd", "chunk_size", "devices")
+
+
+def check_pytensor(call: Call, opts, given: frozenset) -> None:
+    """``pm.fit`` runs in float64 at a constant step size, from PyMC's own start, on one device."""
     if call.backend != "pytensor":
         return
+    ignored = sorted(given & set(JAX_ONLY_OPTIONS))
+    if ignored:
+        raise ValueError(
+            f"{', '.join(ignored)} {'applies' if len(ignored) == 1 else 'apply'} to ADVI with backend='jax' only "
+            "(PyMC's pm.fit has no such setting); leave it out with backend='pytensor'."
+        )
     if opts.precision != "float64":
         raise ValueError(
             f"precision={opts.precision!r} applies to ADVI with backend='jax' only; "
@@ -96,6 +105,6 @@ METHOD = Method(
     fitter=lambda call, opts: fit_gaussian_vi(call, opts, "meanfield"),
     kind="gaussian_vi",
     backends=("jax", "pytensor"),
-    multi_device=True,
+    settings={"optimizer": "adam", "approximation": "meanfield"},
     check=check_pytensor,
 )

@@ -10,6 +10,7 @@ ones it does.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,17 @@ from ..precision import check_precision
 #: What a method is: Gaussian VI (``init_sd`` is the first posterior sd), a fit built on MAP
 #: fits, stochastic-gradient MCMC, VI on the exact full-data density, or full-data MCMC.
 KINDS = ("gaussian_vi", "map", "sg_mcmc", "full_data_vi", "mcmc")
+#: NUTS's samplers.
+SAMPLERS = ("numpyro", "pymc")
+INSTALL_HINT = 'pip install "bnngallery"  (or: pip install jax numpyro optax)'
+
+
+def require_package(module: str, what: str) -> None:
+    """Refuse, naming the install, a fit that needs an optional package that is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(
+            f"{what} needs the optional package {module!r}, which is not installed. Install it with: {INSTALL_HINT}"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,23 +67,42 @@ class Method:
     kind: str
     backends: tuple[str, ...] = ("jax",)
     minibatch: bool = True  #: follows the model's pm.Minibatch (else needs the exact full-data density)
-    multi_device: bool = False  #: splits each minibatch over devices (the ``devices`` option)
     draws_per_chain: bool = False  #: ``draws`` counts per chain, not in total
     needs: tuple[str, ...] = ("jax", "optax")  #: packages it imports on the JAX backend
+    #: the run's NUTS sizes (draws, tune, chains) are its own: a full-data MCMC reference
+    reference: bool = False
     #: options a gallery run gives it beyond fit's defaults (``bnngallery.runs.settings``)
     run_options: Mapping[str, Any] = field(default_factory=dict)
-    #: extra checks of the model and options before anything compiles
-    check: Callable[[Call, Any], None] | None = None
+    #: settings every result of it records besides its options (a failed fit's partial one too)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: extra checks of the model and options before anything compiles; ``given`` are the
+    #: options the call set (the rest are at their defaults)
+    check: Callable[[Call, Any, frozenset], None] | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.kind, name="kind", allowed=KINDS)
-        unknown = sorted(set(self.option_names) - set(CHECKS))
+        unknown = sorted(
+            f.name for f in dataclasses.fields(self.options) if f.name not in CHECKS and "check" not in f.metadata
+        )
         if unknown:
-            raise ValueError(f"method {self.name!r} declares options {unknown} that have no check in CHECKS.")
+            raise ValueError(
+                f"method {self.name!r} declares options {unknown} that have no check: add one to CHECKS, or "
+                "give the field metadata={'check': fn}."
+            )
 
     @property
     def option_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self.options))
+
+    @property
+    def multi_device(self) -> bool:
+        """Splits each minibatch over devices (it takes ``devices``)."""
+        return "devices" in self.option_names
+
+    def check_option(self, name: str, value, model: pm.Model):
+        """``value`` of option ``name`` checked by its field's own check, else :data:`CHECKS`."""
+        own = next(f for f in dataclasses.fields(self.options) if f.name == name).metadata.get("check")
+        return (own or CHECKS[name])(value, model)
 
     def defaults(self) -> dict[str, Any]:
         """The options and their defaults (None: chosen at fit time from the model or backend)."""
@@ -158,7 +189,7 @@ CHECKS: dict[str, Callable[[Any, pm.Model], Any]] = {
     "init_sd": lambda v, model: resolve_init_sd(model, v),
     "subset": lambda v, model: resolve_subset(model, v),
     "target_accept": lambda v, model: check_open_unit(v, name="target_accept"),
-    "sampler": lambda v, model: check_choice(v, name="sampler", allowed=("numpyro", "pymc")),
+    "sampler": lambda v, model: check_choice(v, name="sampler", allowed=SAMPLERS),
 }
 
 
@@ -172,5 +203,5 @@ def parse_options(method: Method, model: pm.Model, given: Mapping[str, Any], *, 
             f"{shown} {'does' if len(foreign) == 1 else 'do'} not apply to method={method.name!r}. "
             f"It takes {', '.join(method.option_names)}, and fit's own {', '.join(fixed)}."
         )
-    values = {k: CHECKS[k](v, model) for k, v in given.items() if v is not None}
+    values = {k: method.check_option(k, v, model) for k, v in given.items() if v is not None}
     return method.options(**values)

@@ -48,9 +48,7 @@ class EnsembleOptions(MAPOptions):
 def _fit(call: Call, opts: EnsembleOptions):
     from ..ensemble import fit_ensemble
 
-    out = fit_ensemble(call.model, members=opts.members, random_seed=call.random_seed, **map_fit_options(opts, call))
-    out.settings.update(optimizer="adam")
-    return out
+    return fit_ensemble(call.model, members=opts.members, random_seed=call.random_seed, **map_fit_options(opts, call))
 
 
 METHOD = Method(
@@ -60,5 +58,5 @@ METHOD = Method(
     options=EnsembleOptions,
     fitter=_fit,
     kind="map",
-    multi_device=True,
+    settings={"optimizer": "adam"},
 )

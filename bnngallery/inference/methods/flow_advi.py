@@ -10,12 +10,14 @@ from .base import Call, Method
 
 @dataclass(frozen=True)
 class FlowOptions:
-    """``steps`` SVI steps at ``learning_rate`` (``lr_schedule``), ``draws`` from the flow."""
+    """``steps`` SVI steps at ``learning_rate`` (``lr_schedule``), ``draws`` from the flow,
+    ``restarts`` independent fits, the best final ELBO kept."""
 
     steps: int = 30_000
     learning_rate: float = 0.01
     lr_schedule: str | None = None
     draws: int = 1000
+    restarts: int = 1
 
 
 def _fit(call: Call, opts: FlowOptions):

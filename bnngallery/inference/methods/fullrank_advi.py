@@ -14,4 +14,5 @@ METHOD = dataclasses.replace(
     label="full-rank ADVI",
     summary="Gaussian ADVI with a dense covariance, for small models",
     fitter=lambda call, opts: fit_gaussian_vi(call, opts, "fullrank"),
+    settings={"optimizer": "adam", "approximation": "fullrank"},
 )

@@ -22,11 +22,9 @@ def _fit(call: Call, opts: LaplaceOptions):
     from ..laplace import fit_laplace
 
     subset = None if opts.subset == "all" else list(opts.subset)
-    out = fit_laplace(
+    return fit_laplace(
         call.model, draws=opts.draws, random_seed=call.random_seed, subset=subset, **map_fit_options(opts, call)
     )
-    out.settings.update(optimizer="adam", approximation="laplace", hessian="full")
-    return out
 
 
 METHOD = Method(
@@ -36,5 +34,5 @@ METHOD = Method(
     options=LaplaceOptions,
     fitter=_fit,
     kind="map",
-    multi_device=True,
+    settings={"optimizer": "adam", "approximation": "laplace", "hessian": "full"},
 )

@@ -25,5 +25,6 @@ METHOD = dataclasses.replace(
     options=LowRankOptions,
     fitter=lambda call, opts: fit_gaussian_vi(call, opts, "lowrank"),
     backends=("jax",),
+    settings={"optimizer": "adam", "approximation": "lowrank"},
     check=None,
 )

@@ -3,11 +3,10 @@ or PyMC's own (``backend="pytensor"``), on the exact full-data log density."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
-from ..jaxify import minibatch_nodes, require_jax_ops
-from .base import Call, Method
+from ..jaxify import minibatch_nodes
+from .base import Call, Method, require_package
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def sampler_of(call: Call, opts: NUTSOptions) -> str:
     return opts.sampler or ("numpyro" if call.backend == "jax" else "pymc")
 
 
-def _check(call: Call, opts: NUTSOptions) -> None:
+def _check(call: Call, opts: NUTSOptions, given: frozenset) -> None:
     if minibatch_nodes([call.model.logp()]):
         raise ValueError(
             "NUTS needs the exact full-data log density, but this model was built with batch_size; "
@@ -36,12 +35,7 @@ def _check(call: Call, opts: NUTSOptions) -> None:
         )
     if sampler_of(call, opts) == "numpyro":
         for module in ("numpyro", "jax"):
-            if importlib.util.find_spec(module) is None:
-                raise ImportError(
-                    f"NUTS with sampler='numpyro' needs the optional package {module!r}, which is not "
-                    'installed. Install it with: pip install "bnngallery"  (or: pip install jax numpyro optax)'
-                )
-        require_jax_ops(call.model, "NUTS with sampler='numpyro'", "Sample it with sampler='pymc' (PyMC's own NUTS).")
+            require_package(module, "NUTS with sampler='numpyro'")
 
 
 def _fit(call: Call, opts: NUTSOptions):
@@ -78,5 +72,6 @@ METHOD = Method(
     minibatch=False,
     draws_per_chain=True,
     needs=(),
+    reference=True,
     check=_check,
 )

@@ -44,5 +44,5 @@ METHOD = Method(
     kind="full_data_vi",
     minibatch=False,
     needs=("jax", "blackjax"),
-    run_options={"chains": 8},
+    run_options={"chains": 8, "steps": 200},
 )

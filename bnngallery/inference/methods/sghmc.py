@@ -24,4 +24,5 @@ METHOD = dataclasses.replace(
     summary="cyclical stochastic-gradient HMC (SGLD with momentum), several chains",
     options=SGHMCOptions,
     fitter=lambda call, opts: fit_chains(call, opts, "sghmc"),
+    run_options={"chains": 4, "learning_rate": 0.01},
 )

@@ -52,5 +52,5 @@ METHOD = Method(
     fitter=lambda call, opts: fit_chains(call, opts, "sgld"),
     kind="sg_mcmc",
     draws_per_chain=True,
-    run_options={"chains": 4},
+    run_options={"chains": 4, "learning_rate": 0.03},
 )
