@@ -3,7 +3,7 @@ registry alone, and ``fit``, the checks, ``compare`` and the CLI's table take it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
@@ -92,6 +92,15 @@ def test_the_registry_refuses_a_second_method_of_one_name_and_an_option_without_
 
     with pytest.raises(ValueError, match=r"options \['wiggle'\] that have no check"):
         Method(name="odd", label="odd", summary="", options=Odd, fitter=fit_map, kind="map")
+
+    @dataclass(frozen=True)
+    class OwnCheck:  # a new option brings its check along
+        wiggle: int = field(default=1, metadata={"check": lambda v, model: int(v) if v in (1, 2) else 1 / 0})
+
+    spec = Method(name="odd", label="odd", summary="", options=OwnCheck, fitter=fit_map, kind="map")
+    assert spec.check_option("wiggle", 2, None) == 2
+    with pytest.raises(ZeroDivisionError):
+        spec.check_option("wiggle", 3, None)
     with pytest.raises(ValueError, match="method must be one of"):
         get_method("nope")
 
