@@ -20,9 +20,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # METHODS reads the method registry when asked, so a method registered later is listed too
+    # METHODS is fitting's, read when asked, so a method registered later is listed too
     if name == "METHODS":
-        from .inference.methods import REGISTRY
+        from . import fitting
 
-        return tuple(REGISTRY)
+        return fitting.METHODS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

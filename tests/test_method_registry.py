@@ -68,6 +68,9 @@ def test_a_registered_method_is_fitted_by_fit_and_lands_on_the_closed_form_mode(
     result = fit(conjugate_model(y), "map", progressbar=False, check_collapse=False)
     mode = y.sum() / (len(y) + 1 / 100)  # Normal-Normal: the posterior mode is its mean
     assert result.attrs["method"] == "map"
+    import bnngallery
+
+    assert bnngallery.METHODS[-1] == "map"  # the package's list follows the registry
     assert result.posterior["mu"].values.ravel() == pytest.approx([mode], abs=1e-3)
     assert "approximation" not in result.children
 
